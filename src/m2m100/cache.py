@@ -1,0 +1,139 @@
+"""Key/value caches for incremental decoding.
+
+Self-attention keys and values live in preallocated buffers written in place at the decoding
+position (gpt-fast's ``KVCache.update``), so a step costs no concatenation. Cross-attention keys
+and values are computed once from the encoder output and never change; when several decoder rows
+(the beams of one input) read the same source, the cross cache keeps one row per source and the
+attention groups the query rows instead of copying keys (``cross_group``).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import torch
+
+
+class KVCache:
+    """Self-attention keys/values of one decoder layer, shaped ``(rows, heads, capacity, head_dim)``.
+
+    Args:
+        capacity: positions to allocate on first use; the buffer doubles when a write goes past it.
+    """
+
+    def __init__(self, *, capacity: int = 64) -> None:
+        self.capacity = max(int(capacity), 1)
+        self.k: Optional[torch.Tensor] = None
+        self.v: Optional[torch.Tensor] = None
+        self.length = 0
+
+    def _ensure(self, needed: int, like: torch.Tensor) -> None:
+        if self.k is None:
+            rows, heads, _, head_dim = like.shape
+            capacity = max(self.capacity, needed)
+            self.k = like.new_empty(rows, heads, capacity, head_dim)
+            self.v = like.new_empty(rows, heads, capacity, head_dim)
+            self.capacity = capacity
+        elif needed > self.capacity:
+            capacity = max(needed, 2 * self.capacity)
+            for name in ("k", "v"):
+                old = getattr(self, name)
+                new = old.new_empty(old.shape[0], old.shape[1], capacity, old.shape[3])
+                new[:, :, : self.length] = old[:, :, : self.length]
+                setattr(self, name, new)
+            self.capacity = capacity
+
+    def update(self, pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Write ``k``/``v`` (rows, heads, T, head_dim) at positions ``pos..pos+T``.
+
+        Returns:
+            Views of all keys and values up to ``pos + T``.
+        """
+        end = pos + k.shape[2]
+        self._ensure(end, k)
+        assert self.k is not None and self.v is not None
+        self.k[:, :, pos:end] = k
+        self.v[:, :, pos:end] = v
+        self.length = end
+        return self.k[:, :, :end], self.v[:, :, :end]
+
+    def select(self, index: torch.Tensor) -> None:
+        """Keep (and reorder) rows: one ``index_select`` per buffer."""
+        if self.k is not None:
+            assert self.v is not None
+            self.k = self.k.index_select(0, index)
+            self.v = self.v.index_select(0, index)
+
+
+class DecoderCache:
+    """The decoder's ``past_key_values``: one self-attention :class:`KVCache` and one cross
+    key/value pair per layer.
+
+    Args:
+        num_layers: decoder layers.
+        capacity: self-attention positions to preallocate (``max_length`` when generating).
+        cross_group: decoder rows that share one encoder row (the beam count); the cross cache
+            holds ``rows // cross_group`` rows.
+    """
+
+    def __init__(self, num_layers: int, *, capacity: int = 64, cross_group: int = 1) -> None:
+        self.self_attn = [KVCache(capacity=capacity) for _ in range(num_layers)]
+        self.cross: list[Optional[tuple[torch.Tensor, torch.Tensor]]] = [None] * num_layers
+        self.cross_group = cross_group
+
+    def get_seq_length(self) -> int:
+        """Positions already decoded (transformers' ``Cache.get_seq_length``)."""
+        return self.self_attn[0].length if self.self_attn else 0
+
+    def reorder(self, index: torch.Tensor) -> None:
+        """Reorder self-attention rows after a beam step (``index`` into the flat row axis).
+
+        Cross keys/values are not touched: beams are reordered within their own input, and all
+        beams of an input read the same source.
+        """
+        for layer in self.self_attn:
+            layer.select(index)
+
+    def select(self, rows: torch.Tensor, groups: Optional[torch.Tensor] = None) -> None:
+        """Keep only ``rows`` of the self caches and ``groups`` of the cross caches (to drop
+        inputs that finished); ``groups`` defaults to ``rows`` when ``cross_group`` is 1."""
+        self.reorder(rows)
+        if groups is None:
+            if self.cross_group != 1:
+                raise ValueError("select() needs the cross-cache groups when cross_group > 1")
+            groups = rows
+        self.cross = [None if kv is None else (kv[0].index_select(0, groups), kv[1].index_select(0, groups))
+                      for kv in self.cross]
+
+    # transformers' legacy tuple format -----------------------------------------------------
+    def to_legacy_cache(self) -> tuple[tuple[torch.Tensor, ...], ...]:
+        """``((self_k, self_v, cross_k, cross_v), ...)`` per layer, cross rows expanded."""
+        layers = []
+        for kv, cross in zip(self.self_attn, self.cross):
+            assert kv.k is not None and kv.v is not None and cross is not None
+            ck, cv = (t.repeat_interleave(self.cross_group, dim=0) for t in cross)
+            layers.append((kv.k[:, :, : kv.length], kv.v[:, :, : kv.length], ck, cv))
+        return tuple(layers)
+
+    @classmethod
+    def from_legacy_cache(cls, past: tuple[tuple[torch.Tensor, ...], ...]) -> "DecoderCache":
+        cache = cls(len(past))
+        for i, layer in enumerate(past):
+            if len(layer) != 4:
+                raise ValueError(
+                    f"past_key_values layer {i} has {len(layer)} tensors; expected 4 "
+                    "(self key, self value, cross key, cross value)"
+                )
+            cache.self_attn[i].capacity = layer[0].shape[2] + 64
+            cache.self_attn[i].update(0, layer[0], layer[1])
+            cache.cross[i] = (layer[2], layer[3])
+        return cache
+
+    def __len__(self) -> int:
+        return len(self.self_attn)
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        return iter(self.to_legacy_cache())
+
+    def __getitem__(self, layer: int) -> tuple[torch.Tensor, ...]:
+        return self.to_legacy_cache()[layer]

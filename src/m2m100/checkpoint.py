@@ -1,0 +1,194 @@
+"""Checkpoint I/O: find a checkpoint folder, read its tensors, load them strictly, save them.
+
+Our parameter names are transformers' state-dict keys, so a transformers checkpoint needs no
+renaming: the only rules are that the tied embedding may be stored under any of its names and
+that the sinusoidal tables are computed, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Union
+
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+SAFE_WEIGHTS = "model.safetensors"
+SAFE_INDEX = "model.safetensors.index.json"
+TORCH_WEIGHTS = "pytorch_model.bin"
+TORCH_INDEX = "pytorch_model.bin.index.json"
+WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TORCH_WEIGHTS, TORCH_INDEX)
+
+# One matrix, four names: transformers may store any subset of them.
+TIED_EMBEDDING_KEYS = (
+    "model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight",
+    "lm_head.weight",
+)
+# Computed buffers that older checkpoints stored; never loaded.
+IGNORED_KEY_PARTS = ("embed_positions.weights", "embed_positions._float_tensor")
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+          "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+PathLike = Union[str, os.PathLike]
+
+
+def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = None,
+                           cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
+                           token: Optional[str] = None) -> Path:
+    """A local folder as is, or a hub id ("facebook/m2m100_418M") downloaded with huggingface_hub.
+
+    Raises:
+        FileNotFoundError: a local-looking path that does not exist.
+        OSError: a hub id that cannot be fetched (no huggingface_hub, offline, unknown id).
+    """
+    path = Path(os.path.expanduser(str(name_or_path)))
+    if path.is_dir():
+        return path
+    text = str(name_or_path)
+    looks_local = path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep == "\\"
+    if looks_local:
+        raise FileNotFoundError(f"checkpoint folder {text!r} does not exist")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as err:
+        raise OSError(
+            f"{text!r} is not a local folder, and fetching it from the Hugging Face hub needs "
+            "huggingface_hub (pip install 'm2m100[hub]'); or pass the path of a downloaded checkpoint folder"
+        ) from err
+    try:
+        folder = snapshot_download(
+            text, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
+            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.spm"]
+            + ([] if _has_safetensors_on_hub(text, revision, local_files_only) else ["*.bin"]),
+        )
+    except Exception as err:  # network, auth and unknown-repo errors all end here
+        raise OSError(
+            f"could not fetch {text!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
+            "If this machine is offline, download the checkpoint elsewhere and pass its local folder path"
+        ) from err
+    return Path(folder)
+
+
+def _has_safetensors_on_hub(repo_id: str, revision: Optional[str], local_only: bool) -> bool:
+    if local_only:
+        return True
+    try:
+        from huggingface_hub import list_repo_files
+
+        return any(name.endswith(".safetensors") for name in list_repo_files(repo_id, revision=revision))
+    except Exception:  # the download that follows reports the real problem
+        return True
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The tensor files of a checkpoint folder, shards in index order; safetensors preferred."""
+    for index_name, single_name in ((SAFE_INDEX, SAFE_WEIGHTS), (TORCH_INDEX, TORCH_WEIGHTS)):
+        if (folder / single_name).is_file():
+            return [folder / single_name]
+        if (folder / index_name).is_file():
+            index = json.loads((folder / index_name).read_text(encoding="utf-8"))
+            shards = sorted(set(index["weight_map"].values()))
+            missing = [name for name in shards if not (folder / name).is_file()]
+            if missing:
+                raise FileNotFoundError(f"{folder / index_name} lists shards that are missing: {', '.join(missing)}")
+            return [folder / name for name in shards]
+    raise FileNotFoundError(
+        f"{folder} holds no weights: expected one of {', '.join(WEIGHT_FILES)}"
+    )
+
+
+def read_tensors(files: Iterable[Path]) -> dict[str, torch.Tensor]:
+    """All tensors of the files, memory-mapped where the format allows (no eager copy)."""
+    tensors: dict[str, torch.Tensor] = {}
+    for file in files:
+        if file.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            tensors.update(load_file(str(file)))
+        else:
+            # weights_only: a pickle from the internet must not run code.
+            tensors.update(torch.load(file, map_location="cpu", weights_only=True, mmap=True))
+    return tensors
+
+
+def resolve_dtype(dtype: Union[str, torch.dtype, None], tensors: Mapping[str, torch.Tensor],
+                  config_dtype: Optional[str]) -> torch.dtype:
+    """``None`` -> float32 (as transformers); "auto" -> the checkpoint's own dtype."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if config_dtype in DTYPES:
+            return DTYPES[config_dtype]
+        floating = [t.dtype for t in tensors.values() if t.is_floating_point()]
+        return floating[0] if floating else torch.float32
+    if dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ValueError(f"dtype {dtype!r} is not supported; valid: 'auto', {', '.join(sorted(DTYPES))} or a torch.dtype")
+
+
+def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, dtype: torch.dtype,
+                 device: Union[str, torch.device, None] = None, source: str = "checkpoint") -> None:
+    """Assign ``tensors`` to ``model`` (built on the meta device) without a second copy.
+
+    Raises:
+        ValueError: keys missing from or unknown to the model, or a tensor whose shape differs
+            from the parameter's; every offending name is listed with both shapes.
+    """
+    expected = model.state_dict()
+    given = {k: v for k, v in tensors.items() if not any(part in k for part in IGNORED_KEY_PARTS)}
+    bare = [k[len("model."):] for k in TIED_EMBEDDING_KEYS if k.startswith("model.")]
+    tied = [k for k in (*TIED_EMBEDDING_KEYS, *bare) if k in expected]
+    if getattr(getattr(model, "config", None), "tie_word_embeddings", True) is False:
+        tied = [k for k in tied if k != "lm_head.weight"]
+    stored = next((given[k] for k in tied if k in given), None)
+    if stored is not None:
+        for key in tied:
+            given.setdefault(key, stored)
+    missing = sorted(set(expected) - set(given))
+    unexpected = sorted(set(given) - set(expected))
+    mismatched = [f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
+                  for k in sorted(set(given) & set(expected)) if given[k].shape != expected[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"missing from the {source} ({len(missing)}): {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unknown to the model ({len(unexpected)}): {_listing(unexpected)}")
+    if mismatched:
+        problems.append(f"shapes that do not fit the config ({len(mismatched)}): {_listing(mismatched)}")
+    if problems:
+        raise ValueError(f"cannot load the {source}:\n  " + "\n  ".join(problems))
+    target = torch.device(device) if device is not None else torch.device("cpu")
+    converted = {k: _convert(v, dtype, target) for k, v in given.items()}
+    model.load_state_dict(converted, assign=True, strict=True)
+
+
+def _convert(tensor: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    if tensor.is_floating_point():
+        tensor = tensor.to(dtype=dtype)
+    return tensor.to(device=device)
+
+
+def _listing(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def save_weights(model: nn.Module, folder: Path, *, tied_keys: Iterable[str] = TIED_EMBEDDING_KEYS[1:]) -> Path:
+    """Write model.safetensors with the tied embedding stored once, as transformers writes it."""
+    from safetensors.torch import save_file
+
+    skip = set(tied_keys)
+    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in skip}
+    path = folder / SAFE_WEIGHTS
+    tmp = path.with_suffix(".safetensors.tmp")
+    save_file(tensors, str(tmp), metadata={"format": "pt"})
+    os.replace(tmp, path)  # never leave a half-written checkpoint behind
+    return path

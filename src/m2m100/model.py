@@ -1,0 +1,432 @@
+"""The M2M100 transformer: embeddings, one attention function, encoder and decoder layers.
+
+This is the numerical core. It follows transformers' ``modeling_m2m_100.py`` exactly where the
+numbers are concerned (scaled embeddings, padding-aware sinusoidal positions with offset 2,
+pre-norm layers, final layer norms) and keeps the transformers-compatible surface
+(``return_dict``, tuple outputs, ``from_pretrained``) out of the way in ``modeling.py``.
+Parameter names equal transformers' state-dict keys, so checkpoints load without renaming.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from m2m100.activations import ACTIVATIONS
+from m2m100.cache import DecoderCache, KVCache
+from m2m100.config import M2M100Config
+
+ATTENTION_BACKENDS = ("eager", "sdpa", "flash_attention_2")
+
+
+# --------------------------------------------------------------------------------------------
+# Masks and positions
+# --------------------------------------------------------------------------------------------
+def padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(B, S) 1/0 mask -> additive (B, 1, 1, S) mask: 0 where attended, the dtype's min where not."""
+    keep = attention_mask[:, None, None, :].to(torch.bool)
+    return torch.zeros(keep.shape, dtype=dtype, device=keep.device).masked_fill(~keep, torch.finfo(dtype).min)
+
+
+def causal_mask(
+    query_len: int, past: int, *, dtype: torch.dtype, device: torch.device,
+    attention_mask: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Additive (B|1, 1, T, past+T) mask hiding future positions and, if given, padded keys."""
+    total = past + query_len
+    query_pos = torch.arange(past, total, device=device)[:, None]
+    hidden = torch.arange(total, device=device)[None, :] > query_pos  # (T, past+T)
+    hidden = hidden[None, None]
+    if attention_mask is not None:
+        hidden = hidden | ~attention_mask[:, None, None, :total].to(torch.bool)
+    return torch.zeros(hidden.shape, dtype=dtype, device=device).masked_fill(hidden, torch.finfo(dtype).min)
+
+
+def make_positions(input_ids: torch.Tensor, padding_idx: int, past: int = 0) -> torch.Tensor:
+    """Position ids counting only non-padding tokens, from ``padding_idx + 1`` (fairseq's rule);
+    padding tokens get ``padding_idx``, whose sinusoid row is zero."""
+    not_pad = input_ids.ne(padding_idx).int()
+    return ((torch.cumsum(not_pad, dim=1).type_as(not_pad) + past) * not_pad).long() + padding_idx
+
+
+def sinusoid_table(num_positions: int, dim: int, padding_idx: int) -> torch.Tensor:
+    """The (num_positions, dim) fp32 table of tensor2tensor's sinusoids (sin half, then cos half)."""
+    half = dim // 2
+    freq = torch.exp(torch.arange(half, dtype=torch.int64).float() * -(math.log(10000) / (half - 1)))
+    angles = torch.arange(num_positions, dtype=torch.int64).float().unsqueeze(1) * freq.unsqueeze(0)
+    table = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1).view(num_positions, -1)
+    if dim % 2 == 1:
+        table = torch.cat([table, torch.zeros(num_positions, 1)], dim=1)
+    table[padding_idx, :] = 0
+    return table
+
+
+class SinusoidalPositions(nn.Module):
+    """Fixed sinusoidal position embeddings; the table grows when a position goes past it."""
+
+    OFFSET = 2  # fairseq reserves rows 0..padding_idx
+
+    def __init__(self, num_positions: int, dim: int, padding_idx: int) -> None:
+        super().__init__()
+        self.dim, self.padding_idx = dim, padding_idx
+        self.register_buffer("weights", torch.empty(num_positions + self.OFFSET, dim), persistent=False)
+        self.reset_table()
+
+    def reset_table(self, num_rows: Optional[int] = None) -> None:
+        """(Re)compute the table, keeping the buffer's device and dtype (also after a meta build)."""
+        if self.weights.is_meta:
+            return  # built on the meta device: from_pretrained fills the table on the real one
+        rows = num_rows or self.weights.shape[0]
+        table = sinusoid_table(rows, self.dim, self.padding_idx)
+        self.weights = table.to(device=self.weights.device, dtype=self.weights.dtype)
+
+    def forward(self, position_ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) position ids -> (B, T, dim) embeddings."""
+        needed = int(position_ids.max()) + 1
+        if needed > self.weights.shape[0]:
+            self.reset_table(needed + self.OFFSET)
+        return self.weights[position_ids]
+
+
+# --------------------------------------------------------------------------------------------
+# Attention
+# --------------------------------------------------------------------------------------------
+def attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
+    mask: Optional[torch.Tensor], scale: float, backend: str = "sdpa", is_causal: bool = False,
+    dropout: float = 0.0, need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Scaled dot-product attention over (B, H, T, hd) queries and (B, H, S, hd) keys/values.
+
+    Args:
+        mask: additive mask broadcastable to (B, H, T, S), or None.
+        backend: "eager" (explicit softmax), "sdpa" (torch's fused kernels) or
+            "flash_attention_2" (flash-attn, on CUDA in fp16/bf16, when nothing is masked).
+        is_causal: hide future keys; only used when ``mask`` is None.
+        need_weights, head_mask: both need the probabilities, so they take the eager path.
+
+    Returns:
+        The (B, H, T, hd) output and the (B, H, T, S) probabilities when ``need_weights``.
+    """
+    if need_weights or head_mask is not None or backend == "eager":
+        scores = torch.matmul(q, k.transpose(2, 3)) * scale  # (B, H, T, S)
+        if mask is not None:
+            scores = scores + mask
+        elif is_causal:
+            t, s = scores.shape[-2:]
+            future = torch.ones(t, s, dtype=torch.bool, device=q.device).triu(s - t + 1)
+            scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
+        probs = F.softmax(scores, dim=-1)
+        if head_mask is not None:
+            probs = probs * head_mask.view(1, -1, 1, 1)
+        out = torch.matmul(F.dropout(probs, p=dropout, training=dropout > 0), v)
+        return out, (probs if need_weights else None)
+    if backend == "flash_attention_2" and mask is None and q.is_cuda:
+        from flash_attn import flash_attn_func  # checked importable when the backend was chosen
+
+        out = flash_attn_func(  # flash-attn takes (B, T, H, hd)
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
+            dropout_p=dropout, softmax_scale=scale, causal=is_causal and q.shape[2] > 1,
+        )
+        return out.transpose(1, 2), None
+    # Padded batches under flash_attention_2 also land here: SDPA's CUDA kernels take the mask.
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale,
+        is_causal=is_causal and mask is None and q.shape[2] > 1,
+    )
+    return out, None
+
+
+class Attention(nn.Module):
+    """Multi-head attention with q/k/v/out projections (transformers' parameter names)."""
+
+    def __init__(self, d_model: int, heads: int, *, dropout: float, causal: bool = False) -> None:
+        super().__init__()
+        self.heads, self.head_dim = heads, d_model // heads
+        self.scale = self.head_dim**-0.5
+        self.dropout, self.causal = dropout, causal
+        self.backend = "sdpa"
+        self.q_proj = nn.Linear(d_model, d_model)
+        self.k_proj = nn.Linear(d_model, d_model)
+        self.v_proj = nn.Linear(d_model, d_model)
+        self.out_proj = nn.Linear(d_model, d_model)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, _ = x.shape
+        return x.view(b, t, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
+
+    def project_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of ``memory`` (B, S, D), each (B, H, S, hd)."""
+        return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))
+
+    def forward(
+        self, x: torch.Tensor, *, mask: Optional[torch.Tensor] = None,
+        kv: Optional[tuple[torch.Tensor, torch.Tensor]] = None, group: int = 1,
+        cache: Optional[KVCache] = None, pos: int = 0,
+        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Self-attention over ``x`` (B, T, D), or cross-attention to precomputed ``kv``.
+
+        Args:
+            kv: cross-attention keys/values, (B / group, H, S, hd).
+            group: query rows that share one row of ``kv``; they are attended as one longer
+                query so the keys are never copied per beam.
+            cache: self-attention cache, written at ``pos``.
+        """
+        b, t, d = x.shape
+        q = self.split_heads(self.q_proj(x))
+        if kv is None:
+            k, v = self.project_kv(x)
+            if cache is not None:
+                k, v = cache.update(pos, k, v)
+        else:
+            k, v = kv
+        if group > 1:
+            q = q.view(b // group, group, self.heads, t, self.head_dim).transpose(1, 2)
+            q = q.reshape(b // group, self.heads, group * t, self.head_dim)  # (B/g, H, g*T, hd)
+        out, weights = attention(
+            q, k, v, mask=mask, scale=self.scale, backend=self.backend,
+            is_causal=self.causal and kv is None, dropout=self.dropout if self.training else 0.0,
+            need_weights=need_weights, head_mask=head_mask,
+        )
+        if group > 1:
+            out = out.view(b // group, self.heads, group, t, self.head_dim).transpose(1, 2)
+            out = out.reshape(b, self.heads, t, self.head_dim)
+            if weights is not None:
+                s = weights.shape[-1]
+                weights = weights.view(b // group, self.heads, group, t, s).transpose(1, 2).reshape(b, self.heads, t, s)
+        out = out.transpose(1, 2).reshape(b, t, d)  # (B, T, D)
+        return self.out_proj(out), weights
+
+
+def _feed_forward(layer: "EncoderLayer | DecoderLayer", x: torch.Tensor) -> torch.Tensor:
+    """The pre-norm fc1 -> activation -> fc2 block of a layer (without its residual)."""
+    h = layer.activation(layer.fc1(layer.final_layer_norm(x)))
+    h = F.dropout(h, p=layer.activation_dropout, training=layer.training)
+    return F.dropout(layer.fc2(h), p=layer.dropout, training=layer.training)
+
+
+class EncoderLayer(nn.Module):
+    """Pre-norm self-attention then feed-forward, each with a residual."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__()
+        d = config.d_model
+        self.self_attn = Attention(d, config.encoder_attention_heads, dropout=config.attention_dropout)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, config.encoder_ffn_dim)
+        self.fc2 = nn.Linear(config.encoder_ffn_dim, d)
+        self.final_layer_norm = nn.LayerNorm(d)
+        self.activation = ACTIVATIONS[config.activation_function]
+        self.dropout, self.activation_dropout = config.dropout, config.activation_dropout
+
+    def forward(
+        self, x: torch.Tensor, mask: Optional[torch.Tensor], *,
+        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, need_weights=need_weights,
+                                    head_mask=head_mask)
+        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        x = x + _feed_forward(self, x)
+        if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
+            limit = torch.finfo(x.dtype).max - 1000
+            x = torch.clamp(x, min=-limit, max=limit)
+        return x, weights
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm causal self-attention, cross-attention to the encoder, then feed-forward."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__()
+        d, heads = config.d_model, config.decoder_attention_heads
+        self.self_attn = Attention(d, heads, dropout=config.attention_dropout, causal=True)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
+        self.encoder_attn = Attention(d, heads, dropout=config.attention_dropout)
+        self.encoder_attn_layer_norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, config.decoder_ffn_dim)
+        self.fc2 = nn.Linear(config.decoder_ffn_dim, d)
+        self.final_layer_norm = nn.LayerNorm(d)
+        self.activation = ACTIVATIONS[config.activation_function]
+        self.dropout, self.activation_dropout = config.dropout, config.activation_dropout
+
+    def forward(
+        self, x: torch.Tensor, *, self_mask: Optional[torch.Tensor], cross_kv: tuple[torch.Tensor, torch.Tensor],
+        cross_mask: Optional[torch.Tensor], group: int = 1, cache: Optional[KVCache] = None, pos: int = 0,
+        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
+        cross_head_mask: Optional[torch.Tensor] = None,
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        h, self_weights = self.self_attn(self.self_attn_layer_norm(x), mask=self_mask, cache=cache, pos=pos,
+                                         need_weights=need_weights, head_mask=head_mask)
+        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        h, cross_weights = self.encoder_attn(self.encoder_attn_layer_norm(x), mask=cross_mask, kv=cross_kv,
+                                             group=group, need_weights=need_weights, head_mask=cross_head_mask)
+        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        return x + _feed_forward(self, x), self_weights, cross_weights
+
+
+# --------------------------------------------------------------------------------------------
+# Encoder and decoder stacks
+# --------------------------------------------------------------------------------------------
+@dataclass
+class StackOutput:
+    """What a stack returns: the final hidden states and, when asked, per-layer extras."""
+
+    last_hidden_state: torch.Tensor  # (B, T, D), after the final layer norm
+    hidden_states: Optional[tuple[torch.Tensor, ...]] = None  # embeddings + each layer's output
+    attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, T) per layer
+    cross_attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, S) per layer
+
+
+class _Stack(nn.Module):
+    """What encoder and decoder share: the tied token embedding, positions and the final norm."""
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+        super().__init__()
+        self.config = config
+        self.embed_tokens = embed_tokens
+        self.embed_scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
+        self.padding_idx = config.pad_token_id
+        self.embed_positions = SinusoidalPositions(config.max_position_embeddings, config.d_model, self.padding_idx)
+        self.layer_norm = nn.LayerNorm(config.d_model)
+        self.gradient_checkpointing = False
+
+    def embed(
+        self, input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor], past: int = 0
+    ) -> torch.Tensor:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids and inputs_embeds")
+        if inputs_embeds is None:
+            assert input_ids is not None
+            inputs_embeds = self.embed_tokens(input_ids) * self.embed_scale
+            positions = make_positions(input_ids, self.padding_idx, past)
+        else:
+            b, t = inputs_embeds.shape[:2]
+            start = self.padding_idx + 1 + past  # embeddings carry no padding information
+            positions = torch.arange(start, start + t, device=inputs_embeds.device).expand(b, t)
+        x = inputs_embeds + self.embed_positions(positions).to(inputs_embeds.dtype)
+        return F.dropout(x, p=self.config.dropout, training=self.training)
+
+    def skip_layer(self, layerdrop: float) -> bool:
+        return self.training and layerdrop > 0 and bool(torch.rand([]) < layerdrop)
+
+    def run_layer(self, layer: nn.Module, *args: object, **kwargs: object) -> tuple:
+        if self.gradient_checkpointing and self.training:
+            from functools import partial
+
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(partial(layer, **kwargs), *args, use_reentrant=False)
+        return layer(*args, **kwargs)
+
+
+class Encoder(_Stack):
+    """The encoder stack: embeddings, ``encoder_layers`` pre-norm layers, final layer norm."""
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+        super().__init__(config, embed_tokens)
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
+
+    def forward(
+        self, input_ids: Optional[torch.Tensor] = None, *, attention_mask: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None, head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False, output_hidden_states: bool = False,
+    ) -> StackOutput:
+        """Encode (B, S) token ids (or (B, S, D) embeddings) into (B, S, D) hidden states."""
+        x = self.embed(input_ids, inputs_embeds)
+        mask = None if attention_mask is None else padding_mask(attention_mask, x.dtype)
+        _check_head_mask(head_mask, len(self.layers), "head_mask")
+        states: list[torch.Tensor] = []
+        weights: list[torch.Tensor] = []
+        for i, layer in enumerate(self.layers):
+            if output_hidden_states:
+                states.append(x)
+            if self.skip_layer(self.config.encoder_layerdrop):
+                continue
+            x, w = self.run_layer(layer, x, mask, need_weights=output_attentions,
+                                  head_mask=None if head_mask is None else head_mask[i])
+            if output_attentions:
+                weights.append(w)
+        x = self.layer_norm(x)
+        if output_hidden_states:
+            states.append(x)
+        return StackOutput(x, tuple(states) if output_hidden_states else None,
+                           tuple(weights) if output_attentions else None)
+
+
+class Decoder(_Stack):
+    """The decoder stack; with a :class:`DecoderCache` it decodes incrementally."""
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+        super().__init__(config, embed_tokens)
+        self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
+
+    def forward(
+        self, input_ids: Optional[torch.Tensor] = None, *, encoder_hidden_states: Optional[torch.Tensor],
+        encoder_attention_mask: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None, cache: Optional[DecoderCache] = None,
+        head_mask: Optional[torch.Tensor] = None, cross_attn_head_mask: Optional[torch.Tensor] = None,
+        output_attentions: bool = False, output_hidden_states: bool = False,
+    ) -> StackOutput:
+        """Decode (N, T) target ids against the encoder output.
+
+        Args:
+            encoder_hidden_states: (N / g, S, D) with g = ``cache.cross_group``; may be None once
+                the cache holds the cross keys/values.
+            encoder_attention_mask: (N / g, S) 1/0 source mask.
+            attention_mask: (N, past + T) 1/0 target mask; the causal mask is always applied.
+            cache: filled in place; positions continue from ``cache.get_seq_length()``.
+        """
+        past = cache.get_seq_length() if cache is not None else 0
+        x = self.embed(input_ids, inputs_embeds, past)
+        t = x.shape[1]
+        group = cache.cross_group if cache is not None else 1
+        if attention_mask is None and (t == 1 or past == 0):
+            # One new token sees every cached key; a fresh block is plain causal (is_causal).
+            self_mask = None
+        else:
+            self_mask = causal_mask(t, past, dtype=x.dtype, device=x.device, attention_mask=attention_mask)
+        cross_mask = None if encoder_attention_mask is None else padding_mask(encoder_attention_mask, x.dtype)
+        _check_head_mask(head_mask, len(self.layers), "decoder_head_mask")
+        _check_head_mask(cross_attn_head_mask, len(self.layers), "cross_attn_head_mask")
+        states: list[torch.Tensor] = []
+        self_weights: list[torch.Tensor] = []
+        cross_weights: list[torch.Tensor] = []
+        for i, layer in enumerate(self.layers):
+            if output_hidden_states:
+                states.append(x)
+            if self.skip_layer(self.config.decoder_layerdrop):
+                continue
+            cross_kv = cache.cross[i] if cache is not None else None
+            if cross_kv is None:
+                if encoder_hidden_states is None:
+                    raise ValueError("the decoder needs encoder_hidden_states (the cache holds no cross keys)")
+                cross_kv = layer.encoder_attn.project_kv(encoder_hidden_states)
+                if cache is not None:
+                    cache.cross[i] = cross_kv
+            x, sw, cw = self.run_layer(
+                layer, x, self_mask=self_mask, cross_kv=cross_kv, cross_mask=cross_mask, group=group,
+                cache=None if cache is None else cache.self_attn[i], pos=past, need_weights=output_attentions,
+                head_mask=None if head_mask is None else head_mask[i],
+                cross_head_mask=None if cross_attn_head_mask is None else cross_attn_head_mask[i],
+            )
+            if output_attentions:
+                self_weights.append(sw)
+                cross_weights.append(cw)
+        x = self.layer_norm(x)
+        if output_hidden_states:
+            states.append(x)
+        return StackOutput(
+            x, tuple(states) if output_hidden_states else None,
+            tuple(self_weights) if output_attentions else None, tuple(cross_weights) if output_attentions else None,
+        )
+
+
+def _check_head_mask(mask: Optional[torch.Tensor], layers: int, name: str) -> None:
+    if mask is not None and mask.shape[0] != layers:
+        raise ValueError(f"{name} must have one row per layer ({layers}), got shape {tuple(mask.shape)}")

@@ -1,0 +1,368 @@
+"""The transformers-compatible surface: ``M2M100Model`` and ``M2M100ForConditionalGeneration``.
+
+Everything numerical lives in ``model.py``; this module only translates the documented
+arguments (``return_dict``, ``encoder_outputs``, ``past_key_values``, head masks, ...) into calls
+of the encoder and decoder stacks, and adds ``from_pretrained`` / ``save_pretrained``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from m2m100 import checkpoint
+from m2m100.cache import DecoderCache
+from m2m100.config import M2M100Config
+from m2m100.generation_config import GenerationConfig
+from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
+from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+
+logger = logging.getLogger(__name__)
+
+
+def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
+    """Decoder inputs for teacher forcing: ``[start] + labels[:-1]``, with -100 turned into pad."""
+    shifted = labels.new_zeros(labels.shape)
+    shifted[:, 1:] = labels[:, :-1]
+    shifted[:, 0] = decoder_start_token_id
+    return shifted.masked_fill(shifted == -100, pad_token_id)
+
+
+def check_attn_implementation(name: str, *, dtype: torch.dtype, device: torch.device) -> None:
+    """Raise a ValueError saying why ``name`` cannot run here."""
+    if name not in ATTENTION_BACKENDS:
+        raise ValueError(f"attn_implementation {name!r} is not supported; valid: {', '.join(ATTENTION_BACKENDS)}")
+    if name != "flash_attention_2":
+        return
+    try:
+        import flash_attn  # noqa: F401
+    except ImportError as err:
+        raise ValueError("attn_implementation='flash_attention_2' needs the flash-attn package "
+                         "(pip install flash-attn --no-build-isolation); use 'sdpa' otherwise") from err
+    if device.type != "cuda":
+        raise ValueError(f"attn_implementation='flash_attention_2' runs on CUDA only; the model is on {device}")
+    if dtype not in (torch.float16, torch.bfloat16):
+        raise ValueError(f"attn_implementation='flash_attention_2' needs float16 or bfloat16 weights, not {dtype}")
+
+
+class M2M100PreTrainedModel(nn.Module):
+    """Loading, saving and the bookkeeping every M2M100 model class shares."""
+
+    config: M2M100Config
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__()
+        if not isinstance(config, M2M100Config):
+            raise TypeError(f"config must be an M2M100Config, got {type(config).__name__}")
+        self.config = config
+        self.generation_config = GenerationConfig.from_model_config(config)
+        self.name_or_path = ""
+
+    # construction ---------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """transformers' initialisation: N(0, init_std) weights, zero biases, unit layer norms."""
+        std = self.config.init_std
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, mean=0.0, std=std)
+                if module.padding_idx is not None:
+                    with torch.no_grad():
+                        module.weight[module.padding_idx].zero_()
+            elif isinstance(module, nn.LayerNorm):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+
+    def _post_init(self) -> None:
+        self.tie_weights()
+        if self.shared_embedding().weight.device.type != "meta":
+            self.init_weights()
+
+    def shared_embedding(self) -> nn.Embedding:
+        raise NotImplementedError
+
+    def tie_weights(self) -> None:
+        """Point lm_head (when tied) at the shared embedding matrix."""
+
+    @property
+    def device(self) -> torch.device:
+        return self.shared_embedding().weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.shared_embedding().weight.dtype
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.shared_embedding()
+
+    def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
+        params = {id(p): p for p in self.parameters()}  # tied matrices count once
+        total = sum(p.numel() for p in params.values())
+        return total - self.shared_embedding().weight.numel() if exclude_embeddings else total
+
+    @property
+    def attn_implementation(self) -> str:
+        return next(m.backend for m in self.modules() if isinstance(m, Attention))
+
+    def set_attn_implementation(self, name: str) -> None:
+        """Choose the attention backend: "eager", "sdpa" or "flash_attention_2"."""
+        check_attn_implementation(name, dtype=self.dtype, device=self.device)
+        for module in self.modules():
+            if isinstance(module, Attention):
+                module.backend = name
+
+    def gradient_checkpointing_enable(self, **_: Any) -> None:
+        """Recompute each layer's activations in the backward pass instead of storing them."""
+        for module in self.modules():
+            if hasattr(module, "gradient_checkpointing"):
+                module.gradient_checkpointing = True
+
+    def gradient_checkpointing_disable(self) -> None:
+        for module in self.modules():
+            if hasattr(module, "gradient_checkpointing"):
+                module.gradient_checkpointing = False
+
+    # checkpoints ----------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: Union[str, os.PathLike[str]], *,
+        config: Optional[M2M100Config] = None, dtype: Union[str, torch.dtype, None] = None,
+        torch_dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
+        device: Union[str, torch.device, None] = None, device_map: Union[str, dict, torch.device, int, None] = None,
+        revision: Optional[str] = None, cache_dir: Union[str, os.PathLike[str], None] = None,
+        local_files_only: bool = False, token: Optional[str] = None, **config_overrides: Any,
+    ) -> "M2M100PreTrainedModel":
+        """Load a checkpoint folder written by transformers (or this package), or a hub id.
+
+        Args:
+            dtype: float32 (default), float16, bfloat16, their names, or "auto" (the checkpoint's).
+            attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
+            device, device_map: where the weights go; ``device_map="auto"`` picks CUDA if present.
+            config_overrides: config fields to change, e.g. ``dropout=0.0``.
+
+        Raises:
+            FileNotFoundError: the folder, its config.json or its weights are missing.
+            ValueError: the tensors do not fit the config (names and shapes listed), or an
+                unsupported dtype / attention backend.
+        """
+        folder = checkpoint.resolve_checkpoint_dir(
+            pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
+            local_files_only=local_files_only, token=token)
+        if config is None:
+            config = M2M100Config.from_pretrained(folder)
+        if config_overrides:
+            config = dataclasses.replace(config, **config_overrides)
+        tensors = checkpoint.read_tensors(checkpoint.weight_files(folder))
+        config_dtype = config.extra.get("dtype") or config.extra.get("torch_dtype")
+        target_dtype = checkpoint.resolve_dtype(dtype if dtype is not None else torch_dtype, tensors, config_dtype)
+        target_device = _resolve_device(device if device is not None else device_map)
+        with torch.device("meta"):
+            model = cls(config)
+        has_prefix = any(k.startswith("model.") for k in tensors)
+        if isinstance(model, M2M100Model) and has_prefix:  # the bare model reading a checkpoint with a head
+            tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+        elif not isinstance(model, M2M100Model) and not has_prefix:  # the head class reading a bare model
+            tensors = {f"model.{k}": v for k, v in tensors.items()}
+        checkpoint.load_weights(model, tensors, dtype=target_dtype, device=target_device, source=str(folder))
+        model.tie_weights()
+        for module in model.modules():
+            if isinstance(module, SinusoidalPositions):
+                module.weights = torch.empty(0, device=target_device, dtype=target_dtype)
+                module.reset_table(config.max_position_embeddings + module.OFFSET)
+        model.set_attn_implementation(attn_implementation or "sdpa")
+        if (folder / "generation_config.json").is_file():
+            model.generation_config = GenerationConfig.from_pretrained(folder)
+        model.name_or_path = str(pretrained_model_name_or_path)
+        return model.eval()
+
+    def save_pretrained(self, save_directory: Union[str, os.PathLike[str]], **_: Any) -> None:
+        """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
+        folder = Path(save_directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = dataclasses.replace(self.config, extra={**self.config.extra, "dtype": str(self.dtype).split(".")[-1]})
+        config.extra.pop("torch_dtype", None)
+        if isinstance(self, M2M100Model):
+            config.extra["architectures"] = ["M2M100Model"]
+        config.save_pretrained(folder)
+        self.generation_config.save_pretrained(folder)
+        names = set(self.state_dict())
+        tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in names]
+        tied += [k[len("model."):] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model."):] in names]
+        if not self.config.tie_word_embeddings:
+            tied.remove("lm_head.weight")
+        checkpoint.save_weights(self, folder, tied_keys=tied[1:])
+
+
+def _resolve_device(spec: Union[str, dict, torch.device, int, None]) -> torch.device:
+    if spec is None:
+        return torch.device("cpu")
+    if isinstance(spec, dict):
+        devices = {str(d) for d in spec.values()}
+        if len(devices) != 1:
+            raise ValueError(f"device_map spreads the model over {sorted(devices)}; this package runs on one device")
+        spec = devices.pop()
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return torch.device("cuda", int(spec))
+    try:
+        return torch.device(spec)
+    except RuntimeError as err:
+        raise ValueError(f"device {spec!r} is not a device torch knows (e.g. 'cpu', 'cuda', 'cuda:1', 'auto')") from err
+
+
+class M2M100Model(M2M100PreTrainedModel):
+    """The bare encoder-decoder, returning the decoder's last hidden states."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__(config)
+        self.shared = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
+        self.encoder = Encoder(config, self.shared)
+        self.decoder = Decoder(config, self.shared)
+        self._post_init()
+
+    def shared_embedding(self) -> nn.Embedding:
+        return self.shared
+
+    def get_encoder(self) -> Encoder:
+        return self.encoder
+
+    def get_decoder(self) -> Decoder:
+        return self.decoder
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.shared = self.encoder.embed_tokens = self.decoder.embed_tokens = value
+
+    def forward(
+        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None,
+        decoder_input_ids: Optional[torch.LongTensor] = None, decoder_attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None, decoder_head_mask: Optional[torch.Tensor] = None,
+        cross_attn_head_mask: Optional[torch.Tensor] = None, encoder_outputs: Optional[Any] = None,
+        past_key_values: Optional[Any] = None, inputs_embeds: Optional[torch.Tensor] = None,
+        decoder_inputs_embeds: Optional[torch.Tensor] = None, use_cache: Optional[bool] = None,
+        output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None, cache_position: Optional[torch.Tensor] = None,
+    ) -> Union[Seq2SeqModelOutput, tuple]:
+        """Encode the source (unless ``encoder_outputs`` is given) and decode the target.
+
+        Returns:
+            :class:`Seq2SeqModelOutput` (or its tuple when ``return_dict=False``);
+            ``last_hidden_state`` is (B, T, d_model).
+        """
+        cfg = self.config
+        output_attentions = cfg.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = cfg.output_hidden_states if output_hidden_states is None else output_hidden_states
+        use_cache = cfg.use_cache if use_cache is None else use_cache
+        return_dict = cfg.return_dict if return_dict is None else return_dict
+        if decoder_input_ids is None and decoder_inputs_embeds is None:
+            if inputs_embeds is None:
+                raise ValueError("pass decoder_input_ids (or labels, or decoder_inputs_embeds) to run the decoder")
+            decoder_inputs_embeds = inputs_embeds  # transformers' documented fallback
+        if encoder_outputs is None:
+            enc = self.encoder(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                               head_mask=head_mask, output_attentions=output_attentions,
+                               output_hidden_states=output_hidden_states)
+            encoder_outputs = BaseModelOutput(enc.last_hidden_state, enc.hidden_states, enc.attentions)
+        elif not isinstance(encoder_outputs, BaseModelOutput):
+            parts = tuple(encoder_outputs) + (None, None)
+            encoder_outputs = BaseModelOutput(parts[0], parts[1], parts[2])
+        cache = _as_cache(past_key_values, len(self.decoder.layers)) if use_cache else None
+        dec: StackOutput = self.decoder(
+            decoder_input_ids, encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask, attention_mask=decoder_attention_mask,
+            inputs_embeds=decoder_inputs_embeds, cache=cache, head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states)
+        out = Seq2SeqModelOutput(
+            last_hidden_state=dec.last_hidden_state, past_key_values=cache,
+            decoder_hidden_states=dec.hidden_states, decoder_attentions=dec.attentions,
+            cross_attentions=dec.cross_attentions, encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states, encoder_attentions=encoder_outputs.attentions)
+        return out if return_dict else out.to_tuple()
+
+
+def _as_cache(past: Any, num_layers: int) -> DecoderCache:
+    if past is None:
+        return DecoderCache(num_layers)
+    if isinstance(past, DecoderCache):
+        return past
+    if hasattr(past, "to_legacy_cache"):  # a transformers EncoderDecoderCache
+        past = past.to_legacy_cache()
+    if isinstance(past, (tuple, list)):
+        return DecoderCache.from_legacy_cache(tuple(past))
+    raise TypeError(f"past_key_values must be a DecoderCache or legacy tuples, got {type(past).__name__}")
+
+
+class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
+    """The encoder-decoder with its language-modelling head: translation and its loss."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__(config)
+        self.model = M2M100Model(config)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self._post_init()
+
+    def shared_embedding(self) -> nn.Embedding:
+        return self.model.shared
+
+    def tie_weights(self) -> None:
+        if self.config.tie_word_embeddings:
+            self.lm_head.weight = self.model.shared.weight
+
+    def get_encoder(self) -> Encoder:
+        return self.model.encoder
+
+    def get_decoder(self) -> Decoder:
+        return self.model.decoder
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def forward(
+        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None,
+        decoder_input_ids: Optional[torch.LongTensor] = None, decoder_attention_mask: Optional[torch.Tensor] = None,
+        head_mask: Optional[torch.Tensor] = None, decoder_head_mask: Optional[torch.Tensor] = None,
+        cross_attn_head_mask: Optional[torch.Tensor] = None, encoder_outputs: Optional[Any] = None,
+        past_key_values: Optional[Any] = None, inputs_embeds: Optional[torch.Tensor] = None,
+        decoder_inputs_embeds: Optional[torch.Tensor] = None, labels: Optional[torch.LongTensor] = None,
+        use_cache: Optional[bool] = None, output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None,
+        cache_position: Optional[torch.Tensor] = None,
+    ) -> Union[Seq2SeqLMOutput, tuple]:
+        """Logits over the vocabulary for every target position; with ``labels``, the mean
+        cross-entropy over labels that are not -100 (decoder inputs are labels shifted right).
+
+        Returns:
+            :class:`Seq2SeqLMOutput` with ``logits`` (B, T, vocab_size), or its tuple.
+        """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
+            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
+                                                   self.config.decoder_start_token_id)
+        out = self.model(
+            input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask, head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask, cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs, past_key_values=past_key_values, inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache,
+            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True)
+        logits = self.lm_head(out.last_hidden_state)
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.view(-1, self.config.vocab_size), labels.to(logits.device).view(-1))
+        result = Seq2SeqLMOutput(
+            loss=loss, logits=logits, past_key_values=out.past_key_values,
+            decoder_hidden_states=out.decoder_hidden_states, decoder_attentions=out.decoder_attentions,
+            cross_attentions=out.cross_attentions, encoder_last_hidden_state=out.encoder_last_hidden_state,
+            encoder_hidden_states=out.encoder_hidden_states, encoder_attentions=out.encoder_attentions)
+        return result if return_dict else result.to_tuple()
