@@ -186,7 +186,16 @@ def save_weights(model: nn.Module, folder: Path, *, tied_keys: Iterable[str] = T
     from safetensors.torch import save_file
 
     skip = set(tied_keys)
-    tensors = {k: v.detach().contiguous() for k, v in model.state_dict().items() if k not in skip}
+    tensors: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for key, value in model.state_dict().items():
+        if key in skip:
+            continue
+        value = value.detach().contiguous()
+        if value.data_ptr() in seen:  # safetensors refuses two names for one storage
+            value = value.clone()
+        seen.add(value.data_ptr())
+        tensors[key] = value
     path = folder / SAFE_WEIGHTS
     tmp = path.with_suffix(".safetensors.tmp")
     save_file(tensors, str(tmp), metadata={"format": "pt"})

@@ -199,7 +199,7 @@ class M2M100PreTrainedModel(nn.Module):
         tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in names]
         tied += [k[len("model."):] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model."):] in names]
         if not self.config.tie_word_embeddings:
-            tied.remove("lm_head.weight")
+            tied = []  # transformers then expects every embedding name in the file
         checkpoint.save_weights(self, folder, tied_keys=tied[1:])
 
 
