@@ -1,0 +1,309 @@
+"""The generic layer of transformers' slow tokenizers, on top of a model's own vocabulary.
+
+It keeps the special tokens (``bos_token``...), the added tokens (matched whole in the text and
+numbered after the vocabulary), turns text into tokens and ids, and ids back into text, with
+transformers 4.57's rules. A subclass supplies the vocabulary through five hooks:
+``vocab_size``, ``_tokenize``, ``_convert_token_to_id``, ``_convert_id_to_token`` and
+``convert_tokens_to_string``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from m2m100._added_tokens import AddedToken, Trie, split_on_added_tokens
+
+SPECIAL_TOKENS_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+                             "cls_token", "mask_token", "additional_special_tokens")
+
+
+def _special_token(attr: str) -> property:
+    def get(self: SlowTokenizerBase) -> Any:
+        value = self._special[attr]
+        if attr == "additional_special_tokens":
+            return [str(t) for t in value]
+        return None if value is None else str(value)
+
+    def set_(self: SlowTokenizerBase, value: Any) -> None:
+        self._special[attr] = list(value) if attr == "additional_special_tokens" else value
+
+    return property(get, set_, doc=f"The ``{attr}`` as text (None when unset).")
+
+
+def _special_token_id(attr: str) -> property:
+    def get(self: SlowTokenizerBase) -> Any:
+        value = getattr(self, attr)
+        return None if value is None else self.convert_tokens_to_ids(value)
+
+    return property(get, doc=f"The id of ``{attr}`` (None when unset).")
+
+
+class SlowTokenizerBase:
+    """Special tokens, added tokens and id/text conversion shared by slow tokenizers."""
+
+    is_fast = False
+    split_special_tokens = False
+    clean_up_tokenization_spaces = False
+
+    bos_token = _special_token("bos_token")
+    eos_token = _special_token("eos_token")
+    unk_token = _special_token("unk_token")
+    sep_token = _special_token("sep_token")
+    pad_token = _special_token("pad_token")
+    cls_token = _special_token("cls_token")
+    mask_token = _special_token("mask_token")
+    additional_special_tokens = _special_token("additional_special_tokens")
+    bos_token_id = _special_token_id("bos_token")
+    eos_token_id = _special_token_id("eos_token")
+    unk_token_id = _special_token_id("unk_token")
+    sep_token_id = _special_token_id("sep_token")
+    pad_token_id = _special_token_id("pad_token")
+    cls_token_id = _special_token_id("cls_token")
+    mask_token_id = _special_token_id("mask_token")
+    additional_special_tokens_ids = _special_token_id("additional_special_tokens")
+
+    def _init_added_tokens(self, special: Mapping[str, Any], added_tokens_decoder: Mapping[int, Any]) -> None:
+        """Set the special tokens and register them, after the vocabulary is loaded.
+
+        Args:
+            special: Attribute (of ``SPECIAL_TOKENS_ATTRIBUTES``) -> str, AddedToken or None;
+                ``additional_special_tokens`` -> list.
+            added_tokens_decoder: Saved id -> added token (AddedToken, dict or str).
+        """
+        def own(token: Any) -> Any:  # e.g. a tokenizers.AddedToken becomes ours, str stays str
+            return token if token is None or isinstance(token, str) else AddedToken.coerce(token)
+
+        self._special: dict[str, Any] = {a: own(special.get(a)) for a in SPECIAL_TOKENS_ATTRIBUTES[:-1]}
+        additional = special.get("additional_special_tokens") or []
+        self._special["additional_special_tokens"] = [own(t) for t in additional]
+        self._added_decoder = {int(i): AddedToken.coerce(t) for i, t in added_tokens_decoder.items()}
+        self._added_encoder = {t.content: i for i, t in self._added_decoder.items()}
+        self._trie = Trie()
+        self._add_special_tokens(self.all_special_tokens_extended)
+        # transformers counts once, here; nothing later adds tokens, so len() stays right.
+        self._total_vocab_size = len(self.get_vocab())
+
+    def _add_special_tokens(self, tokens: Iterable[str | AddedToken]) -> None:
+        """Register special tokens as added tokens, as transformers' ``_add_tokens`` does.
+
+        A token already in the vocabulary keeps its id; a new one gets the next free id.
+        """
+        vocab = self.get_vocab()
+        new_index = len(vocab)
+        for token in tokens:
+            if str(token) == "":
+                continue
+            if isinstance(token, str):
+                if token in self._added_encoder:
+                    continue
+                token = AddedToken(token, normalized=False, special=True)
+            else:
+                # An AddedToken is always registered again and forced special, flags kept.
+                token = AddedToken.coerce(token)
+                token.special = True
+            if token.content not in vocab:
+                vocab[token.content] = new_index
+                new_index += 1
+            self._added_decoder[vocab[token.content]] = token
+            self._added_encoder[token.content] = vocab[token.content]
+        for token in self._added_decoder.values():
+            self._trie.add(token.content)
+
+    # ----------------------------------------------------------------- hooks
+    @property
+    def vocab_size(self) -> int:
+        """Size of the base vocabulary, without added tokens."""
+        raise NotImplementedError
+
+    def _tokenize(self, text: str) -> list[str]:
+        raise NotImplementedError
+
+    def _convert_token_to_id(self, token: str) -> int:
+        raise NotImplementedError
+
+    def _convert_id_to_token(self, index: int) -> str:
+        raise NotImplementedError
+
+    def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
+        """Join tokens into text."""
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- vocabulary
+    def __len__(self) -> int:
+        """Number of distinct tokens of ``get_vocab()``: base vocabulary plus added tokens."""
+        return self._total_vocab_size
+
+    def get_vocab(self) -> dict[str, int]:
+        """Return token -> id for the ids below ``vocab_size``, then the added tokens."""
+        vocab = {self.convert_ids_to_tokens(i): i for i in range(self.vocab_size)}
+        vocab.update(self.added_tokens_encoder)
+        return vocab
+
+    @property
+    def added_tokens_encoder(self) -> dict[str, int]:
+        """Added token text -> id, sorted by id."""
+        return {t.content: i for i, t in sorted(self._added_decoder.items())}
+
+    @property
+    def added_tokens_decoder(self) -> dict[int, AddedToken]:
+        """Id -> added token, sorted by id."""
+        return dict(sorted(self._added_decoder.items()))
+
+    def get_added_vocab(self) -> dict[str, int]:
+        """Added token text -> id."""
+        return dict(self._added_encoder)
+
+    @property
+    def special_tokens_map(self) -> dict[str, Any]:
+        """Attribute -> special token text (or list of them), for the attributes set."""
+        return {a: getattr(self, a) for a in SPECIAL_TOKENS_ATTRIBUTES if self._special[a]}
+
+    @property
+    def special_tokens_map_extended(self) -> dict[str, Any]:
+        """Like ``special_tokens_map`` but keeping ``AddedToken`` values as they are."""
+        return {a: self._special[a] for a in SPECIAL_TOKENS_ATTRIBUTES if self._special[a]}
+
+    @property
+    def all_special_tokens_extended(self) -> list[str | AddedToken]:
+        """Every special token once, in attribute order, as str or ``AddedToken``."""
+        seen: dict[str, str | AddedToken] = {}
+        for value in self.special_tokens_map_extended.values():
+            for token in value if isinstance(value, (list, tuple)) else [value]:
+                seen.setdefault(str(token), token)
+        return list(seen.values())
+
+    @property
+    def all_special_tokens(self) -> list[str]:
+        """Every special token once: bos, eos, unk, pad, then the additional ones."""
+        return [str(t) for t in self.all_special_tokens_extended]
+
+    @property
+    def all_special_ids(self) -> list[int]:
+        """Ids of ``all_special_tokens``."""
+        return self.convert_tokens_to_ids(self.all_special_tokens)
+
+    # ----------------------------------------------------------------- text -> tokens -> ids
+    def tokenize(self, text: str, *, split_special_tokens: bool | None = None) -> list[str]:
+        """Split text into added tokens and the vocabulary's sub-words.
+
+        Args:
+            text: The text.
+            split_special_tokens: Treat added tokens such as ``</s>`` as plain text (default:
+                the tokenizer's ``split_special_tokens``).
+
+        Returns:
+            The tokens.
+        """
+        if split_special_tokens is None:
+            split_special_tokens = self.split_special_tokens
+        if split_special_tokens:
+            return self._tokenize(text) if text else []
+        added = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
+        tokens: list[str] = []
+        for piece in split_on_added_tokens(text, self._trie, added):
+            tokens += [piece] if piece in added else self._tokenize(piece)
+        return tokens
+
+    def convert_tokens_to_ids(self, tokens: str | Sequence[str] | None) -> int | list[int] | None:
+        """Map a token, or a list of them, to ids; unknown tokens get ``unk_token_id``."""
+        if tokens is None:
+            return None
+        if isinstance(tokens, str):
+            return self._token_to_id(tokens)
+        return [self._token_to_id(t) for t in tokens]
+
+    def _token_to_id(self, token: str) -> int:
+        if token in self._added_encoder:
+            return self._added_encoder[token]
+        return self._convert_token_to_id(token)
+
+    # ----------------------------------------------------------------- ids -> tokens -> text
+    def convert_ids_to_tokens(self, ids: int | Sequence[int],
+                              skip_special_tokens: bool = False) -> str | list[str]:
+        """Map an id, or a sequence of ids, to tokens.
+
+        Args:
+            ids: One id or a sequence of ids.
+            skip_special_tokens: Drop the ids of ``all_special_ids`` (sequences only, as in
+                transformers: a single id is always converted).
+
+        Returns:
+            A token for an int, else a list of tokens.
+        """
+        if isinstance(ids, int):
+            return self._id_to_token(ids)
+        skip = set(self.all_special_ids) if skip_special_tokens else set()
+        return [self._id_to_token(int(i)) for i in ids if int(i) not in skip]
+
+    def _id_to_token(self, index: int) -> str:
+        if index in self._added_decoder:
+            return self._added_decoder[index].content
+        return self._convert_id_to_token(index)
+
+    @staticmethod
+    def clean_up_tokenization(text: str) -> str:
+        """Remove the spaces English tokenization leaves before punctuation and contractions."""
+        for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
+                              (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"),
+                              (" 're", "'re")):
+            text = text.replace(before, after)
+        return text
+
+    def decode(self, token_ids: Any, skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: bool | None = None, *,
+               spaces_between_special_tokens: bool = True) -> str:
+        """Turn ids back into text.
+
+        Args:
+            token_ids: An id, a list of ids, or a 1-D tensor or array.
+            skip_special_tokens: Drop special tokens (eos, pad, special language tokens...).
+            clean_up_tokenization_spaces: Apply ``clean_up_tokenization`` (default: the
+                tokenizer's ``clean_up_tokenization_spaces``).
+            spaces_between_special_tokens: Surround the tokens decoded apart (added tokens
+                above ``vocab_size`` that are kept, e.g. language tokens) with spaces.
+
+        Returns:
+            The text.
+        """
+        tokens = self.convert_ids_to_tokens(_to_python(token_ids), skip_special_tokens)
+        tokens = [tokens] if isinstance(tokens, str) else tokens
+        special = set(self.all_special_tokens)
+        # Decoded on their own rather than by the vocabulary: non-special added tokens and
+        # additional special tokens past the base vocabulary (M2M100's language tokens).
+        apart = (set(self._added_encoder) - special) | {
+            t for t in self.additional_special_tokens if self._token_to_id(t) >= self.vocab_size}
+        texts, pending = [], []
+        for token in tokens:
+            if skip_special_tokens and token in special:
+                continue
+            if token in apart:
+                if pending and (text := self.convert_tokens_to_string(pending)):
+                    texts.append(text)
+                pending = []
+                texts.append(token)
+            else:
+                pending.append(token)
+        if pending:
+            texts.append(self.convert_tokens_to_string(pending))
+        text = (" " if spaces_between_special_tokens else "").join(texts)
+        if clean_up_tokenization_spaces is None:
+            clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
+        return self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text
+
+    def batch_decode(self, sequences: Any, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: bool | None = None, *,
+                     spaces_between_special_tokens: bool = True) -> list[str]:
+        """``decode`` each row of a list of id lists, or of a 2-D tensor or array."""
+        return [self.decode(seq, skip_special_tokens, clean_up_tokenization_spaces,
+                            spaces_between_special_tokens=spaces_between_special_tokens)
+                for seq in sequences]
+
+
+def _to_python(ids: Any) -> Any:
+    """Tensors and arrays to (nested) Python lists and ints; lists and ints pass through."""
+    if hasattr(ids, "tolist"):
+        return ids.tolist()
+    if isinstance(ids, (list, tuple)):
+        return [_to_python(i) for i in ids]
+    return ids

@@ -1,0 +1,260 @@
+"""The tokenizer folder format of transformers 4.57, read and written byte for byte alike.
+
+A folder holds ``vocab.json`` and ``sentencepiece.bpe.model`` (required), ``tokenizer_config.json``
+(constructor arguments; since transformers 4.34 also ``added_tokens_decoder``), and the legacy
+``special_tokens_map.json`` and ``added_tokens.json``, which are only read when the config has no
+``added_tokens_decoder`` (as in the original facebook/m2m100 repositories).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import sentencepiece
+
+from m2m100._added_tokens import AddedToken
+
+VOCAB_FILE = "vocab.json"
+SPM_FILE = "sentencepiece.bpe.model"
+CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_FILE = "special_tokens_map.json"
+ADDED_TOKENS_FILE = "added_tokens.json"
+_HUB_FILES = [VOCAB_FILE, SPM_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE]
+
+# Config keys transformers refreshes from the live tokenizer when saving (it takes every
+# attribute of that name; these are the ones both implementations share).
+_LIVE_KEYS = {"src_lang", "tgt_lang", "bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
+              "cls_token", "mask_token", "additional_special_tokens", "language_codes",
+              "sp_model_kwargs", "num_madeup_words", "model_max_length", "clean_up_tokenization_spaces",
+              "padding_side", "truncation_side", "split_special_tokens", "model_input_names",
+              "extra_special_tokens", "name_or_path"}
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def load_spm(path: str | os.PathLike, sp_model_kwargs: Mapping[str, Any]) -> sentencepiece.SentencePieceProcessor:
+    """Load a sentencepiece model with encoding options such as sampling.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Sentencepiece model not found: {path}")
+    processor = sentencepiece.SentencePieceProcessor(**sp_model_kwargs)
+    processor.Load(str(path))
+    return processor
+
+
+def resolve_folder(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLike | None,
+                   revision: str | None, local_files_only: bool, token: str | bool | None) -> Path:
+    """Return the local folder of a tokenizer, downloading a hub repository when needed.
+
+    Args:
+        name_or_path: A folder, or a hub id like ``"facebook/m2m100_418M"``.
+        cache_dir, revision, local_files_only, token: Passed to ``huggingface_hub.snapshot_download``.
+
+    Returns:
+        The folder.
+
+    Raises:
+        FileNotFoundError: A path (absolute, relative with ``./``, or with several parts) that
+            does not exist.
+        OSError: A hub id that could not be downloaded (no huggingface_hub, no network, no repo).
+    """
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return path
+    text = str(name_or_path)
+    # Hub ids look like "name" or "owner/name"; anything else was meant as a local path.
+    if path.exists() or path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text:
+        raise FileNotFoundError(f"Tokenizer folder not found: {text} (expected a folder with "
+                                f"{VOCAB_FILE} and {SPM_FILE}).")
+    local_hint = (f"Pass the path of a local folder holding {VOCAB_FILE}, {SPM_FILE} and {CONFIG_FILE} "
+                  "instead (for example one written by save_pretrained).")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise OSError(f"{text!r} is not a local folder, and huggingface_hub is not installed to download "
+                      f"it from the Hugging Face Hub (pip install huggingface_hub). {local_hint}") from None
+    try:
+        folder = snapshot_download(repo_id=text, allow_patterns=_HUB_FILES, cache_dir=cache_dir,
+                                   revision=revision, local_files_only=local_files_only, token=token)
+    except (OSError, ValueError) as error:  # hub errors derive from OSError; bad ids from ValueError
+        raise OSError(f"Could not download the tokenizer {text!r} from the Hugging Face Hub: the hub "
+                      f"could not be reached or has no such repository ({type(error).__name__}: "
+                      f"{error}). {local_hint}") from error
+    return Path(folder)
+
+
+def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
+                     special_attributes: Sequence[str]) -> dict[str, Any]:
+    """Read a folder's constructor arguments as transformers' ``from_pretrained`` does.
+
+    Args:
+        folder: The tokenizer folder.
+        overrides: The caller's keyword arguments; they win over the saved ones.
+        special_attributes: Names of the special-token attributes, additional ones last.
+
+    Returns:
+        Keyword arguments for the constructor, ``added_tokens_decoder`` included.
+
+    Raises:
+        FileNotFoundError: vocab.json or sentencepiece.bpe.model is missing.
+    """
+    for name in (VOCAB_FILE, SPM_FILE):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder / name} is missing: an M2M100 tokenizer folder needs "
+                                    f"{VOCAB_FILE} and {SPM_FILE} ({CONFIG_FILE} is optional).")
+    config = load_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+    named = config.get("tokenizer_class")
+    if named not in (None, "M2M100Tokenizer"):
+        raise ValueError(f"{folder / CONFIG_FILE} names a {named}; this package reads M2M100Tokenizer folders only")
+    for key in ("tokenizer_class", "init_inputs", "tokenizer_file", "vocab_file", "spm_file"):
+        config.pop(key, None)
+    config.update(overrides)
+
+    by_content: dict[str, AddedToken] = {}
+    if "added_tokens_decoder" in config:
+        decoder = {int(i): AddedToken.coerce(t) for i, t in config["added_tokens_decoder"].items()}
+        by_content = {t.content: t for t in decoder.values()}
+    else:
+        decoder = {}
+        if (folder / SPECIAL_TOKENS_FILE).is_file():
+            for key, value in load_json(folder / SPECIAL_TOKENS_FILE).items():
+                if overrides.get(key):
+                    continue
+                if isinstance(value, dict):
+                    value = AddedToken.coerce({**value, "special": True})
+                elif key == "additional_special_tokens" and isinstance(value, list):
+                    merged = list(config.pop("additional_special_tokens", None) or [])
+                    for token in value:
+                        token = AddedToken.coerce({**token, "special": True}) if isinstance(token, dict) else token
+                        if token not in merged:
+                            merged.append(token)
+                    value = merged
+                config[key] = value
+        if (folder / ADDED_TOKENS_FILE).is_file():
+            special = set()
+            for key in special_attributes:
+                value = config.get(key)
+                if value is not None:
+                    special.update(map(str, value) if key == "additional_special_tokens" else [str(value)])
+            for content, index in load_json(folder / ADDED_TOKENS_FILE).items():
+                decoder[index] = AddedToken(content, normalized=content not in special,
+                                            special=content in special)
+    config["added_tokens_decoder"] = decoder
+    config = _from_json(config)
+    # Special tokens take the flags their saved added token has.
+    for key in special_attributes[:-1]:
+        if by_content and config.get(key) is not None:
+            config[key] = by_content.get(str(config[key]), config[key])
+    return config
+
+
+def save_folder(tokenizer: Any, directory: Path, prefix: str | None,
+                special_attributes: Sequence[str]) -> tuple[str, ...]:
+    """Write a tokenizer folder exactly as transformers' ``save_pretrained`` does.
+
+    Returns:
+        Paths of tokenizer_config.json, special_tokens_map.json, vocab.json,
+        sentencepiece.bpe.model and added_tokens.json (the last even when not written).
+
+    Raises:
+        NotADirectoryError: ``directory`` is an existing file.
+    """
+    if directory.is_file():
+        raise NotADirectoryError(f"Cannot save a tokenizer into {directory}: it is a file.")
+    directory.mkdir(parents=True, exist_ok=True)
+    config_path, special_path, added_path = (_named(directory, prefix, name)
+                                             for name in (CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE))
+    config = copy.deepcopy(tokenizer.init_kwargs)
+    for key in (set(config) | {"model_max_length", "clean_up_tokenization_spaces"}) & _LIVE_KEYS:
+        config[key] = getattr(tokenizer, key)
+    config.update(tokenizer.special_tokens_map)
+    if "extra_special_tokens" not in config:
+        config["extra_special_tokens"] = tokenizer.extra_special_tokens
+        config.update(tokenizer.extra_special_tokens)
+    for key in ("vocab_file", "spm_file", "tokenizer_config_file", "device_map"):
+        config.pop(key, None)
+    config = _to_json(config, type_field=True)
+    # Int keys: json sorts them numerically, as transformers' file has them.
+    config["added_tokens_decoder"] = {i: t.to_dict() for i, t in tokenizer.added_tokens_decoder.items()}
+    config["tokenizer_class"] = type(tokenizer).__name__
+    if "name_or_path" in config:
+        for key in ("name_or_path", "special_tokens_map_file", "tokenizer_file"):
+            config.pop(key, None)
+    _write_json(config_path, config)
+    _write_json(special_path, _to_json(tokenizer.special_tokens_map_extended, type_field=False))
+
+    added = {c: i for c, i in tokenizer.added_tokens_encoder.items() if i >= tokenizer.vocab_size}
+    if added:
+        _write_json(added_path, added)
+    vocab_files = save_vocabulary(tokenizer, directory, prefix)
+    return (str(config_path), str(special_path), *vocab_files, str(added_path))
+
+
+def save_vocabulary(tokenizer: Any, directory: Path, prefix: str | None) -> tuple[str, str]:
+    """Write vocab.json and the sentencepiece model into an existing folder.
+
+    Raises:
+        OSError: ``directory`` is not a folder.
+    """
+    if not directory.is_dir():
+        raise OSError(f"{directory} should be a directory")
+    vocab_path, spm_path = _named(directory, prefix, VOCAB_FILE), _named(directory, prefix, SPM_FILE)
+    with open(vocab_path, "w", encoding="utf-8") as f:
+        json.dump(tokenizer.encoder, f, indent=2)
+    if not os.path.isfile(tokenizer.spm_file):
+        spm_path.write_bytes(tokenizer.sp_model.serialized_model_proto())
+    elif os.path.abspath(tokenizer.spm_file) != os.path.abspath(spm_path):
+        shutil.copyfile(tokenizer.spm_file, spm_path)
+    return str(vocab_path), str(spm_path)
+
+
+def _named(directory: Path, prefix: str | None, name: str) -> Path:
+    return directory / (f"{prefix}-{name}" if prefix else name)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _to_json(value: Any, *, type_field: bool) -> Any:
+    """AddedTokens to dicts: tagged with ``__type`` in the config, without ``special`` in the map."""
+    if isinstance(value, AddedToken):
+        data = value.to_dict()
+        if type_field:
+            data["__type"] = "AddedToken"
+        else:
+            data.pop("special")
+        return data
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, type_field=type_field) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v, type_field=type_field) for k, v in value.items()}
+    return value
+
+
+def _from_json(value: Any) -> Any:
+    """Dicts tagged ``"__type": "AddedToken"`` (older configs) back to AddedTokens."""
+    if isinstance(value, dict) and value.get("__type") == "AddedToken":
+        return AddedToken.coerce(value)
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
