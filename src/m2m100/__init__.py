@@ -5,8 +5,12 @@ from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
 from m2m100.modeling import M2M100Model, M2M100ForConditionalGeneration, M2M100PreTrainedModel
 from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
 
 __all__ = [
+    "AutoTokenizer",
+    "BatchEncoding",
+    "M2M100Tokenizer",
     "BaseModelOutput",
     "DecoderCache",
     "GenerationConfig",
@@ -20,3 +24,8 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+from m2m100.decoding import GenerateBeamEncoderDecoderOutput, GenerateEncoderDecoderOutput, generate  # noqa: E402
+from m2m100.generation_config import DecodingOptions  # noqa: E402
+
+__all__ += ["DecodingOptions", "GenerateBeamEncoderDecoderOutput", "GenerateEncoderDecoderOutput", "generate"]

@@ -1,4 +1,5 @@
-"""Generation settings: what ``generate`` does by default, read from generation_config.json."""
+"""Generation settings: what ``generate`` does by default (read from generation_config.json), how
+one call merges them with its arguments, and the checked :class:`DecodingOptions` that result."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
+
+import torch
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
@@ -121,3 +124,248 @@ class GenerationConfig:
         if extra is not None and name in extra:
             return extra[name]
         raise AttributeError(f"'GenerationConfig' has no attribute {name!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# One generate call: merging the sources of settings, then resolving and checking them
+# --------------------------------------------------------------------------------------------
+# transformers options that generate does not implement, with transformers' defaults: a config
+# may carry them at these values (generation_config.json files do), any other value is refused.
+UNSUPPORTED_OPTIONS: dict[str, Any] = {
+    "max_time": None, "stop_strings": None, "cache_implementation": None, "cache_config": None,
+    "return_legacy_cache": None, "prefill_chunk_size": None, "min_p": None, "typical_p": 1.0,
+    "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "encoder_repetition_penalty": 1.0, "renormalize_logits": False,
+    "remove_invalid_values": False, "exponential_decay_length_penalty": None, "sequence_bias": None,
+    "token_healing": False, "guidance_scale": None, "watermarking_config": None, "output_attentions": False,
+    "output_hidden_states": False, "encoder_no_repeat_ngram_size": 0, "num_assistant_tokens": 20,
+    "num_assistant_tokens_schedule": "constant", "assistant_confidence_threshold": 0.4,
+    "prompt_lookup_num_tokens": None, "max_matching_ngram_size": None, "assistant_early_exit": None,
+    "assistant_lookbehind": 10, "target_lookbehind": 10, "compile_config": None, "disable_compile": False,
+    "low_memory": None, "penalty_alpha": None, "dola_layers": None, "diversity_penalty": 0.0,
+    "num_beam_groups": 1, "constraints": None, "force_words_ids": None, "is_assistant": False,
+}
+_METADATA = ("transformers_version",)
+
+
+def _field_names() -> set[str]:
+    return {f.name for f in dataclasses.fields(GenerationConfig)} - {"extra"}
+
+
+def _version_at_least(version: Optional[str], major: int, minor: int) -> bool:
+    if version is None:  # transformers stamps its own (new) version on configs without one
+        return True
+    try:
+        parts = [int(p) for p in version.split(".")[:2]]
+    except ValueError:
+        return True
+    return tuple(parts) >= (major, minor)
+
+
+def resolve_generation_config(
+    model_config: GenerationConfig, passed: Optional[GenerationConfig], kwargs: dict[str, Any],
+) -> GenerationConfig:
+    """The settings of one call, as transformers 4.57 merges them: ``model_config`` (the
+    checkpoint's), else ``passed`` with its default-valued fields filled from ``model_config``
+    (only the token ids for checkpoints written before transformers 4.50), then ``kwargs``.
+
+    Raises:
+        ValueError: a kwarg that is no generation setting, or an unsupported option set to a
+            non-default value.
+    """
+    if passed is not None and not isinstance(passed, GenerationConfig):
+        if not hasattr(passed, "to_dict"):
+            raise ValueError(f"generation_config must be a GenerationConfig, got {type(passed).__name__}")
+        passed = GenerationConfig.from_dict(passed.to_dict())  # e.g. transformers' own GenerationConfig
+    if passed is None:
+        config = copy.deepcopy(model_config)
+    else:
+        config = copy.deepcopy(passed)
+        if _version_at_least(model_config.extra.get("transformers_version"), 4, 50):
+            defaults = GenerationConfig()
+            model_values = {name: getattr(model_config, name) for name in _field_names()}
+            model_values.update({k: v for k, v in model_config.extra.items()
+                                 if not k.startswith("_") and k not in _METADATA})
+            for name, value in model_values.items():
+                default = getattr(defaults, name, UNSUPPORTED_OPTIONS.get(name))
+                if getattr(config, name, UNSUPPORTED_OPTIONS.get(name)) == default and value != default:
+                    if name in _field_names():
+                        setattr(config, name, value)
+                    else:
+                        config.extra[name] = value
+            if config.temperature == 0.0:
+                config.do_sample = False
+        else:
+            for name in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
+                if getattr(config, name) is None:
+                    setattr(config, name, getattr(model_config, name))
+    unknown = sorted(k for k in kwargs if k not in _field_names() and k not in UNSUPPORTED_OPTIONS)
+    if unknown:
+        raise ValueError(f"generate() got unknown arguments {unknown}; valid: the GenerationConfig fields "
+                         f"({', '.join(sorted(_field_names()))}), generator and seed")
+    config = config.update(**kwargs)
+    unsupported = sorted(k for k, v in config.extra.items() if k in UNSUPPORTED_OPTIONS and v != UNSUPPORTED_OPTIONS[k])
+    if unsupported:
+        found = ", ".join(f"{k}={config.extra[k]!r} (must be {UNSUPPORTED_OPTIONS[k]!r})" for k in unsupported)
+        raise ValueError(f"these generation options are not supported: {found}")
+    return config
+
+
+def _ids(name: str, value: Any, vocab_size: Optional[int]) -> tuple[int, ...]:
+    """Token ids from an int, a list or a 1-D tensor, each checked against the vocabulary."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    values = [value] if isinstance(value, int) else list(value)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0 or (vocab_size is not None and v >= vocab_size):
+            valid = f"0..{vocab_size - 1}" if vocab_size is not None else "non-negative"
+            raise ValueError(f"{name} contains {v!r}; token ids must be integers in {valid}")
+    return tuple(values)
+
+
+def _per_row(name: str, value: Any, batch_size: int, vocab_size: int) -> Union[int, tuple[int, ...]]:
+    """One id for every input, or (a list / 1-D tensor) one id per input."""
+    if hasattr(value, "dim") and value.dim() == 0:
+        value = int(value)
+    ids = _ids(name, value, vocab_size)
+    if isinstance(value, int):
+        return ids[0]
+    if len(ids) != batch_size:
+        raise ValueError(f"{name} has {len(ids)} ids but the batch has {batch_size} inputs; "
+                         "give one id, or one per input")
+    return ids
+
+
+@dataclass(frozen=True)
+class DecodingOptions:
+    """One generate call's settings, resolved and checked once, before any model call."""
+
+    num_beams: int
+    num_return_sequences: int
+    do_sample: bool
+    max_length: int  # total, the decoder start included
+    min_length: int  # total, the decoder start included
+    length_penalty: float
+    early_stopping: Union[bool, str]
+    eos_ids: tuple[int, ...]
+    pad_id: Optional[int]
+    decoder_start: Union[int, tuple[int, ...]]  # one id, or one per input
+    forced_bos: Union[int, tuple[int, ...], None]  # the target language: one id, or one per input
+    forced_eos: Optional[tuple[int, ...]]
+    repetition_penalty: float
+    no_repeat_ngram_size: int
+    bad_words_ids: Optional[tuple[tuple[int, ...], ...]]
+    suppress_tokens: Optional[tuple[int, ...]]
+    begin_suppress_tokens: Optional[tuple[int, ...]]
+    temperature: float
+    top_k: Optional[int]
+    top_p: Optional[float]
+    output_scores: bool
+    output_logits: bool
+    return_dict_in_generate: bool
+
+    @classmethod
+    def from_config(
+        cls, config: GenerationConfig, *, batch_size: int, vocab_size: int, max_positions: Optional[int] = None,
+        max_length_given: bool = False,
+    ) -> "DecodingOptions":
+        """Resolve lengths and token ids as transformers does and check every value.
+
+        Args:
+            max_length_given: ``max_length`` was passed to this call; otherwise the default of 20
+                means 20 new tokens (capped at ``max_positions``), as in transformers.
+
+        Raises:
+            ValueError: naming the bad value and what would be valid.
+        """
+        c = config
+        if isinstance(c.num_beams, bool) or not isinstance(c.num_beams, int) or c.num_beams < 1:
+            raise ValueError(f"num_beams must be an integer >= 1, got {c.num_beams!r}")
+        n = c.num_return_sequences
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"num_return_sequences must be an integer >= 1, got {n!r}")
+        if c.num_beams == 1 and not c.do_sample and n != 1:
+            raise ValueError(f"greedy search returns one sequence per input, got num_return_sequences={n}; "
+                             "use num_beams >= num_return_sequences or do_sample=True")
+        if c.num_beams > 1 and n > c.num_beams:
+            raise ValueError(f"num_return_sequences ({n}) must be <= num_beams ({c.num_beams})")
+        if c.num_beams > 1 and c.do_sample:
+            raise ValueError("beam sampling (do_sample=True with num_beams > 1) is not supported yet; "
+                             "use num_beams=1 to sample or do_sample=False for beam search")
+        if c.early_stopping not in (True, False, "never"):
+            raise ValueError(f"early_stopping must be True, False or 'never', got {c.early_stopping!r}")
+        if c.do_sample:
+            if c.temperature is None or not c.temperature > 0:
+                raise ValueError(f"temperature must be > 0 when sampling, got {c.temperature!r}")
+            if c.top_k is not None and (isinstance(c.top_k, bool) or not isinstance(c.top_k, int) or c.top_k < 0):
+                raise ValueError(f"top_k must be a non-negative integer (0 disables it), got {c.top_k!r}")
+        if c.top_p is not None and not 0.0 < c.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {c.top_p!r}")
+        if not c.repetition_penalty > 0:
+            raise ValueError(f"repetition_penalty must be > 0 (1.0 disables it), got {c.repetition_penalty!r}")
+        ngram = c.no_repeat_ngram_size or 0
+        if isinstance(ngram, bool) or not isinstance(ngram, int) or ngram < 0:
+            raise ValueError(f"no_repeat_ngram_size must be a non-negative integer, got {ngram!r}")
+
+        prompt = 1  # the decoder start token
+        max_length = c.max_length
+        if c.max_new_tokens is not None:
+            if isinstance(c.max_new_tokens, bool) or not isinstance(c.max_new_tokens, int) or c.max_new_tokens < 1:
+                raise ValueError(f"max_new_tokens must be an integer >= 1, got {c.max_new_tokens!r}")
+            max_length = c.max_new_tokens + prompt
+        elif not max_length_given and max_length == GenerationConfig().max_length:
+            max_length = max_length + prompt
+            if max_positions is not None:
+                max_length = min(max_length, max_positions)
+        if not isinstance(max_length, int) or max_length <= prompt:
+            raise ValueError(f"max_length must be an integer > {prompt} (the decoder start token), got {max_length!r}")
+        min_length = c.min_length or 0
+        if c.min_new_tokens is not None:
+            if c.min_new_tokens < 0:
+                raise ValueError(f"min_new_tokens must be >= 0, got {c.min_new_tokens!r}")
+            min_length = c.min_new_tokens + prompt
+        if min_length < 0:
+            raise ValueError(f"min_length must be >= 0, got {min_length!r}")
+
+        eos = _ids("eos_token_id", c.eos_token_id, None) if c.eos_token_id is not None else ()
+        pad = c.pad_token_id if c.pad_token_id is not None else (eos[0] if eos else None)
+        start = c.decoder_start_token_id if c.decoder_start_token_id is not None else c.bos_token_id
+        if start is None:
+            raise ValueError("decoder_start_token_id (or bos_token_id) must be set to start the decoder")
+        bad = None
+        if c.bad_words_ids is not None:
+            if not isinstance(c.bad_words_ids, (list, tuple)) or not c.bad_words_ids or any(
+                    not isinstance(w, (list, tuple)) or not w for w in c.bad_words_ids):
+                raise ValueError(f"bad_words_ids must be a non-empty list of non-empty lists of token ids, "
+                                 f"got {c.bad_words_ids!r}")
+            bad = tuple(_ids("bad_words_ids", w, vocab_size) for w in c.bad_words_ids)
+        return cls(
+            num_beams=c.num_beams, num_return_sequences=n, do_sample=bool(c.do_sample), max_length=max_length,
+            min_length=min_length, length_penalty=c.length_penalty, early_stopping=c.early_stopping,
+            eos_ids=eos, pad_id=pad, decoder_start=_per_row("decoder_start_token_id", start, batch_size, vocab_size),
+            forced_bos=None if c.forced_bos_token_id is None
+            else _per_row("forced_bos_token_id", c.forced_bos_token_id, batch_size, vocab_size),
+            forced_eos=None if c.forced_eos_token_id is None
+            else _ids("forced_eos_token_id", c.forced_eos_token_id, vocab_size),
+            repetition_penalty=c.repetition_penalty, no_repeat_ngram_size=ngram, bad_words_ids=bad,
+            suppress_tokens=None if c.suppress_tokens is None
+            else _ids("suppress_tokens", c.suppress_tokens, vocab_size),
+            begin_suppress_tokens=None if c.begin_suppress_tokens is None
+            else _ids("begin_suppress_tokens", c.begin_suppress_tokens, vocab_size),
+            temperature=c.temperature, top_k=c.top_k, top_p=c.top_p, output_scores=bool(c.output_scores),
+            output_logits=bool(c.output_logits), return_dict_in_generate=bool(c.return_dict_in_generate),
+        )
+
+    def start_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:
+        """(B,) decoder start token of each input."""
+        if isinstance(self.decoder_start, int):
+            return torch.full((batch_size,), self.decoder_start, dtype=torch.long, device=device)
+        return torch.tensor(self.decoder_start, dtype=torch.long, device=device)
+
+    def rule_settings(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`m2m100.logits.build_rules`, except ``forced_bos``."""
+        return dict(
+            prompt_length=1, max_length=self.max_length, min_length=self.min_length, eos_ids=self.eos_ids,
+            repetition_penalty=self.repetition_penalty, no_repeat_ngram_size=self.no_repeat_ngram_size,
+            bad_words_ids=self.bad_words_ids, forced_eos=self.forced_eos, suppress_tokens=self.suppress_tokens,
+            begin_suppress_tokens=self.begin_suppress_tokens, do_sample=self.do_sample,
+            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)

@@ -22,7 +22,7 @@ from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
-from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
 logger = logging.getLogger(__name__)
 
@@ -366,3 +366,14 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
             cross_attentions=out.cross_attentions, encoder_last_hidden_state=out.encoder_last_hidden_state,
             encoder_hidden_states=out.encoder_hidden_states, encoder_attentions=out.encoder_attentions)
         return result if return_dict else result.to_tuple()
+
+    @torch.no_grad()
+    def generate(
+        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None, *,
+        generation_config: Optional[GenerationConfig] = None, **kwargs: Any,
+    ) -> Union[torch.LongTensor, ModelOutput]:
+        """Translate with greedy search, sampling or beam search (transformers' ``generate``);
+        see :func:`m2m100.decoding.generate` for the arguments and outputs."""
+        from m2m100.decoding import generate
+
+        return generate(self, input_ids, attention_mask, generation_config=generation_config, **kwargs)
