@@ -1,0 +1,390 @@
+"""The ``m2m100`` command: translate files, list languages, describe a checkpoint.
+
+A thin adapter over :class:`m2m100.translator.Translator`: it reads lines, writes lines, shows a
+progress bar and turns every bad input into a message and an exit status (2 for a bad argument,
+1 for a file or checkpoint that cannot be used). N lines in, N lines out, in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional, Sequence
+
+from m2m100.languages import LANGUAGE_NAMES, language_codes, unknown_language_error
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+class CLIError(Exception):
+    """An error to print as ``m2m100: error: ...`` and exit with ``status``."""
+
+    def __init__(self, message: str, status: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# ------------------------------------------------------------------------------------------
+# Reading input
+# ------------------------------------------------------------------------------------------
+@dataclass
+class InputLine:
+    """One input segment, with where it came from (for error messages and jsonl ids)."""
+
+    text: str
+    source: str  # file name or "<stdin>"
+    number: int  # 1-based line number in that file
+    id: Any = None
+    src: Optional[str] = None
+    tgt: Optional[str] = None
+
+
+def read_lines(paths: Sequence[str], *, errors: str) -> Iterator[tuple[str, int, str]]:
+    """(file name, line number, text) for every line of the files ("-" or none: stdin).
+
+    Lines are split on "\\n" only (a "\\r\\n" ending is removed), so text that holds other line
+    separators (U+2028, form feeds) stays one line, as the line count of ``wc -l`` expects.
+
+    Raises:
+        CLIError: a file is missing, or a line is not UTF-8 (under ``errors="strict"``).
+    """
+    for path in paths or ["-"]:
+        name = "<stdin>" if path == "-" else path
+        try:
+            stream: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")
+        except OSError as err:
+            raise CLIError(f"cannot read {path}: {err.strerror}") from err
+        with stream if path != "-" else _nullcontext(stream):
+            for number, raw in enumerate(stream, start=1):
+                if raw.endswith(b"\n"):
+                    raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
+                try:
+                    text = raw.decode("utf-8", errors=errors)
+                except UnicodeDecodeError as err:
+                    raise CLIError(
+                        f"{name}:{number}: not valid UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+                        "fix the file or pass --errors replace to read such bytes as U+FFFD"
+                    ) from err
+                yield name, number, text
+
+
+class _nullcontext:
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __enter__(self) -> Any:
+        return self.value
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
+    """The input segments: plain lines, or one JSON object per line for ``--format jsonl``."""
+    for name, number, text in read_lines(paths, errors=errors):
+        if fmt == "text":
+            yield InputLine(text, name, number)
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise CLIError(f"{name}:{number}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
+                           'e.g. {"text": "...", "src": "fr", "tgt": "de"}') from err
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CLIError(f'{name}:{number}: a jsonl line needs a "text" string, got {text[:80]!r}')
+        for key in ("src", "tgt"):
+            if key in record and not isinstance(record[key], str):
+                raise CLIError(f'{name}:{number}: "{key}" must be a language code string, got {record[key]!r}')
+        yield InputLine(record["text"], name, number, record.get("id"), record.get("src"), record.get("tgt"))
+
+
+def count_lines(paths: Sequence[str]) -> Optional[int]:
+    """Lines of the input files (for the progress bar's total); None for stdin."""
+    if not paths or "-" in paths:
+        return None
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = b""
+            for data in iter(lambda: handle.read(1 << 20), b""):
+                total += data.count(b"\n")
+            size = handle.tell()
+        if size and not data.endswith(b"\n"):
+            total += 1
+    return total
+
+
+def validate_files(paths: Sequence[str], *, fmt: str, errors: str) -> None:
+    """Read every input file once before any translation, so that a bad line stops the run
+    before an output file is started (stdin is checked as it is read)."""
+    files = [p for p in paths if p != "-"]
+    for _ in parse_inputs(files, fmt=fmt, errors=errors) if files else ():
+        pass
+
+
+# ------------------------------------------------------------------------------------------
+# Output
+# ------------------------------------------------------------------------------------------
+def lines_done(path: Path) -> int:
+    """Complete lines already in an output file; a last line cut short by an interruption is
+    removed so that ``--resume`` rewrites it."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        complete = data.rfind(b"\n") + 1
+        if complete != len(data):
+            handle.truncate(complete)
+    return data.count(b"\n")
+
+
+def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
+    translation = " ".join(translation.splitlines())  # one line out for one line in
+    if fmt == "text":
+        return translation + "\n"
+    record: dict[str, Any] = {}
+    if line.id is not None:
+        record["id"] = line.id
+    record.update(src=src, tgt=tgt, translation=translation)
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+# ------------------------------------------------------------------------------------------
+# Commands
+# ------------------------------------------------------------------------------------------
+def check_language(code: Optional[str], valid: Sequence[str], option: str) -> None:
+    if code is not None and code not in valid:
+        raise CLIError(f"{option}: {unknown_language_error(code, valid)}", EXIT_USAGE)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    from m2m100.translator import Segment, Translator
+
+    valid = language_codes("m2m100")
+    check_language(args.src, valid, "--src")
+    check_language(args.tgt, valid, "--tgt")
+    if args.format == "text" and (args.src is None or args.tgt is None):
+        raise CLIError("--src and --tgt are required (jsonl lines may carry their own \"src\"/\"tgt\")", EXIT_USAGE)
+    for path in args.files:
+        if path != "-" and not Path(path).is_file():
+            raise CLIError(f"input file {path} does not exist")
+    output = Path(args.output) if args.output else None
+    skip = 0
+    if output is not None and output.exists():
+        if args.resume:
+            skip = lines_done(output)
+        elif not args.overwrite:
+            raise CLIError(f"{output} exists; pass --overwrite to replace it or --resume to continue it", EXIT_USAGE)
+    elif args.resume:
+        raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
+    validate_files(args.files, fmt=args.format, errors=args.errors)
+
+    translator = load_translator(args, Translator)
+    for code in (args.src, args.tgt):
+        if code is not None:
+            _check_model_language(translator, code)
+
+    lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
+    for _ in range(skip):  # already in the output file
+        next(lines, None)
+    pending: deque[InputLine] = deque()  # read and sent to the translator, not yet written
+
+    def segments() -> Iterator[Segment]:
+        for line in lines:
+            src, tgt = line.src or args.src, line.tgt or args.tgt
+            if src is None or tgt is None:
+                raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no --src/--tgt given',
+                               EXIT_USAGE)
+            for code in (src, tgt):
+                if code not in translator.languages:
+                    raise CLIError(f"{line.source}:{line.number}: {unknown_language_error(code, translator.languages)}",
+                                   EXIT_USAGE)
+            pending.append(line)
+            yield Segment(line.text, src, tgt)
+
+    total = count_lines(args.files)
+    bar = _progress_bar(args, total=total, initial=skip)
+    start = time.perf_counter()
+
+    def on_batch(stats: Any) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{stats.generated_tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
+
+    out = open(output, "a" if skip else "w", encoding="utf-8") if output else sys.stdout
+    try:
+        stream = translator.translate_stream(
+            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens,
+            max_batch_tokens=args.max_batch_tokens, on_batch=on_batch)
+        for translation in stream:
+            line = pending.popleft()
+            out.write(format_output(line, translation, args.format, line.src or args.src, line.tgt or args.tgt))
+            out.flush()  # an interruption leaves a correct prefix for --resume
+            if bar is not None:
+                bar.update(1)
+        out.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        if output:
+            out.close()
+    return 0
+
+
+def _check_model_language(translator: Any, code: str) -> None:
+    if code not in translator.languages:
+        raise CLIError(str(unknown_language_error(code, translator.languages)), EXIT_USAGE)
+
+
+def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
+    if args.model is None:
+        raise CLIError("no model given: pass -m/--model with a checkpoint folder", EXIT_USAGE)
+    try:
+        return translator_class(args.model, device=args.device, dtype=args.dtype,
+                                max_batch_tokens=args.max_batch_tokens)
+    except FileNotFoundError as err:
+        raise CLIError(f"cannot load the model: {err}") from err
+    except (ValueError, OSError) as err:
+        raise CLIError(f"cannot load the model {args.model}: {err}") from err
+
+
+def _progress_bar(args: argparse.Namespace, *, total: Optional[int], initial: int) -> Any:
+    if not (args.progress or sys.stderr.isatty()) or args.no_progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="line", file=sys.stderr, dynamic_ncols=True)
+
+
+def cmd_languages(args: argparse.Namespace) -> int:
+    for code in language_codes(args.codes):
+        print(f"{code}\t{LANGUAGE_NAMES[code]}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from m2m100.checkpoint import resolve_checkpoint_dir, weight_files
+    from m2m100.config import M2M100Config
+
+    try:
+        folder = resolve_checkpoint_dir(args.model)
+        config = M2M100Config.from_pretrained(folder)
+        files = weight_files(folder)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise CLIError(f"cannot read the checkpoint: {err}") from err
+    size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
+    params = _parameter_count(config)
+    rows = [
+        ("checkpoint", str(folder)),
+        ("kind", "real checkpoint"),
+        ("architecture", f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
+                         f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
+                         f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "
+                         f"{config.activation_function}"),
+        ("vocabulary", f"{config.vocab_size} entries"),
+        ("max positions", str(config.max_position_embeddings)),
+        ("parameters", f"{params:,} ({params / 1e6:.1f} M)"),
+        ("weights", ", ".join(f.name for f in files)),
+        ("dtype", str(config.extra.get("dtype") or config.extra.get("torch_dtype") or "float32")),
+        ("size on disk", _human_bytes(size)),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _parameter_count(config: Any) -> int:
+    """Parameters of the model a config describes (the tied embedding counted once)."""
+    d = config.d_model
+    attention = 4 * (d * d + d)
+    norm = 2 * d
+    enc = attention + norm + (d * config.encoder_ffn_dim + config.encoder_ffn_dim) + (config.encoder_ffn_dim * d + d) + norm
+    dec = 2 * attention + 2 * norm + (d * config.decoder_ffn_dim + config.decoder_ffn_dim) + (config.decoder_ffn_dim * d + d) + norm
+    head = 0 if config.tie_word_embeddings else config.vocab_size * d
+    return config.vocab_size * d + config.encoder_layers * enc + config.decoder_layers * dec + 2 * norm + head
+
+
+def _human_bytes(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024  # type: ignore[assignment]
+    return f"{size} B"
+
+
+# ------------------------------------------------------------------------------------------
+# Argument parsing
+# ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="m2m100", description="Translate between any two of 100 languages with M2M100.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("translate", help="translate lines of files or stdin",
+                            description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.")
+    p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
+    p.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id")
+    p.add_argument("-s", "--src", help="source language code, e.g. fr")
+    p.add_argument("-t", "--tgt", help="target language code, e.g. de")
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects')
+    p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=None, help="longest translation in tokens")
+    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
+    p.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                   help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.set_defaults(func=cmd_translate)
+
+    p = commands.add_parser("languages", help="list the language codes and names")
+    p.add_argument("--codes", choices=("m2m100", "wmt21"), default="m2m100", help="which code set")
+    p.set_defaults(func=cmd_languages)
+
+    p = commands.add_parser("info", help="describe a checkpoint: config, parameters, size on disk")
+    p.add_argument("model", help="checkpoint folder or hub id")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except CLIError as err:
+        print(f"m2m100: error: {err}", file=sys.stderr)
+        return err.status
+    except KeyboardInterrupt:
+        print("m2m100: interrupted; the output holds the lines finished so far (--resume continues)",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head` closed the pipe
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

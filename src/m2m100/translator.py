@@ -1,0 +1,284 @@
+"""Translate text: sorting by length, token-budget batches, long inputs split into sentences.
+
+``Translator`` is what the command line and the HTTP service call. It loads a checkpoint folder
+(model and tokenizer), and turns strings into strings: inputs are tokenized once, sorted by length
+so that a batch holds inputs of similar length (little padding), packed into batches of at most
+``max_batch_tokens`` source tokens, translated with ``generate`` (one target language per row, so
+one batch may mix directions) and put back in input order. Empty inputs come back empty without a
+model call; an input longer than the model's positions is split into sentences, each translated,
+and the parts joined, never cut.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+
+import torch
+
+from m2m100.languages import unknown_language_error
+from m2m100.modeling import M2M100ForConditionalGeneration
+from m2m100.tokenizer import M2M100Tokenizer
+
+logger = logging.getLogger(__name__)
+
+# Scripts written without spaces between sentences: translated parts are joined without one.
+NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One text to translate and its direction."""
+
+    text: str
+    src: str
+    tgt: str
+
+
+@dataclass
+class TranslationStats:
+    """Counters a progress display reads: segments done, source and generated tokens."""
+
+    segments: int = 0
+    source_tokens: int = 0
+    generated_tokens: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _Unit:
+    """A piece of work for the model: a whole segment or one part of a long one."""
+
+    segment: int  # index of the segment in the current window
+    part: int
+    ids: list[int]  # [src_lang] pieces </s>
+    tgt: str
+    output: Optional[str] = None
+
+
+@dataclass
+class _Pending:
+    """A segment of the current window, waiting for its parts."""
+
+    segment: Segment
+    parts: list[Optional[str]] = field(default_factory=list)
+
+    def text(self) -> Optional[str]:
+        if any(p is None for p in self.parts):
+            return None
+        joiner = "" if self.segment.tgt in NO_SPACE_LANGUAGES else " "
+        return joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
+
+
+class Translator:
+    """Translate strings with an M2M100 checkpoint.
+
+    Args:
+        model: a checkpoint folder (model and tokenizer files), a hub id (with huggingface_hub
+            and a network), or an already loaded ``M2M100ForConditionalGeneration``.
+        tokenizer: the tokenizer, when ``model`` is a loaded model (read from the folder otherwise).
+        device: where to run, e.g. "cpu", "cuda" (default: CUDA when present, else CPU).
+        dtype: "float32" (default), "float16", "bfloat16", "auto" or a torch.dtype.
+        max_batch_tokens: at most this many (padded) source tokens in one model call.
+
+    Raises:
+        FileNotFoundError: the folder or one of its files is missing (named in the message).
+        ValueError: a setting is out of range.
+    """
+
+    def __init__(
+        self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration], *,
+        tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
+        dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
+        max_batch_tokens: int = 4096,
+    ) -> None:
+        if max_batch_tokens < 1:
+            raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
+        self.max_batch_tokens = max_batch_tokens
+        if isinstance(model, M2M100ForConditionalGeneration):
+            if tokenizer is None:
+                raise ValueError("pass the tokenizer along with a loaded model")
+            self.model, self.tokenizer, self.name = model, tokenizer, model.name_or_path or "model"
+        else:
+            if device is None:
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(model)
+            self.model = M2M100ForConditionalGeneration.from_pretrained(
+                model, dtype=dtype, device=device, attn_implementation=attn_implementation)
+            self.name = str(model)
+        self.model.eval()
+        self.stats = TranslationStats()
+        # Longest source the model takes, special tokens included.
+        self.max_source_tokens = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
+
+    @property
+    def languages(self) -> list[str]:
+        """The language codes this checkpoint's tokenizer knows."""
+        return list(self.tokenizer.lang_code_to_id)
+
+    def check_language(self, code: str) -> None:
+        """Raise a ValueError naming the valid codes (and the closest ones) for an unknown ``code``."""
+        if code not in self.tokenizer.lang_code_to_id:
+            raise unknown_language_error(code, self.languages)
+
+    # public API ----------------------------------------------------------------------------
+    def translate(
+        self, texts: Union[str, Sequence[str]], *, src: str, tgt: str, beam_size: Optional[int] = None,
+        max_new_tokens: Optional[int] = None, max_batch_tokens: Optional[int] = None, **generate_kwargs: Any,
+    ) -> Union[str, list[str]]:
+        """Translate one string or a list of strings from ``src`` to ``tgt``.
+
+        Args:
+            beam_size: beams of the search (default: the checkpoint's generation config).
+            max_new_tokens: longest translation of one input in tokens (default: grows with the
+                input, up to the model's positions).
+            generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...).
+
+        Returns:
+            A string for a string, a list of the same length and order for a list.
+        """
+        single = isinstance(texts, str)
+        items = [texts] if single else list(texts)
+        if not all(isinstance(t, str) for t in items):
+            raise ValueError("texts must be a string or a sequence of strings")
+        segments = [Segment(t, src, tgt) for t in items]
+        out = list(self.translate_segments(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
+                                           max_batch_tokens=max_batch_tokens, **generate_kwargs))
+        return out[0] if single else out
+
+    def translate_segments(self, segments: Iterable[Segment], **options: Any) -> Iterator[str]:
+        """Translate segments that may each have their own direction; yields in input order."""
+        yield from self.translate_stream(segments, **options)
+
+    def translate_stream(
+        self, lines: Iterable[Union[str, Segment]], *, src: Optional[str] = None, tgt: Optional[str] = None,
+        window_tokens: Optional[int] = None, beam_size: Optional[int] = None, max_new_tokens: Optional[int] = None,
+        max_batch_tokens: Optional[int] = None, on_batch: Optional[Callable[[TranslationStats], None]] = None,
+        **generate_kwargs: Any,
+    ) -> Iterator[str]:
+        """Translate an iterable lazily: it is read one window at a time (sorted and batched
+        within the window), and translations are yielded in input order.
+
+        Args:
+            lines: strings (with ``src``/``tgt``) or :class:`Segment` objects.
+            window_tokens: source tokens read ahead before translating (default: 8 batches).
+            on_batch: called with :attr:`stats` after every model call (for progress displays).
+        """
+        budget = max_batch_tokens or self.max_batch_tokens
+        window_tokens = window_tokens or 8 * budget
+        if src is not None:
+            self.check_language(src)
+        if tgt is not None:
+            self.check_language(tgt)
+        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
+        iterator = iter(lines)
+        while True:
+            window: list[_Pending] = []
+            units: list[_Unit] = []
+            tokens = 0
+            for line in iterator:
+                segment = line if isinstance(line, Segment) else _segment(line, src, tgt)
+                pending = _Pending(segment)
+                parts = self._encode(segment, len(window))
+                pending.parts = [None] * len(parts)
+                window.append(pending)
+                units.extend(parts)
+                tokens += sum(len(u.ids) for u in parts)
+                if tokens >= window_tokens:
+                    break
+            if not window:
+                return
+            for batch in self._batches(units, budget):
+                self._run(batch, settings)
+                if on_batch is not None:
+                    on_batch(self.stats)
+            for unit in units:
+                window[unit.segment].parts[unit.part] = unit.output
+            for pending in window:
+                self.stats.segments += 1
+                text = pending.text()
+                assert text is not None  # every part of the window was translated
+                yield text
+
+    # internals -----------------------------------------------------------------------------
+    def _encode(self, segment: Segment, index: int) -> list[_Unit]:
+        """The units of one segment: none when it is blank, several when it is too long."""
+        self.check_language(segment.src)
+        self.check_language(segment.tgt)
+        if not segment.text.strip():
+            return []
+        lang = self.tokenizer.get_lang_id(segment.src)
+        eos = self.tokenizer.eos_token_id
+        limit = self.max_source_tokens - 2  # the language token and </s>
+        pieces = self.tokenizer.encode(segment.text, add_special_tokens=False)
+        chunks = [pieces] if len(pieces) <= limit else self._split(segment, limit)
+        return [_Unit(index, part, [lang, *chunk, eos], segment.tgt) for part, chunk in enumerate(chunks)]
+
+    def _split(self, segment: Segment, limit: int) -> list[list[int]]:
+        """Token ids of the sentences of a long input, packed up to ``limit`` tokens per part; a
+        single sentence longer than that is cut at token boundaries (never dropped)."""
+        from sentencex import segment as sentences
+
+        parts: list[list[int]] = []
+        for sentence in sentences(segment.src, segment.text):
+            ids = self.tokenizer.encode(sentence, add_special_tokens=False)
+            for start in range(0, len(ids), limit):
+                chunk = ids[start : start + limit]
+                if parts and len(parts[-1]) + len(chunk) <= limit:
+                    parts[-1].extend(chunk)
+                else:
+                    parts.append(list(chunk))
+        logger.info("split an input of %d tokens into %d parts", sum(map(len, parts)), len(parts))
+        return parts
+
+    def _batches(self, units: list[_Unit], budget: int) -> Iterator[list[_Unit]]:
+        """Units sorted by length (longest first), packed so that rows x longest <= budget."""
+        batch: list[_Unit] = []
+        for unit in sorted(units, key=lambda u: len(u.ids), reverse=True):
+            if batch and (len(batch) + 1) * len(batch[0].ids) > budget:
+                yield batch
+                batch = []
+            batch.append(unit)
+        if batch:
+            yield batch
+
+    def _run(self, batch: list[_Unit], settings: dict[str, Any]) -> None:
+        """Translate one batch in place (``unit.output``)."""
+        kwargs = dict(settings)
+        beam_size = kwargs.pop("beam_size", None)
+        if beam_size is not None:
+            kwargs["num_beams"] = beam_size
+        if kwargs.get("max_new_tokens") is None:
+            kwargs.pop("max_new_tokens", None)
+            if kwargs.get("max_length") is None:
+                positions = self.model.config.max_position_embeddings
+                kwargs["max_new_tokens"] = min(positions - 2, 2 * len(batch[0].ids) + 10)
+        width = len(batch[0].ids)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
+        for row, unit in enumerate(batch):
+            input_ids[row, : len(unit.ids)] = torch.tensor(unit.ids)
+        attention_mask = (torch.arange(width)[None, :] < torch.tensor([len(u.ids) for u in batch])[:, None]).long()
+        forced = [self.tokenizer.get_lang_id(u.tgt) for u in batch]
+        device = self.model.device
+        with torch.inference_mode():
+            out = self.model.generate(input_ids.to(device), attention_mask.to(device), forced_bos_token_id=forced,
+                                      **kwargs)
+        out = out.cpu()
+        texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
+        for unit, text in zip(batch, texts):
+            unit.output = text
+        self.stats.batches += 1
+        self.stats.source_tokens += int(attention_mask.sum())
+        self.stats.generated_tokens += int((out[:, 2:] != pad).sum())
+
+
+def _segment(text: str, src: Optional[str], tgt: Optional[str]) -> Segment:
+    if not isinstance(text, str):
+        raise ValueError(f"expected a string or a Segment, got {type(text).__name__}")
+    if src is None or tgt is None:
+        raise ValueError("plain strings need src= and tgt= (or pass Segment objects)")
+    return Segment(text, src, tgt)
+
