@@ -122,12 +122,28 @@ def count_lines(paths: Sequence[str]) -> Optional[int]:
     return total
 
 
-def validate_files(paths: Sequence[str], *, fmt: str, errors: str) -> None:
+def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: Optional[str],
+                   tgt: Optional[str]) -> dict[str, str]:
     """Read every input file once before any translation, so that a bad line stops the run
-    before an output file is started (stdin is checked as it is read)."""
+    before an output file is started (stdin is checked as it is read).
+
+    Returns:
+        Each language code the lines use, with the "file:line" of its first use.
+    """
     files = [p for p in paths if p != "-"]
-    for _ in parse_inputs(files, fmt=fmt, errors=errors) if files else ():
-        pass
+    codes: dict[str, str] = {}
+    for line in parse_inputs(files, fmt=fmt, errors=errors) if files else ():
+        for code in line_direction(line, src, tgt):
+            codes.setdefault(code, f"{line.source}:{line.number}")
+    return codes
+
+
+def line_direction(line: InputLine, src: Optional[str], tgt: Optional[str]) -> tuple[str, str]:
+    """The (src, tgt) of a line: its own, else the command's."""
+    src, tgt = line.src or src, line.tgt or tgt
+    if src is None or tgt is None:
+        raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no --src/--tgt given', EXIT_USAGE)
+    return src, tgt
 
 
 # ------------------------------------------------------------------------------------------
@@ -145,9 +161,8 @@ def lines_done(path: Path) -> int:
 
 
 def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
-    translation = " ".join(translation.splitlines())  # one line out for one line in
     if fmt == "text":
-        return translation + "\n"
+        return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
     record: dict[str, Any] = {}
     if line.id is not None:
         record["id"] = line.id
@@ -158,37 +173,51 @@ def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: st
 # ------------------------------------------------------------------------------------------
 # Commands
 # ------------------------------------------------------------------------------------------
-def check_language(code: Optional[str], valid: Sequence[str], option: str) -> None:
-    if code is not None and code not in valid:
-        raise CLIError(f"{option}: {unknown_language_error(code, valid)}", EXIT_USAGE)
+def check_languages(codes: dict[str, str], valid: Sequence[str]) -> None:
+    """Stop on the first code (mapped to where it was given) that is not in ``valid``."""
+    for code, where in codes.items():
+        if code not in valid:
+            raise CLIError(f"{where}: {unknown_language_error(code, valid)}", EXIT_USAGE)
+
+
+def check_output(args: argparse.Namespace) -> tuple[Optional[Path], int]:
+    """The output file and how many of its lines an interrupted run already wrote."""
+    if args.output is None:
+        if args.resume:
+            raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
+        return None, 0
+    output = Path(args.output)
+    if not output.exists():
+        if args.resume:
+            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
+                           EXIT_USAGE)
+        if not output.parent.is_dir():
+            raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
+        return output, 0
+    if any(p != "-" and Path(p).exists() and output.samefile(p) for p in args.files):
+        raise CLIError(f"{output} is also an input file; write the translation to another file", EXIT_USAGE)
+    if not (args.resume or args.overwrite):
+        raise CLIError(f"{output} exists; pass --overwrite to replace it or --resume to continue it", EXIT_USAGE)
+    return output, lines_done(output) if args.resume else 0
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from m2m100.translator import Segment, Translator
 
-    valid = language_codes("m2m100")
-    check_language(args.src, valid, "--src")
-    check_language(args.tgt, valid, "--tgt")
+    options = {code: option for code, option in ((args.src, "--src"), (args.tgt, "--tgt")) if code is not None}
+    check_languages(options, language_codes("m2m100"))
     if args.format == "text" and (args.src is None or args.tgt is None):
         raise CLIError("--src and --tgt are required (jsonl lines may carry their own \"src\"/\"tgt\")", EXIT_USAGE)
     for path in args.files:
         if path != "-" and not Path(path).is_file():
             raise CLIError(f"input file {path} does not exist")
-    output = Path(args.output) if args.output else None
-    skip = 0
-    if output is not None and output.exists():
-        if args.resume:
-            skip = lines_done(output)
-        elif not args.overwrite:
-            raise CLIError(f"{output} exists; pass --overwrite to replace it or --resume to continue it", EXIT_USAGE)
-    elif args.resume:
-        raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
-    validate_files(args.files, fmt=args.format, errors=args.errors)
+    output, skip = check_output(args)
+    # Every language code in use, with where it was given (a file:line, or an option).
+    codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
+    check_languages(codes, language_codes("m2m100"))
 
     translator = load_translator(args, Translator)
-    for code in (args.src, args.tgt):
-        if code is not None:
-            _check_model_language(translator, code)
+    check_languages(codes, translator.languages)  # a checkpoint may know fewer (wmt21: 8)
 
     lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
     for _ in range(skip):  # already in the output file
@@ -197,14 +226,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     def segments() -> Iterator[Segment]:
         for line in lines:
-            src, tgt = line.src or args.src, line.tgt or args.tgt
-            if src is None or tgt is None:
-                raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no --src/--tgt given',
-                               EXIT_USAGE)
-            for code in (src, tgt):
-                if code not in translator.languages:
-                    raise CLIError(f"{line.source}:{line.number}: {unknown_language_error(code, translator.languages)}",
-                                   EXIT_USAGE)
+            src, tgt = line_direction(line, args.src, args.tgt)
+            check_languages({src: f"{line.source}:{line.number}", tgt: f"{line.source}:{line.number}"},
+                            translator.languages)  # stdin is checked only here
             pending.append(line)
             yield Segment(line.text, src, tgt)
 
@@ -216,14 +240,19 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.set_postfix_str(f"{stats.generated_tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
 
-    out = open(output, "a" if skip else "w", encoding="utf-8") if output else sys.stdout
+    # Bytes, so that the output is UTF-8 with "\n" endings whatever the locale and platform.
+    try:
+        out: IO[bytes] = open(output, "ab" if skip else "wb") if output else sys.stdout.buffer
+    except OSError as err:
+        raise CLIError(f"cannot write {output}: {err.strerror}") from err
     try:
         stream = translator.translate_stream(
             segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens,
             max_batch_tokens=args.max_batch_tokens, on_batch=on_batch)
         for translation in stream:
             line = pending.popleft()
-            out.write(format_output(line, translation, args.format, line.src or args.src, line.tgt or args.tgt))
+            out.write(format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt))
+                      .encode("utf-8"))
             out.flush()  # an interruption leaves a correct prefix for --resume
             if bar is not None:
                 bar.update(1)
@@ -234,11 +263,6 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if output:
             out.close()
     return 0
-
-
-def _check_model_language(translator: Any, code: str) -> None:
-    if code not in translator.languages:
-        raise CLIError(str(unknown_language_error(code, translator.languages)), EXIT_USAGE)
 
 
 def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
@@ -281,7 +305,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     params = _parameter_count(config)
     rows = [
         ("checkpoint", str(folder)),
-        ("kind", "real checkpoint"),
         ("architecture", f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
                          f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
                          f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "

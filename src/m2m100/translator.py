@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import torch
 
+from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.languages import unknown_language_error
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
@@ -55,6 +56,7 @@ class _Unit:
     part: int
     ids: list[int]  # [src_lang] pieces </s>
     tgt: str
+    limit: Optional[int] = None  # max_new_tokens when the caller gave none (see _default_limit)
     output: Optional[str] = None
 
 
@@ -104,9 +106,12 @@ class Translator:
         else:
             if device is None:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
-            self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(model)
+            # Resolved once, so that a missing folder is reported as such (not as a tokenizer
+            # problem) and a hub id is fetched once for both the model and the tokenizer.
+            folder = resolve_checkpoint_dir(model)
+            self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(folder)
             self.model = M2M100ForConditionalGeneration.from_pretrained(
-                model, dtype=dtype, device=device, attn_implementation=attn_implementation)
+                folder, dtype=dtype, device=device, attn_implementation=attn_implementation)
             self.name = str(model)
         self.model.eval()
         self.stats = TranslationStats()
@@ -132,8 +137,9 @@ class Translator:
 
         Args:
             beam_size: beams of the search (default: the checkpoint's generation config).
-            max_new_tokens: longest translation of one input in tokens (default: grows with the
-                input, up to the model's positions).
+            max_new_tokens: longest translation of one input in tokens (default: about twice the
+                input's length rounded up to a power of two, at most the model's positions; it
+                depends on the input alone, never on what the input is batched with).
             generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...).
 
         Returns:
@@ -149,8 +155,8 @@ class Translator:
         return out[0] if single else out
 
     def translate_segments(self, segments: Iterable[Segment], **options: Any) -> Iterator[str]:
-        """Translate segments that may each have their own direction; yields in input order."""
-        yield from self.translate_stream(segments, **options)
+        """Translate segments that may each have their own direction (lazily, in input order)."""
+        return self.translate_stream(segments, **options)
 
     def translate_stream(
         self, lines: Iterable[Union[str, Segment]], *, src: Optional[str] = None, tgt: Optional[str] = None,
@@ -163,17 +169,38 @@ class Translator:
 
         Args:
             lines: strings (with ``src``/``tgt``) or :class:`Segment` objects.
-            window_tokens: source tokens read ahead before translating (default: 8 batches).
+            window_tokens: source tokens read ahead before translating (default: 8 batches); a
+                blank input counts as one token, so that a run of them is not read without end.
             on_batch: called with :attr:`stats` after every model call (for progress displays).
+
+        Raises:
+            ValueError: an unknown ``src``/``tgt``, a budget below 1 or an option that would give
+                several outputs per input (at the call, before any input is read); an unknown
+                language of a :class:`Segment` (when it is read).
         """
-        budget = max_batch_tokens or self.max_batch_tokens
-        window_tokens = window_tokens or 8 * budget
+        budget = self.max_batch_tokens if max_batch_tokens is None else max_batch_tokens
+        window_tokens = 8 * budget if window_tokens is None else window_tokens
+        if budget < 1 or window_tokens < 1:
+            raise ValueError(f"max_batch_tokens and window_tokens must be at least 1, got {budget} and {window_tokens}")
+        for name in ("num_return_sequences", "return_dict_in_generate"):
+            if generate_kwargs.get(name) not in (None, 1, False):
+                raise ValueError(f"{name}={generate_kwargs[name]!r}: the Translator returns one string per input; "
+                                 "call model.generate for more")
         if src is not None:
             self.check_language(src)
         if tgt is not None:
             self.check_language(tgt)
         settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
-        iterator = iter(lines)
+        return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch)
+
+    # internals -----------------------------------------------------------------------------
+    def _stream(
+        self, iterator: Iterator[Union[str, Segment]], src: Optional[str], tgt: Optional[str], window_tokens: int,
+        budget: int, settings: dict[str, Any], on_batch: Optional[Callable[[TranslationStats], None]],
+    ) -> Iterator[str]:
+        # The default length limit depends on each input's own length only, so that an input's
+        # translation does not depend on what it is batched with.
+        default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
         while True:
             window: list[_Pending] = []
             units: list[_Unit] = []
@@ -182,10 +209,13 @@ class Translator:
                 segment = line if isinstance(line, Segment) else _segment(line, src, tgt)
                 pending = _Pending(segment)
                 parts = self._encode(segment, len(window))
+                if default_limit:
+                    for unit in parts:
+                        unit.limit = self._default_limit(len(unit.ids))
                 pending.parts = [None] * len(parts)
                 window.append(pending)
                 units.extend(parts)
-                tokens += sum(len(u.ids) for u in parts)
+                tokens += max(1, sum(len(u.ids) for u in parts))
                 if tokens >= window_tokens:
                     break
             if not window:
@@ -202,7 +232,6 @@ class Translator:
                 assert text is not None  # every part of the window was translated
                 yield text
 
-    # internals -----------------------------------------------------------------------------
     def _encode(self, segment: Segment, index: int) -> list[_Unit]:
         """The units of one segment: none when it is blank, several when it is too long."""
         self.check_language(segment.src)
@@ -233,11 +262,18 @@ class Translator:
         logger.info("split an input of %d tokens into %d parts", sum(map(len, parts)), len(parts))
         return parts
 
+    def _default_limit(self, length: int) -> int:
+        """max_new_tokens for a source of ``length`` tokens when the caller sets none: about twice
+        the source, rounded up to a power of two so that sources of similar length share a batch."""
+        bucket = 1 << max(length - 1, 0).bit_length()
+        return max(1, min(self.model.config.max_position_embeddings - 2, 2 * bucket + 10))
+
     def _batches(self, units: list[_Unit], budget: int) -> Iterator[list[_Unit]]:
-        """Units sorted by length (longest first), packed so that rows x longest <= budget."""
+        """Units sorted by length (longest first), packed so that rows x longest <= budget; units
+        with different default limits never share a batch (``generate`` takes one limit)."""
         batch: list[_Unit] = []
         for unit in sorted(units, key=lambda u: len(u.ids), reverse=True):
-            if batch and (len(batch) + 1) * len(batch[0].ids) > budget:
+            if batch and ((len(batch) + 1) * len(batch[0].ids) > budget or unit.limit != batch[0].limit):
                 yield batch
                 batch = []
             batch.append(unit)
@@ -252,9 +288,8 @@ class Translator:
             kwargs["num_beams"] = beam_size
         if kwargs.get("max_new_tokens") is None:
             kwargs.pop("max_new_tokens", None)
-            if kwargs.get("max_length") is None:
-                positions = self.model.config.max_position_embeddings
-                kwargs["max_new_tokens"] = min(positions - 2, 2 * len(batch[0].ids) + 10)
+            if batch[0].limit is not None:
+                kwargs["max_new_tokens"] = batch[0].limit
         width = len(batch[0].ids)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
