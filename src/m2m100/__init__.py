@@ -6,6 +6,7 @@ from m2m100.generation_config import GenerationConfig
 from m2m100.modeling import M2M100Model, M2M100ForConditionalGeneration, M2M100PreTrainedModel
 from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
+from m2m100.translator import Segment, Translator
 
 __all__ = [
     "AutoTokenizer",
@@ -21,6 +22,8 @@ __all__ = [
     "M2M100PreTrainedModel",
     "Seq2SeqLMOutput",
     "Seq2SeqModelOutput",
+    "Segment",
+    "Translator",
 ]
 
 __version__ = "0.1.0"
