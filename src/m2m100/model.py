@@ -20,6 +20,7 @@ from torch import nn
 from m2m100.activations import ACTIVATIONS
 from m2m100.cache import DecoderCache, KVCache
 from m2m100.config import M2M100Config
+from m2m100.linear import Linear, linear
 
 ATTENTION_BACKENDS = ("eager", "sdpa", "flash_attention_2")
 
@@ -151,10 +152,10 @@ class Attention(nn.Module):
         self.scale = self.head_dim**-0.5
         self.dropout, self.causal = dropout, causal
         self.backend = "sdpa"
-        self.q_proj = nn.Linear(d_model, d_model)
-        self.k_proj = nn.Linear(d_model, d_model)
-        self.v_proj = nn.Linear(d_model, d_model)
-        self.out_proj = nn.Linear(d_model, d_model)
+        self.q_proj = Linear(d_model, d_model)
+        self.k_proj = Linear(d_model, d_model)
+        self.v_proj = Linear(d_model, d_model)
+        self.out_proj = Linear(d_model, d_model)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
@@ -206,7 +207,11 @@ class Attention(nn.Module):
 
 def _feed_forward(layer: "EncoderLayer | DecoderLayer", x: torch.Tensor) -> torch.Tensor:
     """The pre-norm fc1 -> activation -> fc2 block of a layer (without its residual)."""
-    h = layer.activation(layer.fc1(layer.final_layer_norm(x)))
+    h = layer.final_layer_norm(x)
+    if layer.activation is F.relu:  # fused into the GEMM on the oneDNN path
+        h = linear(h, layer.fc1.weight, layer.fc1.bias, activation="relu")
+    else:
+        h = layer.activation(layer.fc1(h))
     h = F.dropout(h, p=layer.activation_dropout, training=layer.training)
     return F.dropout(layer.fc2(h), p=layer.dropout, training=layer.training)
 
@@ -219,8 +224,8 @@ class EncoderLayer(nn.Module):
         d = config.d_model
         self.self_attn = Attention(d, config.encoder_attention_heads, dropout=config.attention_dropout)
         self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.fc1 = nn.Linear(d, config.encoder_ffn_dim)
-        self.fc2 = nn.Linear(config.encoder_ffn_dim, d)
+        self.fc1 = Linear(d, config.encoder_ffn_dim)
+        self.fc2 = Linear(config.encoder_ffn_dim, d)
         self.final_layer_norm = nn.LayerNorm(d)
         self.activation = ACTIVATIONS[config.activation_function]
         self.dropout, self.activation_dropout = config.dropout, config.activation_dropout
@@ -249,8 +254,8 @@ class DecoderLayer(nn.Module):
         self.self_attn_layer_norm = nn.LayerNorm(d)
         self.encoder_attn = Attention(d, heads, dropout=config.attention_dropout)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
-        self.fc1 = nn.Linear(d, config.decoder_ffn_dim)
-        self.fc2 = nn.Linear(config.decoder_ffn_dim, d)
+        self.fc1 = Linear(d, config.decoder_ffn_dim)
+        self.fc2 = Linear(config.decoder_ffn_dim, d)
         self.final_layer_norm = nn.LayerNorm(d)
         self.activation = ACTIVATIONS[config.activation_function]
         self.dropout, self.activation_dropout = config.dropout, config.activation_dropout

@@ -21,6 +21,7 @@ from m2m100 import checkpoint
 from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
+from m2m100.linear import Linear
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
@@ -309,7 +310,7 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
         self.model = M2M100Model(config)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
         self._post_init()
 
     def shared_embedding(self) -> nn.Embedding:

@@ -1,0 +1,166 @@
+"""Generation speed: m2m100 against transformers (and CTranslate2 when installed), one process.
+
+Random weights shaped like facebook/m2m100_418M (built once by common.py), 16 sources of 12-40
+tokens (or one of 20), exactly 32 new tokens per input (the language token and 31 more; EOS is
+held off with a minimum length, as in every system's options). Systems run interleaved, each
+workload best of --repeats. The table gives tokens/s, the ratio to transformers sdpa fp32, and
+whether the tokens equal transformers fp32's.
+
+    python bench/bench_generate.py                       # all systems and workloads
+    python bench/bench_generate.py --systems hf-fp32,m2m100-fp32 --workloads greedy-16
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+import common
+
+NEW_TOKENS = 32
+TARGET = "fr"
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    beams: int
+    batch: int
+    source_len: tuple[int, int]
+
+
+WORKLOADS = {
+    "beam4-16": Workload("beam 4, batch 16", 4, 16, (12, 40)),
+    "greedy-16": Workload("greedy, batch 16", 1, 16, (12, 40)),
+    "greedy-1": Workload("greedy, batch 1 (20-token input)", 1, 1, (20, 20)),
+}
+
+
+def hf_system(folder, dtype: torch.dtype) -> Callable:
+    from transformers import M2M100ForConditionalGeneration
+
+    model = M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa").eval()
+    lang = 128028
+
+    def run(ids, mask, beams):
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beams, max_new_tokens=NEW_TOKENS,
+                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=lang, early_stopping=True)
+        return [row[1:].tolist() for row in out]
+
+    return run
+
+
+def m2m100_system(folder, dtype: torch.dtype, quantize=None) -> Callable:
+    import m2m100
+
+    kwargs = {"quantize": quantize} if quantize else {}
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, **kwargs)
+    lang = 128028
+
+    def run(ids, mask, beams):
+        with torch.inference_mode():
+            out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beams, max_new_tokens=NEW_TOKENS,
+                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=lang, early_stopping=True)
+        return [row[1:].tolist() for row in out]
+
+    return run
+
+
+def ct2_system(folder, quantization: str) -> Callable:
+    import ctranslate2
+
+    converted = common.CACHE / f"ct2_{quantization}"
+    if not (converted / "model.bin").is_file():
+        from ctranslate2.converters import TransformersConverter
+
+        TransformersConverter(str(folder)).convert(str(converted), quantization=quantization, force=True)
+    translator = ctranslate2.Translator(str(converted), device="cpu", compute_type=quantization,
+                                        inter_threads=1, intra_threads=torch.get_num_threads())
+    vocab = common.token_strings(folder)
+    index = {token: i for i, token in enumerate(vocab)}
+    lang = f"__{TARGET}__"
+
+    def run(ids, mask, beams):
+        sources = [[vocab[i] for i in row[m.bool()].tolist()] for row, m in zip(ids, mask)]
+        results = translator.translate_batch(
+            sources, target_prefix=[[lang]] * len(sources), beam_size=beams, max_decoding_length=NEW_TOKENS,
+            min_decoding_length=NEW_TOKENS, max_batch_size=0, return_scores=False)
+        return [[index[t] for t in r.hypotheses[0]] for r in results]
+
+    return run
+
+
+SYSTEMS: dict[str, Callable] = {
+    "hf-fp32": lambda f: hf_system(f, torch.float32),
+    "m2m100-fp32": lambda f: m2m100_system(f, torch.float32),
+    "ct2-fp32": lambda f: ct2_system(f, "float32"),
+    "hf-bf16": lambda f: hf_system(f, torch.bfloat16),
+    "m2m100-bf16": lambda f: m2m100_system(f, torch.bfloat16),
+    "m2m100-int8": lambda f: m2m100_system(f, torch.float32, quantize="int8"),
+    "ct2-int8": lambda f: ct2_system(f, "int8"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = [s for s in args.systems.split(",") if s]
+    if "hf-fp32" not in names:
+        names.insert(0, "hf-fp32")  # the baseline of every ratio and the token reference
+    workloads = [WORKLOADS[w] for w in args.workloads.split(",") if w]
+    folder = common.random_418m_checkpoint()
+
+    systems = {}
+    for name in names:
+        try:
+            systems[name] = SYSTEMS[name](folder)
+        except ImportError as err:
+            print(f"skipping {name}: {err}")
+        gc.collect()
+
+    results: dict[tuple[str, str], tuple[float, list]] = {}
+    for workload in workloads:
+        ids, mask = common.source_batch(workload.batch, min_len=workload.source_len[0], max_len=workload.source_len[1])
+        for name, run in systems.items():
+            run(ids[:1], mask[:1], 1)  # warm-up: first-call allocations and kernel selection
+        best = {name: float("inf") for name in systems}
+        tokens = {}
+        for _ in range(args.repeats):  # interleaved, so that a slow moment hits every system alike
+            for name, run in systems.items():
+                start = time.perf_counter()
+                tokens[name] = run(ids, mask, workload.beams)
+                best[name] = min(best[name], time.perf_counter() - start)
+        for name in systems:
+            results[(workload.name, name)] = (best[name], tokens[name])
+
+    print(f"\n{torch.get_num_threads()} threads, {NEW_TOKENS} new tokens per input, best of {args.repeats}\n")
+    header = f"| workload | system | time (s) | tok/s | vs transformers fp32 | tokens equal fp32 reference |"
+    print(header)
+    print("|---|---|---|---|---|---|")
+    for workload in workloads:
+        base_time, reference = results[(workload.name, "hf-fp32")]
+        for name in systems:
+            seconds, out = results[(workload.name, name)]
+            produced = workload.batch * NEW_TOKENS
+            same = sum(a == b for a, b in zip(out, reference))
+            print(f"| {workload.name} | {name} | {seconds:.2f} | {produced / seconds:.1f} | "
+                  f"{base_time / seconds:.2f}x | {same}/{len(reference)} rows |")
+        if workload.batch == 1:
+            for name in systems:
+                seconds, _ = results[(workload.name, name)]
+                print(f"|   latency per token | {name} | | {1000 * seconds / NEW_TOKENS:.1f} ms | | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Linear layers and their CPU kernels.
+
+On CPU, ``torch.nn.functional.linear`` goes through MKL, which takes its AVX2 path on AMD
+processors and is slow on the skinny matrices of decoding (one row per beam). oneDNN, which
+PyTorch ships too, is 1.5-2.5x faster on those shapes (bench/bench_linear.py), so inference on
+CPU calls it directly. It reads the same float32 weights (no copy, no second format) and gives the
+same results up to float rounding. Training, CUDA and anything that needs gradients keep
+``F.linear``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+_ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
+
+
+def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
+    """Whether ``linear(x, weight)`` may take the oneDNN path: CPU inference in fp32 or bf16."""
+    return (
+        _ONEDNN
+        and x.device.type == "cpu"
+        and x.dtype == weight.dtype
+        and weight.dtype in _ONEDNN_DTYPES
+        and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))
+    )
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
+           activation: Optional[str] = None) -> torch.Tensor:
+    """``x @ weight.T + bias``, optionally followed by "relu" (fused into the GEMM on oneDNN)."""
+    if use_onednn(x, weight):
+        if activation == "relu":
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "relu", [None], "")
+        return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
+    out = F.linear(x, weight, bias)
+    return F.relu(out) if activation == "relu" else out
+
+
+class Linear(nn.Linear):
+    """``nn.Linear`` (same parameters, same state dict) whose CPU inference uses oneDNN."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.weight, self.bias)
