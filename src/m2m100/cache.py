@@ -26,6 +26,7 @@ class KVCache:
         self.k: Optional[torch.Tensor] = None
         self.v: Optional[torch.Tensor] = None
         self.length = 0
+        self._spare: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # select()'s second buffer
 
     def _ensure(self, needed: int, like: torch.Tensor) -> None:
         if self.k is None:
@@ -42,6 +43,7 @@ class KVCache:
                 new[:, :, : self.length] = old[:, :, : self.length]
                 setattr(self, name, new)
             self.capacity = capacity
+            self._spare = None
 
     def update(self, pos: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Write ``k``/``v`` (rows, heads, T, head_dim) at positions ``pos..pos+T``.
@@ -58,11 +60,22 @@ class KVCache:
         return self.k[:, :, :end], self.v[:, :, :end]
 
     def select(self, index: torch.Tensor) -> None:
-        """Keep (and reorder) rows: one ``index_select`` per buffer."""
-        if self.k is not None:
-            assert self.v is not None
-            self.k = self.k.index_select(0, index)
-            self.v = self.v.index_select(0, index)
+        """Keep (and reorder) rows: one ``index_select`` per buffer, of the filled positions only.
+
+        Beam search reorders at every step, so the rows are gathered into a second buffer that is
+        kept and swapped with the first: no allocation (and no page faults) per step.
+        """
+        if self.k is None:
+            return
+        assert self.v is not None
+        rows, filled = index.shape[0], self.length
+        if self._spare is None or self._spare[0].shape[0] != rows or self._spare[0].shape[2] != self.capacity:
+            self._spare = (self.k.new_empty(rows, *self.k.shape[1:]), self.v.new_empty(rows, *self.v.shape[1:]))
+        spare_k, spare_v = self._spare
+        torch.index_select(self.k[:, :, :filled], 0, index, out=spare_k[:, :, :filled])
+        torch.index_select(self.v[:, :, :filled], 0, index, out=spare_v[:, :, :filled])
+        self._spare = (self.k, self.v) if self.k.shape[0] == rows else None
+        self.k, self.v = spare_k, spare_v
 
 
 class DecoderCache:

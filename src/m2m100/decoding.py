@@ -126,7 +126,9 @@ class GreedyDecoder(TokenDecoder):
         return self.sequences[self.active, self.length - 1 : self.length]
 
     def update(self, logits: torch.Tensor) -> Step:
-        scores = apply_rules(self.rules, self.sequences[self.active, : self.length], logits)
+        # the rules write in place: keep the raw logits intact when they are returned too
+        scores = logits.clone() if self.options.output_logits else logits
+        scores = apply_rules(self.rules, self.sequences[self.active, : self.length], scores)
         self.record(logits, scores)
         if self.options.do_sample:
             next_tokens = torch.multinomial(F.softmax(scores, dim=-1), 1, generator=self.generator).squeeze(1)
@@ -208,7 +210,7 @@ class BeamSearchDecoder(TokenDecoder):
         log_probs = F.log_softmax(logits, dim=-1)
         log_probs = apply_rules(self.rules, self.running[:, :, :t].reshape(b * k, t), log_probs)
         self.record(logits, log_probs)
-        totals = (log_probs.view(b, k, vocab) + self.running_scores[:, :, None]).view(b, k * vocab)
+        totals = log_probs.view(b, k, vocab).add_(self.running_scores[:, :, None]).view(b, k * vocab)
 
         # candidates: the best `keep` (beam, token) continuations of each input
         cand_scores, flat = torch.topk(totals, self.keep)

@@ -1,8 +1,9 @@
 """Logits rules: each small class changes the next-token scores for one reason.
 
 A rule is called as ``rule(tokens, scores) -> scores`` with ``tokens`` the (N, T) sequences so far
-(decoder start included) and ``scores`` the (N, V) float32 scores of the next token; it returns
-new scores and never edits its input. :func:`build_rules` puts them in the order transformers
+(decoder start included) and ``scores`` the (N, V) float32 scores of the next token. Rules that
+only ban a few tokens write into ``scores`` in place (a pass over N x 128k floats per rule and step
+is not free), so callers pass scores they own. :func:`build_rules` puts them in the order transformers
 4.57 builds its ``LogitsProcessorList``; the order matters because some rules overwrite a whole
 row (forced tokens) while others scale it (repetition penalty, temperature).
 """
@@ -87,7 +88,8 @@ class MinLength:
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         if tokens.shape[1] >= self.min_length:
             return scores
-        return torch.where(_vocab_mask(self.eos_ids, scores), NEG_INF, scores)
+        scores[:, list(self.eos_ids)] = NEG_INF
+        return scores
 
 
 class ForceToken:
@@ -119,7 +121,8 @@ class SuppressTokens:
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         if self.at is not None and tokens.shape[1] != self.at:
             return scores
-        return torch.where(_vocab_mask(self.token_ids, scores), NEG_INF, scores)
+        scores[:, self.token_ids] = NEG_INF
+        return scores
 
 
 class Temperature:

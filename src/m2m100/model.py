@@ -23,6 +23,7 @@ from m2m100.config import M2M100Config
 from m2m100.linear import Linear, linear
 
 ATTENTION_BACKENDS = ("eager", "sdpa", "flash_attention_2")
+FEW_QUERIES = 16  # at most this many queries per head: explicit attention on CPU (see attention())
 
 
 # --------------------------------------------------------------------------------------------
@@ -110,11 +111,14 @@ def attention(
             "flash_attention_2" (flash-attn, on CUDA in fp16/bf16, when nothing is masked).
         is_causal: hide future keys; only used when ``mask`` is None.
         need_weights, head_mask: both need the probabilities, so they take the eager path.
+            On CPU, a few queries (a decoding step) also take it: two small matmuls beat the
+            fused kernel's fixed cost there (bench/bench_attention.py).
 
     Returns:
         The (B, H, T, hd) output and the (B, H, T, S) probabilities when ``need_weights``.
     """
-    if need_weights or head_mask is not None or backend == "eager":
+    few_queries_on_cpu = q.device.type == "cpu" and q.shape[2] <= FEW_QUERIES
+    if need_weights or head_mask is not None or backend == "eager" or few_queries_on_cpu:
         scores = torch.matmul(q, k.transpose(2, 3)) * scale  # (B, H, T, S)
         if mask is not None:
             scores = scores + mask
@@ -162,8 +166,9 @@ class Attention(nn.Module):
         return x.view(b, t, self.heads, self.head_dim).transpose(1, 2)  # (B, H, T, hd)
 
     def project_kv(self, memory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of ``memory`` (B, S, D), each (B, H, S, hd)."""
-        return self.split_heads(self.k_proj(memory)), self.split_heads(self.v_proj(memory))
+        """Keys and values of ``memory`` (B, S, D), each (B, H, S, hd) and contiguous: they are
+        read at every decoding step, and a strided layout would be copied each time."""
+        return self.split_heads(self.k_proj(memory)).contiguous(), self.split_heads(self.v_proj(memory)).contiguous()
 
     def forward(
         self, x: torch.Tensor, *, mask: Optional[torch.Tensor] = None,
