@@ -47,3 +47,36 @@ class Linear(nn.Linear):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return linear(x, self.weight, self.bias)
+
+
+QUANTIZATIONS = ("int8",)
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Replace every linear layer (attention, feed-forward, LM head) with a dynamically quantized
+    int8 one: weights int8 per output channel, activations quantized per call (FBGEMM, which uses
+    VNNI where the CPU has it). CPU inference only; the token embedding stays in floating point.
+
+    Returns:
+        ``model``, changed in place.
+    """
+    import warnings
+
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantLinear
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    if any(p.device.type != "cpu" for p in model.parameters()):
+        raise ValueError("quantize='int8' runs on CPU only; load the model on cpu (or use dtype=bfloat16 on GPU)")
+    targets = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    with warnings.catch_warnings():  # torch announces a new quantization API; this one is what 2.x ships
+        warnings.simplefilter("ignore")
+        for name, module in targets:
+            float_linear = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+            float_linear.weight = nn.Parameter(module.weight.detach().float(), requires_grad=False)
+            if module.bias is not None:
+                float_linear.bias = nn.Parameter(module.bias.detach().float(), requires_grad=False)
+            float_linear.qconfig = per_channel_dynamic_qconfig
+            parent_name, _, child = name.rpartition(".")
+            parent = model.get_submodule(parent_name) if parent_name else model
+            setattr(parent, child, DynamicQuantLinear.from_float(float_linear))
+    return model

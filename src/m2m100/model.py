@@ -213,7 +213,7 @@ class Attention(nn.Module):
 def _feed_forward(layer: "EncoderLayer | DecoderLayer", x: torch.Tensor) -> torch.Tensor:
     """The pre-norm fc1 -> activation -> fc2 block of a layer (without its residual)."""
     h = layer.final_layer_norm(x)
-    if layer.activation is F.relu:  # fused into the GEMM on the oneDNN path
+    if layer.activation is F.relu and isinstance(layer.fc1, Linear):  # fused into the GEMM on oneDNN
         h = linear(h, layer.fc1.weight, layer.fc1.bias, activation="relu")
     else:
         h = layer.activation(layer.fc1(h))

@@ -21,7 +21,7 @@ from m2m100 import checkpoint
 from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
-from m2m100.linear import Linear
+from m2m100.linear import QUANTIZATIONS, Linear, quantize_int8
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
@@ -141,7 +141,8 @@ class M2M100PreTrainedModel(nn.Module):
         torch_dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
         device: Union[str, torch.device, None] = None, device_map: Union[str, dict, torch.device, int, None] = None,
         revision: Optional[str] = None, cache_dir: Union[str, os.PathLike[str], None] = None,
-        local_files_only: bool = False, token: Optional[str] = None, **config_overrides: Any,
+        local_files_only: bool = False, token: Optional[str] = None, quantize: Optional[str] = None,
+        **config_overrides: Any,
     ) -> "M2M100PreTrainedModel":
         """Load a checkpoint folder written by transformers (or this package), or a hub id.
 
@@ -149,6 +150,7 @@ class M2M100PreTrainedModel(nn.Module):
             dtype: float32 (default), float16, bfloat16, their names, or "auto" (the checkpoint's).
             attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
             device, device_map: where the weights go; ``device_map="auto"`` picks CUDA if present.
+            quantize: "int8" for int8 linear layers on CPU (fast mode: tokens may differ from fp32).
             config_overrides: config fields to change, e.g. ``dropout=0.0``.
 
         Raises:
@@ -184,10 +186,17 @@ class M2M100PreTrainedModel(nn.Module):
         if (folder / "generation_config.json").is_file():
             model.generation_config = GenerationConfig.from_pretrained(folder)
         model.name_or_path = str(pretrained_model_name_or_path)
+        if quantize is not None:
+            if quantize not in QUANTIZATIONS:
+                raise ValueError(f"quantize={quantize!r} is not supported; valid: {', '.join(QUANTIZATIONS)}")
+            quantize_int8(model)
         return model.eval()
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike[str]], **_: Any) -> None:
         """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
+        if any(type(m).__module__.startswith("torch.ao") for m in self.modules()):
+            raise ValueError("an int8-quantized model cannot be saved as a checkpoint; save the float model "
+                             "and pass quantize='int8' when loading it")
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
         config = dataclasses.replace(self.config, extra={**self.config.extra, "dtype": str(self.dtype).split(".")[-1]})
