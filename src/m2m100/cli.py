@@ -269,7 +269,7 @@ def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
     if args.model is None:
         raise CLIError("no model given: pass -m/--model with a checkpoint folder", EXIT_USAGE)
     try:
-        return translator_class(args.model, device=args.device, dtype=args.dtype,
+        return translator_class(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize,
                                 max_batch_tokens=args.max_batch_tokens)
     except FileNotFoundError as err:
         raise CLIError(f"cannot load the model: {err}") from err
@@ -363,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
+    p.add_argument("--quantize", default=None, choices=("int8",),
+                   help="int8 linear layers on CPU: faster, tokens may differ from float32")
     p.add_argument("--errors", choices=("strict", "replace"), default="strict",
                    help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

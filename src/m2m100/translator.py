@@ -83,6 +83,7 @@ class Translator:
         tokenizer: the tokenizer, when ``model`` is a loaded model (read from the folder otherwise).
         device: where to run, e.g. "cpu", "cuda" (default: CUDA when present, else CPU).
         dtype: "float32" (default), "float16", "bfloat16", "auto" or a torch.dtype.
+        quantize: "int8" for int8 linear layers on CPU (faster; tokens may differ from float32).
         max_batch_tokens: at most this many (padded) source tokens in one model call.
 
     Raises:
@@ -94,7 +95,7 @@ class Translator:
         self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration], *,
         tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
         dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
-        max_batch_tokens: int = 4096,
+        quantize: Optional[str] = None, max_batch_tokens: int = 4096,
     ) -> None:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
@@ -111,7 +112,7 @@ class Translator:
             folder = resolve_checkpoint_dir(model)
             self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(folder)
             self.model = M2M100ForConditionalGeneration.from_pretrained(
-                folder, dtype=dtype, device=device, attn_implementation=attn_implementation)
+                folder, dtype=dtype, device=device, attn_implementation=attn_implementation, quantize=quantize)
             self.name = str(model)
         self.model.eval()
         self.stats = TranslationStats()

@@ -1,0 +1,52 @@
+"""The CPU linear kernels: oneDNN inference path and int8 quantization."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from checkpoints import save_hf_checkpoint
+
+import m2m100
+from m2m100.linear import Linear, linear, use_onednn
+
+
+@pytest.mark.parametrize("shape", [(1, 64), (3, 5, 64), (64, 1, 64)])
+def test_onednn_path_equals_f_linear(shape):
+    torch.manual_seed(0)
+    layer = Linear(64, 96)
+    x = torch.randn(*shape)
+    with torch.no_grad():
+        assert use_onednn(x, layer.weight) == torch.backends.mkldnn.is_available()
+        torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(linear(x, layer.weight, layer.bias, activation="relu"),
+                                   F.relu(F.linear(x, layer.weight, layer.bias)), atol=1e-5, rtol=1e-5)
+
+
+def test_gradients_take_the_autograd_path():
+    layer = Linear(8, 4)
+    x = torch.randn(2, 8, requires_grad=True)
+    assert not use_onednn(x, layer.weight)
+    layer(x).sum().backward()
+    torch.testing.assert_close(x.grad, layer.weight.sum(0).expand(2, 8))
+
+
+def test_int8_model_stays_close_to_float(tmp_path):
+    folder = save_hf_checkpoint(tmp_path, d_model=64, encoder_ffn_dim=128, decoder_ffn_dim=128)
+    full = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    int8 = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int8")
+    assert type(int8.lm_head).__name__ == "Linear" and type(int8.lm_head).__module__.startswith("torch.ao")
+    ids = torch.tensor([[150, 5, 6, 7, 8, 2], [151, 9, 10, 2, 1, 1]])
+    mask = (ids != 1).long()
+    dec = torch.tensor([[2, 150, 7, 8], [2, 151, 9, 10]])
+    with torch.no_grad():
+        a = full(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits
+        b = int8(input_ids=ids, attention_mask=mask, decoder_input_ids=dec).logits
+    error = (a - b).abs().max() / a.abs().max()
+    assert 0 < error < 0.05, error  # quantized (not the same numbers) yet close
+    out = int8.generate(input_ids=ids, attention_mask=mask, num_beams=2, max_new_tokens=5, forced_bos_token_id=150)
+    assert out.shape[0] == 2 and (out[:, 1] == 150).all()
+    with pytest.raises(ValueError, match="cannot be saved"):
+        int8.save_pretrained(tmp_path / "int8")
+    with pytest.raises(ValueError, match="valid: int8"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int4")
