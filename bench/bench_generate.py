@@ -41,35 +41,30 @@ WORKLOADS = {
 }
 
 
-def hf_system(folder, dtype: torch.dtype) -> Callable:
-    from transformers import M2M100ForConditionalGeneration
-
-    model = M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa").eval()
-    lang = 128028
+def generate_runner(model) -> Callable:
+    """The workload's call of a transformers-style ``generate``; rows of ids after the start token."""
 
     def run(ids, mask, beams):
         with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beams, max_new_tokens=NEW_TOKENS,
-                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=lang, early_stopping=True)
+                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=128028, early_stopping=True)
         return [row[1:].tolist() for row in out]
 
     return run
+
+
+def hf_system(folder, dtype: torch.dtype) -> Callable:
+    from transformers import M2M100ForConditionalGeneration
+
+    model = M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa").eval()
+    return generate_runner(model)
 
 
 def m2m100_system(folder, dtype: torch.dtype, quantize=None) -> Callable:
     import m2m100
 
-    kwargs = {"quantize": quantize} if quantize else {}
-    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, **kwargs)
-    lang = 128028
-
-    def run(ids, mask, beams):
-        with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beams, max_new_tokens=NEW_TOKENS,
-                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=lang, early_stopping=True)
-        return [row[1:].tolist() for row in out]
-
-    return run
+    return generate_runner(m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype,
+                                                                                 quantize=quantize))
 
 
 def ct2_system(folder, quantization: str) -> Callable:

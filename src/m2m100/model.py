@@ -210,30 +210,37 @@ class Attention(nn.Module):
         return self.out_proj(out), weights
 
 
-def _feed_forward(layer: "EncoderLayer | DecoderLayer", x: torch.Tensor) -> torch.Tensor:
-    """The pre-norm fc1 -> activation -> fc2 block of a layer (without its residual)."""
-    h = layer.final_layer_norm(x)
-    if layer.activation is F.relu and isinstance(layer.fc1, Linear):  # fused into the GEMM on oneDNN
-        h = linear(h, layer.fc1.weight, layer.fc1.bias, activation="relu")
-    else:
-        h = layer.activation(layer.fc1(h))
-    h = F.dropout(h, p=layer.activation_dropout, training=layer.training)
-    return F.dropout(layer.fc2(h), p=layer.dropout, training=layer.training)
+class _PreNormLayer(nn.Module):
+    """What encoder and decoder layers share: the pre-norm feed-forward block and the dropouts."""
 
-
-class EncoderLayer(nn.Module):
-    """Pre-norm self-attention then feed-forward, each with a residual."""
-
-    def __init__(self, config: M2M100Config) -> None:
+    def __init__(self, config: M2M100Config, ffn_dim: int) -> None:
         super().__init__()
         d = config.d_model
-        self.self_attn = Attention(d, config.encoder_attention_heads, dropout=config.attention_dropout)
-        self.self_attn_layer_norm = nn.LayerNorm(d)
-        self.fc1 = Linear(d, config.encoder_ffn_dim)
-        self.fc2 = Linear(config.encoder_ffn_dim, d)
+        self.fc1 = Linear(d, ffn_dim)
+        self.fc2 = Linear(ffn_dim, d)
         self.final_layer_norm = nn.LayerNorm(d)
         self.activation = ACTIVATIONS[config.activation_function]
         self.dropout, self.activation_dropout = config.dropout, config.activation_dropout
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """fc1 -> activation -> fc2 on the normalised input (without the residual)."""
+        h = self.final_layer_norm(x)
+        if self.activation is F.relu and isinstance(self.fc1, Linear):  # fused into the GEMM on oneDNN
+            h = linear(h, self.fc1.weight, self.fc1.bias, activation="relu")
+        else:
+            h = self.activation(self.fc1(h))
+        h = F.dropout(h, p=self.activation_dropout, training=self.training)
+        return F.dropout(self.fc2(h), p=self.dropout, training=self.training)
+
+
+class EncoderLayer(_PreNormLayer):
+    """Pre-norm self-attention then feed-forward, each with a residual."""
+
+    def __init__(self, config: M2M100Config) -> None:
+        super().__init__(config, config.encoder_ffn_dim)
+        d = config.d_model
+        self.self_attn = Attention(d, config.encoder_attention_heads, dropout=config.attention_dropout)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
 
     def forward(
         self, x: torch.Tensor, mask: Optional[torch.Tensor], *,
@@ -242,28 +249,23 @@ class EncoderLayer(nn.Module):
         h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, need_weights=need_weights,
                                     head_mask=head_mask)
         x = x + F.dropout(h, p=self.dropout, training=self.training)
-        x = x + _feed_forward(self, x)
+        x = x + self.feed_forward(x)
         if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
             limit = torch.finfo(x.dtype).max - 1000
             x = torch.clamp(x, min=-limit, max=limit)
         return x, weights
 
 
-class DecoderLayer(nn.Module):
+class DecoderLayer(_PreNormLayer):
     """Pre-norm causal self-attention, cross-attention to the encoder, then feed-forward."""
 
     def __init__(self, config: M2M100Config) -> None:
-        super().__init__()
+        super().__init__(config, config.decoder_ffn_dim)
         d, heads = config.d_model, config.decoder_attention_heads
         self.self_attn = Attention(d, heads, dropout=config.attention_dropout, causal=True)
         self.self_attn_layer_norm = nn.LayerNorm(d)
         self.encoder_attn = Attention(d, heads, dropout=config.attention_dropout)
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
-        self.fc1 = Linear(d, config.decoder_ffn_dim)
-        self.fc2 = Linear(config.decoder_ffn_dim, d)
-        self.final_layer_norm = nn.LayerNorm(d)
-        self.activation = ACTIVATIONS[config.activation_function]
-        self.dropout, self.activation_dropout = config.dropout, config.activation_dropout
 
     def forward(
         self, x: torch.Tensor, *, self_mask: Optional[torch.Tensor], cross_kv: tuple[torch.Tensor, torch.Tensor],
@@ -277,7 +279,7 @@ class DecoderLayer(nn.Module):
         h, cross_weights = self.encoder_attn(self.encoder_attn_layer_norm(x), mask=cross_mask, kv=cross_kv,
                                              group=group, need_weights=need_weights, head_mask=cross_head_mask)
         x = x + F.dropout(h, p=self.dropout, training=self.training)
-        return x + _feed_forward(self, x), self_weights, cross_weights
+        return x + self.feed_forward(x), self_weights, cross_weights
 
 
 # --------------------------------------------------------------------------------------------
