@@ -50,3 +50,28 @@ def test_int8_model_stays_close_to_float(tmp_path):
         int8.save_pretrained(tmp_path / "int8")
     with pytest.raises(ValueError, match="valid: int8"):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int4")
+
+
+def test_packed_weights_replace_the_plain_ones_and_come_back_bit_for_bit(tmp_path):
+    from safetensors.torch import load_file
+
+    folder = save_hf_checkpoint(tmp_path / "hf")
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    if not torch.backends.mkldnn.is_available():
+        pytest.skip("this torch build has no oneDNN")
+    layer = model.model.decoder.layers[0].fc1
+    assert layer.weight.is_mkldnn, "from_pretrained packs CPU linears"
+    assert not model.lm_head.weight.is_mkldnn and model.lm_head.weight is model.model.shared.weight
+    plain = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    plain.train().eval()  # train() unpacks
+    assert not plain.model.decoder.layers[0].fc1.weight.is_mkldnn
+    ids = torch.tensor([[5, 6, 7, 2]])
+    dec = torch.tensor([[2, 9, 10]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids=ids, decoder_input_ids=dec).logits,
+                                   plain(input_ids=ids, decoder_input_ids=dec).logits, atol=1e-4, rtol=0)
+    model.save_pretrained(tmp_path / "ours")
+    saved, original = load_file(str(tmp_path / "ours" / "model.safetensors")), load_file(str(folder / "model.safetensors"))
+    assert saved.keys() == original.keys() and all(torch.equal(saved[k], original[k]) for k in saved)
+    model.to(torch.bfloat16)  # .to() works on plain tensors: the weights are unpacked first
+    assert model.dtype == torch.bfloat16 and not model.model.decoder.layers[0].fc1.weight.is_mkldnn

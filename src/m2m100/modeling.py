@@ -21,7 +21,7 @@ from m2m100 import checkpoint
 from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
-from m2m100.linear import QUANTIZATIONS, Linear, quantize_int8
+from m2m100.linear import QUANTIZATIONS, Linear, pack_weights, quantize_int8, unpack_weights
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
@@ -190,7 +190,23 @@ class M2M100PreTrainedModel(nn.Module):
             if quantize not in QUANTIZATIONS:
                 raise ValueError(f"quantize={quantize!r} is not supported; valid: {', '.join(QUANTIZATIONS)}")
             quantize_int8(model)
+        else:
+            pack_weights(model)  # CPU only; a no-op elsewhere
         return model.eval()
+
+    def pack_weights(self) -> int:
+        """Put the linear weights in oneDNN's layout for fast CPU inference (``from_pretrained``
+        does it); ``train()`` and ``.to()`` undo it. Returns the number of layers packed."""
+        return pack_weights(self)
+
+    def train(self, mode: bool = True) -> "M2M100PreTrainedModel":
+        if mode:
+            unpack_weights(self)  # gradients need the plain layout
+        return super().train(mode)
+
+    def _apply(self, fn: Any, recurse: bool = True) -> "M2M100PreTrainedModel":
+        unpack_weights(self)  # .to(), .half(), .cuda() work on plain tensors
+        return super()._apply(fn, recurse)
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike[str]], **_: Any) -> None:
         """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
