@@ -257,3 +257,14 @@ def test_flash_attention_is_refused_with_a_reason(tmp_path):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, attn_implementation="flash_attention_2")
     with pytest.raises(ValueError, match="valid: eager, sdpa"):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, attn_implementation="flex")
+
+
+def test_encoder_skipping_padding_gives_the_same_tokens(pair):
+    ours, _, _ = pair
+    ids, mask = padded_batch(ours.config.vocab_size)
+    with torch.no_grad():
+        full = ours.model.encoder(ids, attention_mask=mask).last_hidden_state
+        packed = ours.model.encoder(ids, attention_mask=mask, skip_padding=True).last_hidden_state
+    real = mask.bool()
+    torch.testing.assert_close(packed[real], full[real], atol=ATOL, rtol=0)
+    assert torch.all(packed[~real] == 0)

@@ -378,7 +378,8 @@ def _decode(model: Any, decoder: TokenDecoder, input_ids: torch.Tensor, attentio
     """Encode once, then feed each row's newest token until the decoder is done."""
     if draw_like_layerdrop:
         _draw_like_layerdrop(len(model.model.encoder.layers))
-    memory: Optional[torch.Tensor] = model.model.encoder(input_ids, attention_mask=attention_mask).last_hidden_state
+    memory: Optional[torch.Tensor] = model.model.encoder(
+        input_ids, attention_mask=attention_mask, skip_padding=True).last_hidden_state
     cache = DecoderCache(len(model.model.decoder.layers), capacity=decoder.options.max_length,
                          cross_group=decoder.group)
     while True:

@@ -147,6 +147,31 @@ def attention(
     return out, None
 
 
+@dataclass(frozen=True)
+class TokenIndex:
+    """The positions of a padded (B, S) batch that hold tokens, so that per-token work
+    (projections, feed-forward, layer norms) skips the padding; only attention needs the
+    padded layout."""
+
+    index: torch.Tensor  # (N,) flat positions of the tokens in B * S
+    batch: int
+    length: int
+
+    @classmethod
+    def from_mask(cls, attention_mask: torch.Tensor) -> "TokenIndex":
+        b, s = attention_mask.shape
+        return cls(attention_mask.reshape(-1).nonzero().squeeze(1), b, s)
+
+    def unpad(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, S, D) -> (N, D)."""
+        return x.reshape(-1, x.shape[-1]).index_select(0, self.index)
+
+    def pad(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, D) -> (B, S, D), zeros at the padding."""
+        out = x.new_zeros(self.batch * self.length, x.shape[-1]).index_copy_(0, self.index, x)
+        return out.view(self.batch, self.length, -1)
+
+
 class Attention(nn.Module):
     """Multi-head attention with q/k/v/out projections (transformers' parameter names)."""
 
@@ -173,7 +198,7 @@ class Attention(nn.Module):
     def forward(
         self, x: torch.Tensor, *, mask: Optional[torch.Tensor] = None,
         kv: Optional[tuple[torch.Tensor, torch.Tensor]] = None, group: int = 1,
-        cache: Optional[KVCache] = None, pos: int = 0,
+        cache: Optional[KVCache] = None, pos: int = 0, tokens: Optional[TokenIndex] = None,
         need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Self-attention over ``x`` (B, T, D), or cross-attention to precomputed ``kv``.
@@ -183,10 +208,17 @@ class Attention(nn.Module):
             group: query rows that share one row of ``kv``; they are attended as one longer
                 query so the keys are never copied per beam.
             cache: self-attention cache, written at ``pos``.
+            tokens: ``x`` holds only these tokens of a padded batch, (N, D); so does the output.
         """
-        b, t, d = x.shape
-        q = self.split_heads(self.q_proj(x))
-        if kv is None:
+        if tokens is not None:
+            b, t, d = tokens.batch, tokens.length, x.shape[-1]
+            q, k, v = (self.split_heads(tokens.pad(proj(x))) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        else:
+            b, t, d = x.shape
+            q = self.split_heads(self.q_proj(x))
+        if tokens is not None:
+            pass
+        elif kv is None:
             k, v = self.project_kv(x)
             if cache is not None:
                 k, v = cache.update(pos, k, v)
@@ -207,6 +239,8 @@ class Attention(nn.Module):
                 s = weights.shape[-1]
                 weights = weights.view(b // group, self.heads, group, t, s).transpose(1, 2).reshape(b, self.heads, t, s)
         out = out.transpose(1, 2).reshape(b, t, d)  # (B, T, D)
+        if tokens is not None:
+            out = tokens.unpad(out)
         return self.out_proj(out), weights
 
 
@@ -243,11 +277,11 @@ class EncoderLayer(_PreNormLayer):
         self.self_attn_layer_norm = nn.LayerNorm(d)
 
     def forward(
-        self, x: torch.Tensor, mask: Optional[torch.Tensor], *,
+        self, x: torch.Tensor, mask: Optional[torch.Tensor], *, tokens: Optional[TokenIndex] = None,
         need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, need_weights=need_weights,
-                                    head_mask=head_mask)
+        h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, tokens=tokens,
+                                    need_weights=need_weights, head_mask=head_mask)
         x = x + F.dropout(h, p=self.dropout, training=self.training)
         x = x + self.feed_forward(x)
         if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
@@ -347,12 +381,22 @@ class Encoder(_Stack):
     def forward(
         self, input_ids: Optional[torch.Tensor] = None, *, attention_mask: Optional[torch.Tensor] = None,
         inputs_embeds: Optional[torch.Tensor] = None, head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False, output_hidden_states: bool = False,
+        output_attentions: bool = False, output_hidden_states: bool = False, skip_padding: bool = False,
     ) -> StackOutput:
-        """Encode (B, S) token ids (or (B, S, D) embeddings) into (B, S, D) hidden states."""
+        """Encode (B, S) token ids (or (B, S, D) embeddings) into (B, S, D) hidden states.
+
+        Args:
+            skip_padding: run the per-token work on the real tokens only (generate's choice: a
+                batch of mixed lengths is often a third padding); the output is then zero at
+                padded positions instead of the values no one reads there.
+        """
         x = self.embed(input_ids, inputs_embeds)
         mask = None if attention_mask is None else padding_mask(attention_mask, x.dtype)
         _check_head_mask(head_mask, len(self.layers), "head_mask")
+        tokens = None
+        if skip_padding and attention_mask is not None and not (output_attentions or output_hidden_states):
+            tokens = TokenIndex.from_mask(attention_mask)
+            x = tokens.unpad(x)  # (N, D)
         states: list[torch.Tensor] = []
         weights: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
@@ -360,11 +404,13 @@ class Encoder(_Stack):
                 states.append(x)
             if self.skip_layer(self.config.encoder_layerdrop):
                 continue
-            x, w = self.run_layer(layer, x, mask, need_weights=output_attentions,
+            x, w = self.run_layer(layer, x, mask, tokens=tokens, need_weights=output_attentions,
                                   head_mask=None if head_mask is None else head_mask[i])
             if output_attentions:
                 weights.append(w)
         x = self.layer_norm(x)
+        if tokens is not None:
+            x = tokens.pad(x)
         if output_hidden_states:
             states.append(x)
         return StackOutput(x, tuple(states) if output_hidden_states else None,
