@@ -108,12 +108,48 @@ def read_tensors(files: Iterable[Path]) -> dict[str, torch.Tensor]:
     tensors: dict[str, torch.Tensor] = {}
     for file in files:
         if file.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            tensors.update(load_file(str(file)))
+            tensors.update(read_safetensors(file))
         else:
             # weights_only: a pickle from the internet must not run code.
             tensors.update(torch.load(file, map_location="cpu", weights_only=True, mmap=True))
+    return tensors
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool,
+}
+
+
+def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a .safetensors file, each read into its own memory with plain reads.
+
+    A memory map (what safetensors' loaders use) keeps the whole file mapped while any tensor
+    lives, and its pages count as resident once touched: packing the layers would then hold the
+    file and the packed copy at once. Here each tensor owns its bytes, so replacing one frees it.
+    The format (an 8-byte header size, a JSON header of dtype/shape/offsets, then the data) is
+    the documented safetensors layout.
+    """
+    with open(file, "rb") as handle:
+        header_size = int.from_bytes(handle.read(8), "little")
+        header = json.loads(handle.read(header_size))
+        start = 8 + header_size
+        tensors = {}
+        entries = sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
+                         key=lambda item: item[1]["data_offsets"][0])
+        for name, entry in entries:
+            if entry["dtype"] not in _SAFETENSORS_DTYPES:
+                raise ValueError(f"{file}: tensor {name} has dtype {entry['dtype']}, which this package cannot load")
+            begin, end = entry["data_offsets"]
+            tensor = torch.empty(entry["shape"], dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
+            buffer = tensor.view(-1).view(torch.uint8) if tensor.numel() else tensor
+            if end - begin != buffer.numel():
+                raise ValueError(f"{file}: tensor {name} holds {end - begin} bytes for shape {entry['shape']}")
+            handle.seek(start + begin)
+            if tensor.numel() and handle.readinto(memoryview(buffer.numpy())) != end - begin:
+                raise ValueError(f"{file} ends inside tensor {name}: the file is truncated")
+            tensors[name] = tensor
     return tensors
 
 

@@ -118,7 +118,8 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     with warnings.catch_warnings():  # torch announces a new quantization API; this one is what 2.x ships
         warnings.simplefilter("ignore")
         for name, module in targets:
-            float_linear = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+            with torch.device("meta"):  # no throw-away random weights
+                float_linear = nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
             float_linear.weight = nn.Parameter(module.weight.detach().float(), requires_grad=False)
             if module.bias is not None:
                 float_linear.bias = nn.Parameter(module.bias.detach().float(), requires_grad=False)

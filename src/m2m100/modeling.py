@@ -177,6 +177,7 @@ class M2M100PreTrainedModel(nn.Module):
         elif not isinstance(model, M2M100Model) and not has_prefix:  # the head class reading a bare model
             tensors = {f"model.{k}": v for k, v in tensors.items()}
         checkpoint.load_weights(model, tensors, dtype=target_dtype, device=target_device, source=str(folder))
+        del tensors  # the model holds the weights now; packing below frees each plain one it replaces
         model.tie_weights()
         for module in model.modules():
             if isinstance(module, SinusoidalPositions):
