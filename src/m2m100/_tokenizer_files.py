@@ -61,43 +61,16 @@ def load_spm(path: str | os.PathLike, sp_model_kwargs: Mapping[str, Any]) -> sen
 
 def resolve_folder(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLike | None,
                    revision: str | None, local_files_only: bool, token: str | bool | None) -> Path:
-    """Return the local folder of a tokenizer, downloading a hub repository when needed.
-
-    Args:
-        name_or_path: A folder, or a hub id like ``"facebook/m2m100_418M"``.
-        cache_dir, revision, local_files_only, token: Passed to ``huggingface_hub.snapshot_download``.
-
-    Returns:
-        The folder.
+    """The local folder of a tokenizer: a folder as is, or a hub id downloaded (tokenizer files only).
 
     Raises:
-        FileNotFoundError: A path (absolute, relative with ``./``, or with several parts) that
-            does not exist.
-        OSError: A hub id that could not be downloaded (no huggingface_hub, no network, no repo).
+        FileNotFoundError: a local-looking path that does not exist.
+        OSError: a hub id that could not be downloaded (no huggingface_hub, no network, no repo).
     """
-    path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return path
-    text = str(name_or_path)
-    # Hub ids look like "name" or "owner/name"; anything else was meant as a local path.
-    if path.exists() or path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text:
-        raise FileNotFoundError(f"Tokenizer folder not found: {text} (expected a folder with "
-                                f"{VOCAB_FILE} and {SPM_FILE}).")
-    local_hint = (f"Pass the path of a local folder holding {VOCAB_FILE}, {SPM_FILE} and {CONFIG_FILE} "
-                  "instead (for example one written by save_pretrained).")
-    try:
-        from huggingface_hub import snapshot_download
-    except ImportError:
-        raise OSError(f"{text!r} is not a local folder, and huggingface_hub is not installed to download "
-                      f"it from the Hugging Face Hub (pip install huggingface_hub). {local_hint}") from None
-    try:
-        folder = snapshot_download(repo_id=text, allow_patterns=_HUB_FILES, cache_dir=cache_dir,
-                                   revision=revision, local_files_only=local_files_only, token=token)
-    except (OSError, ValueError) as error:  # hub errors derive from OSError; bad ids from ValueError
-        raise OSError(f"Could not download the tokenizer {text!r} from the Hugging Face Hub: the hub "
-                      f"could not be reached or has no such repository ({type(error).__name__}: "
-                      f"{error}). {local_hint}") from error
-    return Path(folder)
+    from m2m100.checkpoint import resolve_checkpoint_dir
+
+    return resolve_checkpoint_dir(name_or_path, cache_dir=cache_dir, revision=revision,
+                                  local_files_only=local_files_only, token=token, allow_patterns=_HUB_FILES)
 
 
 def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],

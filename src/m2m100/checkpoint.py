@@ -11,7 +11,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Union
+from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -40,8 +40,13 @@ PathLike = Union[str, os.PathLike]
 
 def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = None,
                            cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
-                           token: Optional[str] = None) -> Path:
+                           token: Union[str, bool, None] = None,
+                           allow_patterns: Optional[Sequence[str]] = None) -> Path:
     """A local folder as is, or a hub id ("facebook/m2m100_418M") downloaded with huggingface_hub.
+
+    Args:
+        allow_patterns: the files to fetch from the hub (default: config, tokenizer and weight
+            files, safetensors preferred over .bin).
 
     Raises:
         FileNotFoundError: a local-looking path that does not exist.
@@ -51,27 +56,27 @@ def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = 
     if path.is_dir():
         return path
     text = str(name_or_path)
-    looks_local = path.exists() or text.startswith((".", "/", "~")) or text.count("/") > 1 or os.sep == "\\"
-    if looks_local:
-        raise FileNotFoundError(f"checkpoint folder {text!r} does not exist")
+    # Hub ids look like "name" or "owner/name"; anything else was meant as a local path.
+    if path.exists() or path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text:
+        raise FileNotFoundError(f"folder {text!r} not found: it does not exist")
+    local_hint = "pass the path of a local folder instead (for example one written by save_pretrained)"
     try:
         from huggingface_hub import snapshot_download
-    except ImportError as err:
+    except ImportError:
         raise OSError(
-            f"{text!r} is not a local folder, and fetching it from the Hugging Face hub needs "
-            "huggingface_hub (pip install 'm2m100[hub]'); or pass the path of a downloaded checkpoint folder"
-        ) from err
+            f"{text!r} is not a local folder; fetching it from the Hugging Face Hub needs huggingface_hub "
+            f"(pip install 'm2m100[hub]'), and huggingface_hub is not installed: {local_hint}") from None
+    if allow_patterns is None:
+        allow_patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.spm"]
+        if not _has_safetensors_on_hub(text, revision, local_files_only):
+            allow_patterns.append("*.bin")
     try:
-        folder = snapshot_download(
-            text, revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token,
-            allow_patterns=["*.json", "*.safetensors", "*.model", "*.txt", "*.spm"]
-            + ([] if _has_safetensors_on_hub(text, revision, local_files_only) else ["*.bin"]),
-        )
+        folder = snapshot_download(repo_id=text, revision=revision, cache_dir=cache_dir,
+                                   local_files_only=local_files_only, token=token, allow_patterns=list(allow_patterns))
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
-            f"could not fetch {text!r} from the Hugging Face hub ({type(err).__name__}: {err}). "
-            "If this machine is offline, download the checkpoint elsewhere and pass its local folder path"
-        ) from err
+            f"could not download {text!r} from the Hugging Face Hub: the hub could not be reached or has no "
+            f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}") from err
     return Path(folder)
 
 
