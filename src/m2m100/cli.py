@@ -8,6 +8,7 @@ progress bar and turns every bad input into a message and an exit status (2 for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -62,7 +63,7 @@ def read_lines(paths: Sequence[str], *, errors: str) -> Iterator[tuple[str, int,
             stream: IO[bytes] = sys.stdin.buffer if path == "-" else open(path, "rb")
         except OSError as err:
             raise CLIError(f"cannot read {path}: {err.strerror}") from err
-        with stream if path != "-" else _nullcontext(stream):
+        with stream if path != "-" else contextlib.nullcontext(stream):
             for number, raw in enumerate(stream, start=1):
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
@@ -74,17 +75,6 @@ def read_lines(paths: Sequence[str], *, errors: str) -> Iterator[tuple[str, int,
                         "fix the file or pass --errors replace to read such bytes as U+FFFD"
                     ) from err
                 yield name, number, text
-
-
-class _nullcontext:
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __enter__(self) -> Any:
-        return self.value
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:

@@ -216,14 +216,9 @@ class Attention(nn.Module):
         else:
             b, t, d = x.shape
             q = self.split_heads(self.q_proj(x))
-        if tokens is not None:
-            pass
-        elif kv is None:
-            k, v = self.project_kv(x)
-            if cache is not None:
+            k, v = self.project_kv(x) if kv is None else kv
+            if kv is None and cache is not None:
                 k, v = cache.update(pos, k, v)
-        else:
-            k, v = kv
         if group > 1:
             q = q.view(b // group, group, self.heads, t, self.head_dim).transpose(1, 2)
             q = q.reshape(b // group, self.heads, group * t, self.head_dim)  # (B/g, H, g*T, hd)
