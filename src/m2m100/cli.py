@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
@@ -370,7 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("info", help="describe a checkpoint: config, parameters, size on disk")
     p.add_argument("model", help="checkpoint folder or hub id")
     p.set_defaults(func=cmd_info)
+
+    # The other commands live beside the library code they adapt; each module keeps its heavy
+    # imports (fastapi, sacrebleu, ...) inside its command function, so `--help` stays fast.
+    for name in ADAPTER_MODULES:
+        importlib.import_module(name).add_parser(commands)
     return parser
+
+
+# Modules with an ``add_parser(commands)`` that registers one subcommand each.
+ADAPTER_MODULES: tuple[str, ...] = (
+)
 
 
 def _positive_int(text: str) -> int:
