@@ -383,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
 ADAPTER_MODULES: tuple[str, ...] = (
     "m2m100.evaluation",
     "m2m100.fairseq",
+    "m2m100.finetune",
 )
 
 

@@ -1,0 +1,169 @@
+"""``m2m100 finetune``: the command-line face of :func:`m2m100.training.train`.
+
+It turns flags into a :class:`~m2m100.training.TrainSettings`, shows a progress bar, and turns
+every error into a message and an exit status (2 for options that cannot work together or a
+language code the tokenizer does not know, 1 for a file that cannot be used or a run that
+diverged). Under ``torchrun`` only rank 0 prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any, Optional
+
+
+def add_parser(commands: Any) -> None:
+    """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
+    from m2m100.cli import _positive_int
+
+    p = commands.add_parser(
+        "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
+        description="Train on sentence pairs: TSV (source<TAB>target, with --src-lang/--tgt-lang) or JSONL "
+                    '({"src_lang", "tgt_lang", "src", "tgt"} a line). Writes OUTPUT/last, OUTPUT/best, '
+                    "OUTPUT/log.jsonl. Run it under `torchrun --nproc_per_node N` for data-parallel training.")
+    start = p.add_argument_group("what to start from")
+    start.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id to fine-tune")
+    start.add_argument("--init-config", metavar="CONFIG.json", help="start from random weights of this config")
+    start.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder (needed with --init-config)")
+    files = p.add_argument_group("data and output")
+    files.add_argument("--train", required=True, metavar="FILE", help="training pairs, .tsv or .jsonl")
+    files.add_argument("--valid", metavar="FILE", help="validation pairs, same formats")
+    files.add_argument("-o", "--output", required=True, metavar="DIR", help="the run folder")
+    files.add_argument("--src-lang", help="source language of TSV files (JSONL lines may carry their own)")
+    files.add_argument("--tgt-lang", help="target language of TSV files")
+    files.add_argument("--skip-bad-lines", action="store_true", help="leave out malformed lines instead of stopping")
+    files.add_argument("--max-length", type=_positive_int, help="skip pairs with a longer side (default: the model's)")
+    run = p.add_argument_group("training")
+    run.add_argument("--max-batch-tokens", type=_positive_int, default=4096,
+                     help="padded source + target tokens of a batch, per process (default 4096)")
+    run.add_argument("--max-steps", type=_positive_int, help="optimizer steps to train")
+    run.add_argument("--epochs", type=_positive_int, help="epochs to train (the first limit reached stops)")
+    run.add_argument("--lr", type=_non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
+    run.add_argument("--warmup-steps", type=_non_negative_int, default=100, help="linear warmup (default 100)")
+    run.add_argument("--schedule", choices=("inverse-sqrt", "linear", "constant"), default="inverse-sqrt",
+                     help="learning rate after warmup (default inverse-sqrt, as fairseq)")
+    run.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
+    run.add_argument("--grad-accum", type=_positive_int, default=1, help="batches per process per step")
+    run.add_argument("--clip-norm", type=_non_negative_float, default=1.0, help="max gradient norm; 0: no clipping")
+    run.add_argument("--label-smoothing", type=_non_negative_float, default=0.1, help="fairseq's epsilon (0.1)")
+    run.add_argument("--dropout", type=_non_negative_float, help="override the model's dropout")
+    run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                     help="autocast dtype (fp16: CUDA only, with loss scaling)")
+    run.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory")
+    run.add_argument("--seed", type=int, default=1, help="seeds shuffling, dropout and random weights (default 1)")
+    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    report = p.add_argument_group("validation, checkpoints, logs")
+    report.add_argument("--eval-every", type=_positive_int, help="validate every N steps (default: --save-every)")
+    report.add_argument("--save-every", type=_positive_int, default=1000, help="write OUTPUT/last every N steps")
+    report.add_argument("--log-every", type=_positive_int, default=100, help="a log.jsonl line every N steps")
+    report.add_argument("--bleu", action="store_true", help="validation BLEU and chrF (greedy; needs sacrebleu)")
+    report.add_argument("--best-metric", choices=("loss", "bleu", "chrf"), default="loss",
+                        help="what picks OUTPUT/best (bleu/chrf need --bleu)")
+    report.add_argument("--resume", action="store_true", help="continue the run in --output from OUTPUT/last")
+    report.add_argument("--overwrite", action="store_true", help="replace the run in --output")
+    report.add_argument("--progress", action="store_true",
+                        help="show the progress bar even when stderr is not a terminal")
+    report.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.set_defaults(func=cmd_finetune)
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from m2m100.cli import EXIT_FAILURE, EXIT_USAGE, CLIError
+    from m2m100.data import DataError, UnknownLanguageError
+    from m2m100.run_folder import SettingsError
+    from m2m100.training import DivergedError, TrainSettings, train
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if not main_rank:  # every rank reads the same data and would repeat each warning
+        logging.getLogger("m2m100").setLevel(logging.ERROR)
+    settings = TrainSettings(
+        output=args.output, train_file=args.train, model=args.model, init_config=args.init_config,
+        tokenizer=args.tokenizer, valid_file=args.valid, src_lang=args.src_lang, tgt_lang=args.tgt_lang,
+        max_batch_tokens=args.max_batch_tokens, max_length=args.max_length, max_steps=args.max_steps,
+        epochs=args.epochs, lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule,
+        weight_decay=args.weight_decay, grad_accum=args.grad_accum, clip_norm=args.clip_norm,
+        label_smoothing=args.label_smoothing, precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing, dropout=args.dropout, eval_every=args.eval_every,
+        save_every=args.save_every, log_every=args.log_every, bleu=args.bleu, best_metric=args.best_metric,
+        seed=args.seed, resume=args.resume, overwrite=args.overwrite, skip_bad_lines=args.skip_bad_lines,
+        device=args.device)
+    bar = _ProgressBar(enabled=main_rank and (args.progress or sys.stderr.isatty()) and not args.no_progress)
+    try:
+        result = train(settings, on_step=bar.update)
+    except (SettingsError, UnknownLanguageError) as err:
+        raise _quiet_unless(main_rank, CLIError(str(err), EXIT_USAGE)) from err
+    except (DataError, DivergedError, FileNotFoundError) as err:
+        raise _quiet_unless(main_rank, CLIError(str(err), EXIT_FAILURE)) from err
+    except (ValueError, OSError) as err:  # e.g. a checkpoint whose tensors do not fit its config
+        raise _quiet_unless(main_rank, CLIError(f"cannot train: {err}", EXIT_FAILURE)) from err
+    finally:
+        bar.close()
+    if main_rank:
+        best = result.best
+        summary = f"finetune: {result.step} steps ({result.epoch:.2f} epochs)"
+        if result.train_loss is not None:
+            summary += f", last train loss {result.train_loss:.4f}"
+        if best is not None:
+            summary += f", best valid {best['metric']} {best['value']:.4f} at step {best['step']}"
+        skipped = [f"{n} {what}" for n, what in ((result.skipped_lines, "bad lines"),
+                                                 (result.skipped_pairs, "over-long pairs")) if n]
+        if skipped:
+            summary += f"; left out {' and '.join(skipped)}"
+        print(f"{summary}\ncheckpoints: {result.output / 'last'}"
+              + (f", {result.output / 'best'}" if best is not None else ""), file=sys.stderr)
+    return 0
+
+
+def _quiet_unless(main_rank: bool, error: Exception) -> BaseException:
+    """The error to raise: as is on rank 0; on other ranks an exit with its status but no message
+    (each rank meets the same error, and one message is enough)."""
+    return error if main_rank else SystemExit(getattr(error, "status", 1))
+
+
+class _ProgressBar:
+    """A tqdm bar over the steps, with loss, learning rate and tokens/s."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Optional[Any] = None
+
+    def update(self, step: int, total: int, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=step - 1, unit="step", file=sys.stderr, dynamic_ncols=True)
+        if "loss" in record:
+            self.bar.set_postfix_str(f"loss {record['loss']:.3f}, lr {record['lr']:.2e}, "
+                                     f"{record['tokens_per_s']:.0f} tok/s", refresh=False)
+            self.bar.update(step - self.bar.n)
+        else:
+            self.bar.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
