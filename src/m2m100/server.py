@@ -1,0 +1,459 @@
+"""The HTTP service, ``m2m100 serve``: a FastAPI app over :class:`m2m100.translator.Translator`.
+
+Endpoints:
+    ``POST /translate``: ``{"text": "..."}`` or ``{"texts": [...]}`` with ``src``, ``tgt`` and
+        optional ``beam_size``, ``max_new_tokens``. Answers ``{"translations": [...], "model",
+        "src", "tgt"}``, always a list in the order of the input; a ``"text"`` request also gets
+        ``"translation"``, the one string.
+    ``GET /languages``: the checkpoint's codes with their English names.
+    ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
+        that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
+    ``GET /metrics``: Prometheus text, from a registry of the app's own.
+    ``GET /``: a page to try translations; ``GET /docs``: the OpenAPI documentation.
+
+Errors are JSON, ``{"error": kind, "detail": message}``; the kind is also the label of
+``m2m100_request_errors_total``: 413 ``too_many_texts``, ``too_many_chars``, ``too_large`` (the
+body); 422 ``invalid_json``, ``invalid_request``, ``unknown_language`` (the detail names the
+closest and the valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``,
+``shutting_down`` (with Retry-After), ``model_failed``; 500 ``internal``; ``disconnected`` is
+counted for a client that left before its answer.
+
+Requests are batched by :mod:`m2m100.batching`; all model work runs on one worker thread. On
+SIGTERM the server stops accepting connections, answers the requests it holds, and exits 0.
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
+# classes local to create_app.
+import argparse
+import asyncio
+import contextlib
+import functools
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional, TypeVar
+
+from m2m100.cli import CLIError, _positive_int
+from m2m100.languages import LANGUAGE_NAMES, unknown_language_error
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from m2m100.translator import Translator
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_BEAM_SIZE = 16  # memory and time grow with the beam; wider searches rarely translate better
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Batching and request limits of the service (the ``serve`` flags of the same names)."""
+
+    max_batch_tokens: int = 4096  # estimated source tokens of one batch of requests
+    max_batch_requests: int = 64  # requests in one batch; 1 turns batching off
+    max_wait_ms: float = 10.0  # how long a request waits for others to share its batch
+    max_queue: int = 256  # requests waiting for the model; more get 503
+    max_texts: int = 64  # texts in one request; more get 413
+    max_chars: int = 20_000  # characters of all texts of one request together; more get 413
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Body size refused before it is read: any JSON of ``max_chars`` characters is smaller
+        (12 bytes encode one character as a surrogate-pair escape)."""
+        return 12 * self.max_chars + 256 * self.max_texts + 65536
+
+
+@dataclass
+class ServiceState:
+    """What the app knows at run time (``app.state.service``)."""
+
+    translator: Optional["Translator"] = None  # set once loaded
+    languages: frozenset = frozenset()  # its codes, for the checks on the event loop
+    load_error: Optional[BaseException] = None
+    batcher: Any = None  # the Batcher, made at startup (it needs the running event loop)
+
+
+class ServiceError(Exception):
+    """An answer other than 200: HTTP status, error kind (the metrics label) and message."""
+
+    def __init__(self, status: int, kind: str, detail: str, *, retry_after: Optional[int] = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.detail, self.retry_after, self.extra = status, kind, detail, retry_after, extra
+
+
+class Metrics:
+    """The service's Prometheus metrics, in a registry of their own (so that two apps in one
+    process, as in tests, do not collide)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = r = CollectorRegistry()
+        self.requests = Counter("m2m100_requests", "Requests to /translate, malformed ones included", registry=r)
+        self.errors = Counter("m2m100_request_errors", "Requests answered with an error, by kind", ["kind"],
+                              registry=r)
+        self.queue_depth = Gauge("m2m100_queue_depth", "Requests waiting for the model", registry=r)
+        self.running = Gauge("m2m100_requests_running", "Requests in the batch the model is running", registry=r)
+        self.loaded = Gauge("m2m100_model_loaded", "1 once the model can translate", registry=r)
+        sizes = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+        self.batch_requests = Histogram("m2m100_batch_requests", "Requests per model batch", buckets=sizes,
+                                        registry=r)
+        self.batch_texts = Histogram("m2m100_batch_texts", "Texts per model batch", buckets=(*sizes, 512, 1024),
+                                     registry=r)
+        self.batch_seconds = Histogram("m2m100_batch_seconds", "Time the model spent on one batch", registry=r)
+        self.latency = Histogram("m2m100_request_seconds", "Time from arrival to answer of a translated request",
+                                 buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60), registry=r)
+        self.source_tokens = Counter("m2m100_source_tokens", "Source tokens translated", registry=r)
+        self.generated_tokens = Counter("m2m100_generated_tokens", "Tokens generated (rate: tokens/s)", registry=r)
+
+
+@functools.lru_cache(maxsize=None)
+def _schemas() -> Any:
+    """The request and answer models (built on first use: pydantic is not imported for ``--help``)."""
+    from typing import List
+
+    from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+
+    class TranslateRequest(BaseModel):
+        """Either ``text`` or ``texts``, a direction and optional decoding settings."""
+
+        model_config = ConfigDict(extra="forbid", json_schema_extra={
+            "examples": [{"text": "Hello, world!", "src": "en", "tgt": "fr"},
+                         {"texts": ["Good morning.", "Thank you."], "src": "en", "tgt": "de", "beam_size": 4}]})
+        text: Optional[StrictStr] = Field(None, description="one text (the answer also has `translation`)")
+        texts: Optional[List[StrictStr]] = Field(None, description="several texts, translated independently")
+        src: StrictStr = Field(description="source language code, e.g. en (GET /languages lists them)")
+        tgt: StrictStr = Field(description="target language code, e.g. fr")
+        beam_size: Optional[StrictInt] = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
+        max_new_tokens: Optional[StrictInt] = Field(
+            None, ge=1, description="longest translation in tokens (default: about twice the input)")
+
+        @model_validator(mode="after")
+        def _one_of_text_and_texts(self) -> "TranslateRequest":
+            if (self.text is None) == (self.texts is None):
+                raise ValueError('give either "text" (a string) or "texts" (a list of strings), not both')
+            return self
+
+    class TranslateResponse(BaseModel):
+        translations: List[str] = Field(description="one translation per input text, in order")
+        translation: Optional[str] = Field(None, description='the translation, for a "text" request')
+        model: str
+        src: str
+        tgt: str
+
+    return SimpleNamespace(TranslateRequest=TranslateRequest, TranslateResponse=TranslateResponse)
+
+
+def create_app(load: Callable[[], "Translator"], settings: ServerSettings = ServerSettings(), *,
+               on_load_error: Optional[Callable[[BaseException], None]] = None) -> "FastAPI":
+    """Build the service.
+
+    Args:
+        load: makes the Translator; called once at startup on the model's worker thread, while
+            the app already answers (``/health`` says "loading").
+        settings: batching and limits.
+        on_load_error: called on the event loop when ``load`` fails (``serve`` stops the server).
+    """
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    from m2m100 import __version__
+    from m2m100.batching import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
+    from m2m100.translator import Segment
+
+    schemas = _schemas()
+    metrics = Metrics()
+    state = ServiceState()
+
+    def run_batch(segments: list[tuple[str, str, str]], options: Settings) -> list[str]:
+        translator = state.translator
+        before = (translator.stats.source_tokens, translator.stats.generated_tokens)
+        out = list(translator.translate_segments([Segment(*s) for s in segments], beam_size=options.beam_size,
+                                                 max_new_tokens=options.max_new_tokens))
+        metrics.source_tokens.inc(translator.stats.source_tokens - before[0])
+        metrics.generated_tokens.inc(translator.stats.generated_tokens - before[1])
+        return out
+
+    def batch_done(jobs: list[Job], seconds: float) -> None:
+        metrics.batch_requests.observe(len(jobs))
+        metrics.batch_texts.observe(sum(len(job.texts) for job in jobs))
+        metrics.batch_seconds.observe(seconds)
+
+    async def load_model(batcher: Batcher) -> None:
+        start = time.perf_counter()
+        try:
+            translator = await batcher.on_worker(load)
+        except Exception as err:  # noqa: BLE001 - reported by /health and on_load_error
+            logger.error("cannot load the model: %s", err)
+            state.load_error = err
+            if on_load_error is not None:
+                on_load_error(err)
+            return
+        state.translator, state.languages = translator, frozenset(translator.languages)
+        metrics.loaded.set(1)
+        logger.info("model %s loaded in %.1f s", translator.name, time.perf_counter() - start)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        observer = BatchObserver(queue_depth=metrics.queue_depth.set, running=metrics.running.set,
+                                 batch_done=batch_done)
+        state.batcher = Batcher(run_batch, max_batch_tokens=settings.max_batch_tokens,
+                                max_batch_requests=settings.max_batch_requests, max_wait=settings.max_wait_ms / 1000,
+                                max_queue=settings.max_queue, observer=observer)
+        loading = asyncio.create_task(load_model(state.batcher))
+        try:
+            yield
+        finally:
+            # uvicorn gets here after its connections have been answered: the queue is empty,
+            # or holds requests whose clients left; close() finishes them and stops the thread.
+            await state.batcher.close()
+            await loading
+
+    app = FastAPI(title="m2m100", summary="Translate between any two of 100 languages with M2M100.",
+                  version=__version__, lifespan=lifespan)
+    app.state.service = state
+    app.add_middleware(_Intake, limit=settings.max_body_bytes, metrics=metrics)
+    page = _static("index.html")
+
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, err: ServiceError) -> JSONResponse:
+        metrics.errors.labels(err.kind).inc()
+        headers = {"Retry-After": str(err.retry_after)} if err.retry_after is not None else None
+        return JSONResponse({"error": err.kind, "detail": err.detail, **err.extra}, err.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = err.errors()
+        if any(p["type"] == "json_invalid" for p in problems):
+            error = ServiceError(422, "invalid_json", "the body is not valid JSON: " + "; ".join(
+                f"{p.get('ctx', {}).get('error', p['msg'])} at character {p['loc'][-1]}" for p in problems))
+        else:
+            detail = "; ".join(f"{'.'.join(map(str, p['loc'][1:])) or 'body'}: {p['msg']}" for p in problems)
+            if "json" not in request.headers.get("content-type", ""):
+                detail += " (send a JSON object with Content-Type: application/json)"
+            error = ServiceError(422, "invalid_request", detail)
+        return await service_error(request, error)
+
+    def ready() -> "Translator":
+        if state.translator is None:
+            if state.load_error is not None:
+                raise ServiceError(503, "model_failed", f"the model could not be loaded: {state.load_error}")
+            raise ServiceError(503, "loading", "the model is loading; retry in a moment", retry_after=1)
+        return state.translator
+
+    @app.post("/translate", response_model=schemas.TranslateResponse, response_model_exclude_none=True,
+              responses={413: {"description": "too many texts or characters"},
+                         422: {"description": "malformed JSON, a bad field or an unknown language code"},
+                         503: {"description": "loading, queue full or shutting down (see Retry-After)"}})
+    async def translate(body: schemas.TranslateRequest, request: Request) -> dict[str, Any]:
+        """Translate ``text`` or each of ``texts`` from ``src`` to ``tgt``."""
+        arrived = time.perf_counter()
+        translator = ready()
+        texts = [body.text] if body.text is not None else body.texts
+        if len(texts) > settings.max_texts:
+            raise ServiceError(413, "too_many_texts", f"{len(texts)} texts; at most {settings.max_texts} a request")
+        chars = sum(len(t) for t in texts)
+        if chars > settings.max_chars:
+            raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
+        for name in ("src", "tgt"):
+            code = getattr(body, name)
+            if code not in state.languages:
+                message = unknown_language_error(code, translator.languages)
+                raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
+        job = Job(texts, body.src, body.tgt, Settings(body.beam_size, body.max_new_tokens))
+        try:
+            translations = await _unless_disconnected(state.batcher.submit(job), request.receive) if texts else []
+        except QueueFull as err:
+            raise ServiceError(503, "queue_full", str(err), retry_after=err.retry_after) from err
+        except Closed as err:
+            raise ServiceError(503, "shutting_down", str(err), retry_after=5) from err
+        except _ClientGone as err:
+            raise ServiceError(499, "disconnected", "the client closed the connection") from err
+        except Exception as err:
+            raise ServiceError(500, "internal", f"the translation failed: {err}") from err
+        metrics.latency.observe(time.perf_counter() - arrived)
+        answer = {"translations": translations, "model": translator.name, "src": body.src, "tgt": body.tgt}
+        if body.text is not None:
+            answer["translation"] = translations[0]
+        return answer
+
+    @app.get("/languages")
+    async def languages() -> dict[str, Any]:
+        """The language codes of the loaded checkpoint, with their English names."""
+        translator = ready()
+        return {"model": translator.name,
+                "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in translator.languages]}
+
+    @app.get("/health")
+    async def health() -> JSONResponse:
+        """200 once the model is loaded; 503 while it loads or when loading failed."""
+        if state.translator is not None:
+            return JSONResponse({"status": "ok", "model": state.translator.name})
+        if state.load_error is not None:
+            return JSONResponse({"status": "failed", "detail": str(state.load_error)}, 503)
+        return JSONResponse({"status": "loading"}, 503, headers={"Retry-After": "1"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    return app
+
+
+class _ClientGone(Exception):
+    pass
+
+
+async def _unless_disconnected(work: Awaitable[T], receive: Callable[[], Awaitable[dict[str, Any]]]) -> T:
+    """``await work``, unless the client disconnects first: then ``work`` is cancelled (which
+    takes a request that has not started out of the queue) and _ClientGone is raised."""
+
+    async def disconnected() -> None:
+        # The body has been read, so the server's next message is the disconnect.
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    task, watch = asyncio.ensure_future(work), asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+    if task.cancelled():
+        raise _ClientGone()
+    return task.result()
+
+
+class _Intake:
+    """Count every request to /translate (malformed ones too, which never reach the endpoint),
+    and answer 413 to a body whose Content-Length is over ``limit`` before reading it (a JSON
+    body is parsed whole; a chunked one is bounded by the characters check after parsing)."""
+
+    def __init__(self, app: Any, limit: int, metrics: Metrics) -> None:
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/translate":
+            self.metrics.requests.inc()
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if length.isdigit() and int(length) > self.limit:
+                from fastapi.responses import JSONResponse
+
+                self.metrics.errors.labels("too_large").inc()
+                detail = f"the body is {int(length)} bytes; at most {self.limit}"
+                await JSONResponse({"error": "too_large", "detail": detail}, 413)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _static(name: str) -> str:
+    from importlib.resources import files
+
+    return files("m2m100").joinpath("static", name).read_text(encoding="utf-8")
+
+
+# ------------------------------------------------------------------------------------------
+# The `serve` command
+# ------------------------------------------------------------------------------------------
+def add_parser(commands: Any) -> None:
+    """Register ``m2m100 serve``."""
+    defaults = ServerSettings()
+    p = commands.add_parser("serve", help="run the HTTP translation service (web page at /)",
+                            description="Serve POST /translate, GET /languages, /health, /metrics, /docs and a web "
+                                        "page at /. Requests that arrive together share one model batch.")
+    p.add_argument("-m", "--model", help="checkpoint folder or hub id (default: the bundled demo model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
+    p.add_argument("--quantize", default=None, choices=("int8",), help="int8 linear layers on CPU")
+    p.add_argument("--max-batch-tokens", type=_positive_int, default=defaults.max_batch_tokens,
+                   help="source tokens of one batch of requests, and of one model call")
+    p.add_argument("--max-batch-requests", type=_positive_int, default=defaults.max_batch_requests,
+                   help="requests in one batch (1: no batching)")
+    p.add_argument("--max-wait-ms", type=_non_negative_float, default=defaults.max_wait_ms,
+                   help="how long a request waits for others to share its batch (0: only those already queued)")
+    p.add_argument("--max-queue", type=_positive_int, default=defaults.max_queue,
+                   help="requests waiting for the model; more are answered 503 with Retry-After")
+    p.add_argument("--max-texts", type=_positive_int, default=defaults.max_texts,
+                   help="texts in one request; more are answered 413")
+    p.add_argument("--max-chars", type=_positive_int, default=defaults.max_chars,
+                   help="characters of one request's texts together; more are answered 413")
+    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                   help="uvicorn's log level (info logs every request)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from m2m100.translator import Translator
+
+    model = args.model
+    if model is None:
+        from m2m100.demo import model_path
+
+        try:
+            model = model_path()
+        except FileNotFoundError as err:
+            raise CLIError(f"no -m/--model given, and {err}") from err
+    settings = ServerSettings(max_batch_tokens=args.max_batch_tokens, max_batch_requests=args.max_batch_requests,
+                              max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, max_texts=args.max_texts,
+                              max_chars=args.max_chars)
+
+    def load() -> Translator:
+        return Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
+                          max_batch_tokens=args.max_batch_tokens)
+
+    def stop(err: BaseException) -> None:
+        server.should_exit = True
+
+    app = create_app(load, settings, on_load_error=stop)
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    with _signals_recorded(server) as received:
+        server.run()  # on SIGTERM/SIGINT: stops accepting, answers what it holds, then returns
+    if app.state.service.load_error is not None:
+        raise CLIError(f"cannot load the model {model}: {app.state.service.load_error}")
+    return 130 if signal.SIGINT in received else 0
+
+
+@contextlib.contextmanager
+def _signals_recorded(server: Any) -> Iterator[list[int]]:
+    """After a graceful shutdown uvicorn raises the signal again for the handler it found, which
+    by default ends the process with that signal; a recording handler lets ``serve`` exit 0.
+    (It also stops ``server`` for a signal that comes before uvicorn has put up its own.)"""
+    received: list[int] = []
+
+    def record(sig: int, frame: Any) -> None:
+        received.append(sig)
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
+    return value
