@@ -381,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Modules with an ``add_parser(commands)`` that registers one subcommand each.
 ADAPTER_MODULES: tuple[str, ...] = (
+    "m2m100.demo",
     "m2m100.evaluation",
     "m2m100.fairseq",
     "m2m100.finetune",

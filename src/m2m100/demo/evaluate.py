@@ -1,0 +1,175 @@
+"""Exact-match accuracy of a demo model on held-out numbers, per direction.
+
+    python -m m2m100.demo.evaluate                      # the shipped model, its regenerated test set
+    python -m m2m100.demo.evaluate --model build/demo/run/best --test build/demo/test.jsonl
+    python -m m2m100.demo.evaluate --quantize int8 --beam-size 4 --json
+
+Without ``--test`` the test set is rebuilt from the options in the model folder's
+``demo_data.json`` (the data build's manifest, copied there by scripts/train_demo.sh; the
+defaults when absent), so no build folder is needed. A translation counts when it equals the
+reference after NFC and whitespace normalization. The summary is the mean over directions
+(each direction weighs the same), with the mean per source and per target language, per kind
+(cardinal, ordinal) and per held-out group (ending in 37; the block 5200-5299).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, normalize
+
+MANIFEST_IN_MODEL = "demo_data.json"
+
+
+@dataclass
+class Scores:
+    """Correct and total counts, by direction and by test-line group."""
+
+    directions: dict[tuple[str, str], list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    groups: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(self, record: dict[str, str], hypothesis: str) -> bool:
+        correct = normalize(hypothesis) == normalize(record["tgt"])
+        tallies = [self.directions[record["src_lang"], record["tgt_lang"]]] + [self.groups[g] for g in _groups(record)]
+        for counts in tallies:
+            counts[0] += correct
+            counts[1] += 1
+        return correct
+
+    def accuracy(self) -> dict[tuple[str, str], float]:
+        return {d: c / n for d, (c, n) in self.directions.items()}
+
+    def mean(self) -> float:
+        """Mean of the directions' accuracies."""
+        acc = self.accuracy()
+        return sum(acc.values()) / len(acc) if acc else 0.0
+
+    def by_language(self, side: int) -> dict[str, float]:
+        """Mean accuracy of the directions from (side 0) or into (side 1) each language."""
+        grouped: dict[str, list[float]] = defaultdict(list)
+        for direction, acc in self.accuracy().items():
+            grouped[direction[side]].append(acc)
+        return {lang: sum(v) / len(v) for lang, v in grouped.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mean": self.mean(),
+            "lines": sum(n for _, n in self.directions.values()),
+            "source": self.by_language(0),
+            "target": self.by_language(1),
+            "groups": {g: c / n for g, (c, n) in sorted(self.groups.items())},
+            "directions": {f"{s}-{t}": acc for (s, t), acc in self.accuracy().items()},
+        }
+
+
+def _groups(record: dict[str, str]) -> list[str]:
+    """The kind ("cardinal", "ordinal") and held-out group of a test line with a "key"."""
+    if "key" not in record:
+        return []
+    kind, _, value = record["key"].partition(":")
+    group = BLOCK_NAME if value.isdigit() and int(value) in HELD_OUT_BLOCK else f"ending in {HELD_OUT_ENDING}"
+    return [kind, group]
+
+
+def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:
+    """The test lines: from ``path``, or rebuilt with the options of the model's data build."""
+    if path is not None:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(line) for line in f if line.strip()]
+    from m2m100.demo.data import BuildOptions, held_out_pairs
+
+    manifest = model / MANIFEST_IN_MODEL
+    options = BuildOptions.from_manifest(manifest) if manifest.is_file() else BuildOptions()
+    return held_out_pairs(options)
+
+
+def per_direction(records: list[dict[str, str]], limit: Optional[int]) -> list[dict[str, str]]:
+    """The first ``limit`` lines of each direction (all when None)."""
+    if limit is None:
+        return records
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    kept = []
+    for record in records:
+        direction = (record["src_lang"], record["tgt_lang"])
+        if seen[direction] < limit:
+            seen[direction] += 1
+            kept.append(record)
+    return kept
+
+
+def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
+    """The direction matrix (rows: source, columns: target, accuracy in %) and the means."""
+    acc = scores.accuracy()
+    sources, targets = scores.by_language(0), scores.by_language(1)
+    languages = list(dict.fromkeys([*sources, *targets]))
+    out = ["exact match (%) by direction: rows source, columns target",
+           "     " + "".join(f"{lang:>5}" for lang in languages) + "  mean"]
+    for src in languages:
+        cells = "".join(f"{100 * acc[src, tgt]:5.0f}" if (src, tgt) in acc else "    -" for tgt in languages)
+        out.append(f"{src:<5}{cells}{100 * sources.get(src, 0.0):6.1f}")
+    out.append("mean " + "".join(f"{100 * targets.get(t, 0.0):5.0f}" for t in languages))
+    out.append("")
+    for group, (correct, total) in sorted(scores.groups.items()):
+        out.append(f"{group:<13} {100 * correct / total:5.1f}% of {total}")
+    out.append(f"mean over {len(acc)} directions: {100 * scores.mean():.1f}% exact match "
+               f"({lines} lines in {seconds:.1f} s, {lines / max(seconds, 1e-9):.0f} lines/s)")
+    return "\n".join(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from m2m100.cli import _positive_int
+
+    p = argparse.ArgumentParser(prog="python -m m2m100.demo.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", help="model folder (default: the shipped demo model)")
+    p.add_argument("--test", help="test.jsonl of a demo-data build (default: rebuilt from the model's demo_data.json)")
+    p.add_argument("--per-direction", type=_positive_int, metavar="N",
+                   help="evaluate only the first N lines of each direction")
+    p.add_argument("--beam-size", type=_positive_int, default=1, help="beams (default 1: greedy)")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None, help="weight dtype")
+    p.add_argument("--quantize", choices=("int8",), default=None, help="int8 linear layers (CPU)")
+    p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda when present)")
+    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N wrong translations")
+    p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    from m2m100.demo import model_path
+    from m2m100.translator import Segment, Translator
+
+    try:
+        model = Path(args.model) if args.model else model_path()
+        records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
+        translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
+                                max_batch_tokens=args.max_batch_tokens)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        print(f"evaluate: error: {err}", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
+    hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
+    seconds = time.perf_counter() - start
+    scores = Scores()
+    errors = [(r, h) for r, h in zip(records, hypotheses) if not scores.add(r, h)]
+    if args.json:
+        print(json.dumps({**scores.to_dict(), "seconds": seconds, "model": str(model)}, ensure_ascii=False))
+        return 0
+    for record, hypothesis in errors[: args.show_errors]:
+        print(f"{record['src_lang']}-{record['tgt_lang']} {record['src']!r}: got {hypothesis!r}, "
+              f"want {record['tgt']!r}")
+    print(format_report(scores, seconds=seconds, lines=len(records)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

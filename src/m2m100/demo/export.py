@@ -1,0 +1,73 @@
+"""Copy a trained demo checkpoint into a model folder to ship: float16 weights, tokenizer files
+and the data build's manifest (as ``demo_data.json``, from which the evaluation rebuilds the
+test set).
+
+    python -m m2m100.demo.export build/demo/run/best src/m2m100/demo/model --manifest build/demo/manifest.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from m2m100.demo.evaluate import MANIFEST_IN_MODEL
+
+MAX_MB = 25.0  # the shipped folder travels in the package
+
+
+def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max_mb: float = MAX_MB) -> int:
+    """Write ``dest`` afresh from ``checkpoint`` (a finetune run's ``best`` or ``last`` folder).
+
+    Returns:
+        The bytes written.
+
+    Raises:
+        FileNotFoundError: ``checkpoint`` or ``manifest`` is missing.
+        ValueError: the folder would exceed ``max_mb`` megabytes (it is removed again).
+    """
+    import torch
+
+    from m2m100.modeling import M2M100ForConditionalGeneration
+    from m2m100.tokenizer import M2M100Tokenizer
+
+    checkpoint, dest = Path(checkpoint), Path(dest)
+    if manifest is not None and not Path(manifest).is_file():
+        raise FileNotFoundError(f"no data manifest at {manifest}; it is written by m2m100 demo-data")
+    model = M2M100ForConditionalGeneration.from_pretrained(checkpoint, dtype=torch.float16, device="cpu")
+    tokenizer = M2M100Tokenizer.from_pretrained(checkpoint)
+    if dest.exists():
+        shutil.rmtree(dest)  # no file of an older model may stay beside the new one
+    model.save_pretrained(dest)
+    tokenizer.save_pretrained(dest)
+    if manifest is not None:
+        shutil.copyfile(manifest, dest / MANIFEST_IN_MODEL)
+    size = sum(f.stat().st_size for f in dest.iterdir() if f.is_file())
+    if size > max_mb * 1e6:
+        shutil.rmtree(dest)
+        raise ValueError(f"the exported model takes {size / 1e6:.1f} MB, over the {max_mb:g} MB allowed; "
+                         "train a smaller config")
+    return size
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m m2m100.demo.export", description=__doc__.split("\n\n")[0])
+    p.add_argument("checkpoint", help="a trained checkpoint folder (model and tokenizer)")
+    p.add_argument("dest", help="the folder to write (replaced)")
+    p.add_argument("--manifest", help="manifest.json of the data build, copied as demo_data.json")
+    p.add_argument("--max-mb", type=float, default=MAX_MB, help=f"largest folder allowed (default {MAX_MB:g})")
+    args = p.parse_args(argv)
+    try:
+        size = export(Path(args.checkpoint), Path(args.dest), manifest=Path(args.manifest) if args.manifest else None,
+                      max_mb=args.max_mb)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        print(f"export: error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.dest}: {size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
