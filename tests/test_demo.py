@@ -256,3 +256,33 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
     out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     correct = [hyp == r["tgt"] for hyp, r in zip(out, records)]
     assert sum(correct) >= 0.7 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
+
+
+def test_translate_without_a_model_uses_the_demo_model_and_says_so_once() -> None:
+    from m2m100.translator import Translator
+
+    folder = shipped_model()
+    lines = ["quatre-vingt-dix-neuf", "", "mardi", "deux mille trois cent trente-sept"]
+    out = subprocess.run([sys.executable, "-m", "m2m100", "translate", "-s", "fr", "-t", "ja"],
+                         input="\n".join(lines) + "\n", capture_output=True, text=True, env=ENV, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("bundled demo model") == 1
+    assert out.stdout.splitlines() == Translator(folder, device="cpu").translate(lines, src="fr", tgt="ja")
+
+
+def test_translator_without_a_model_loads_the_demo_model(caplog: pytest.LogCaptureFixture) -> None:
+    from m2m100.translator import Translator
+
+    folder = shipped_model()
+    with caplog.at_level("WARNING", logger="m2m100.translator"):
+        translator = Translator(device="cpu")
+    assert "bundled demo model" in caplog.text
+    assert translator.name == str(folder)
+
+
+def test_info_tells_the_demo_model_from_a_real_checkpoint(translation_folder: Path) -> None:
+    demo = m2m100("info", shipped_model())
+    real = m2m100("info", translation_folder)
+    assert demo.returncode == real.returncode == 0, demo.stderr + real.stderr
+    assert "demo model" in demo.stdout and "demo model" not in real.stdout
+    assert "translation checkpoint" in real.stdout

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
 from m2m100.languages import LANGUAGE_NAMES, language_codes, unknown_language_error
 
@@ -258,7 +258,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
     if args.model is None:
-        raise CLIError("no model given: pass -m/--model with a checkpoint folder", EXIT_USAGE)
+        from m2m100.demo import DEMO_NOTICE, model_path
+
+        try:
+            args.model = str(model_path())
+        except FileNotFoundError as err:
+            raise CLIError(f"no model given (-m/--model), and {err}", EXIT_USAGE) from err
+        print(f"m2m100: {DEMO_NOTICE}", file=sys.stderr)
     try:
         return translator_class(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize,
                                 max_batch_tokens=args.max_batch_tokens)
@@ -294,8 +300,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot read the checkpoint: {err}") from err
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     params = _parameter_count(config)
+    from m2m100.demo import is_demo_model
+
+    kind = ("demo model: trained from scratch on number words and CLDR names (m2m100.demo), not for real text"
+            if is_demo_model(folder) else "translation checkpoint")
     rows = [
         ("checkpoint", str(folder)),
+        ("kind", kind),
         ("architecture", f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
                          f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
                          f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "
@@ -343,19 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("translate", help="translate lines of files or stdin",
                             description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.")
     p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
-    p.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id")
+    p.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id "
+                                         "(default: the bundled demo model)")
     p.add_argument("-s", "--src", help="source language code, e.g. fr")
     p.add_argument("-t", "--tgt", help="target language code, e.g. de")
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects')
-    p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=None, help="longest translation in tokens")
-    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",),
-                   help="int8 linear layers on CPU: faster, tokens may differ from float32")
+    add_model_options(p)
     p.add_argument("--errors", choices=("strict", "replace"), default="strict",
                    help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
@@ -389,14 +395,33 @@ ADAPTER_MODULES: tuple[str, ...] = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for integers of at least ``minimum``, with a message that says so."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = int_at_least(1)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Decoding and model-loading options of the commands that translate (translate, evaluate)."""
+    p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")
+    p.add_argument("--max-new-tokens", type=_positive_int, default=None, help="longest translation in tokens")
+    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
+    p.add_argument("--quantize", default=None, choices=("int8",),
+                   help="int8 linear layers on CPU: faster, tokens may differ from float32")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -161,7 +161,7 @@ def score(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str
 # ------------------------------------------------------------------------------------------
 def add_parser(commands: Any) -> None:
     """Register ``evaluate`` on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import _positive_int
+    from m2m100.cli import add_model_options
 
     p = commands.add_parser(
         "evaluate", help="translate a test set and score it with BLEU and chrF",
@@ -179,13 +179,7 @@ def add_parser(commands: Any) -> None:
                    help="BLEU tokenizer: auto (flores200 or flores101 when its spm model is on disk, else 13a), "
                         "or a sacrebleu name: flores200, flores101, 13a, intl, zh, char, none ...")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")
-    p.add_argument("--max-new-tokens", type=_positive_int, default=None, help="longest translation in tokens")
-    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",),
-                   help="int8 linear layers on CPU: faster, tokens may differ from float32")
+    add_model_options(p)
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.set_defaults(func=cmd_evaluate)

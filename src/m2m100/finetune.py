@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 def add_parser(commands: Any) -> None:
     """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import _positive_int
+    from m2m100.cli import _positive_int, int_at_least
 
     p = commands.add_parser(
         "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
@@ -42,7 +42,7 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--max-steps", type=_positive_int, help="optimizer steps to train")
     run.add_argument("--epochs", type=_positive_int, help="epochs to train (the first limit reached stops)")
     run.add_argument("--lr", type=_non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
-    run.add_argument("--warmup-steps", type=_non_negative_int, default=100, help="linear warmup (default 100)")
+    run.add_argument("--warmup-steps", type=int_at_least(0), default=100, help="linear warmup (default 100)")
     run.add_argument("--schedule", choices=("inverse-sqrt", "linear", "constant"), default="inverse-sqrt",
                      help="learning rate after warmup (default inverse-sqrt, as fairseq)")
     run.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
@@ -156,14 +156,4 @@ def _non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
     return value

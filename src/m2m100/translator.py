@@ -79,7 +79,9 @@ class Translator:
 
     Args:
         model: a checkpoint folder (model and tokenizer files), a hub id (with huggingface_hub
-            and a network), or an already loaded ``M2M100ForConditionalGeneration``.
+            and a network), or an already loaded ``M2M100ForConditionalGeneration``. None (the
+            default) takes the small demo model bundled with the package (number words and
+            CLDR names in 24 languages: see :mod:`m2m100.demo`), with a logged warning.
         tokenizer: the tokenizer, when ``model`` is a loaded model (read from the folder otherwise).
         device: where to run, e.g. "cpu", "cuda" (default: CUDA when present, else CPU).
         dtype: "float32" (default), "float16", "bfloat16", "auto" or a torch.dtype.
@@ -92,7 +94,7 @@ class Translator:
     """
 
     def __init__(
-        self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration], *,
+        self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration, None] = None, *,
         tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
         dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
         quantize: Optional[str] = None, max_batch_tokens: int = 4096,
@@ -100,6 +102,11 @@ class Translator:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.max_batch_tokens = max_batch_tokens
+        if model is None:
+            from m2m100.demo import DEMO_NOTICE, model_path
+
+            model = model_path()
+            logger.warning(DEMO_NOTICE)
         if isinstance(model, M2M100ForConditionalGeneration):
             if tokenizer is None:
                 raise ValueError("pass the tokenizer along with a loaded model")

@@ -13,7 +13,10 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_parser", "model_path"]
+__all__ = ["DEMO_NOTICE", "add_parser", "is_demo_model", "model_path"]
+
+DEMO_NOTICE = ("no model given: using the bundled demo model (number words and CLDR names in 24 languages, "
+               "6 M parameters); pass a checkpoint such as facebook/m2m100_418M for real translation")
 
 
 def model_path() -> Path:
@@ -27,6 +30,12 @@ def model_path() -> Path:
         raise FileNotFoundError(f"the demo model is not in {folder}; build it with scripts/train_demo.sh "
                                 "(m2m100 demo-data, m2m100 finetune, then the copy into that folder)")
     return folder
+
+
+def is_demo_model(folder: Path) -> bool:
+    """Whether ``folder`` holds a demo model (this package's or one built by scripts/train_demo.sh):
+    the export writes the data build's manifest beside the weights."""
+    return (Path(folder) / "demo_data.json").is_file()
 
 
 def add_parser(commands: Any) -> None:
