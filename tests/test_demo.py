@@ -255,7 +255,7 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
     translator = Translator(folder, device="cpu")
     out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     correct = [hyp == r["tgt"] for hyp, r in zip(out, records)]
-    assert sum(correct) >= 0.7 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
+    assert sum(correct) >= 0.9 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
 
 
 def test_translate_without_a_model_uses_the_demo_model_and_says_so_once() -> None:
