@@ -413,6 +413,17 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 _positive_int = int_at_least(1)
 
 
+def non_negative_float(text: str) -> float:
+    """An argparse ``type`` for finite numbers >= 0 (rates, limits, waits)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Decoding and model-loading options of the commands that translate (translate, evaluate)."""
     p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")

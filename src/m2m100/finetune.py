@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 def add_parser(commands: Any) -> None:
     """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import _positive_int, int_at_least
+    from m2m100.cli import _positive_int, int_at_least, non_negative_float
 
     p = commands.add_parser(
         "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
@@ -41,15 +41,15 @@ def add_parser(commands: Any) -> None:
                      help="padded source + target tokens of a batch, per process (default 4096)")
     run.add_argument("--max-steps", type=_positive_int, help="optimizer steps to train")
     run.add_argument("--epochs", type=_positive_int, help="epochs to train (the first limit reached stops)")
-    run.add_argument("--lr", type=_non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
+    run.add_argument("--lr", type=non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
     run.add_argument("--warmup-steps", type=int_at_least(0), default=100, help="linear warmup (default 100)")
     run.add_argument("--schedule", choices=("inverse-sqrt", "linear", "constant"), default="inverse-sqrt",
                      help="learning rate after warmup (default inverse-sqrt, as fairseq)")
-    run.add_argument("--weight-decay", type=_non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
+    run.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
     run.add_argument("--grad-accum", type=_positive_int, default=1, help="batches per process per step")
-    run.add_argument("--clip-norm", type=_non_negative_float, default=1.0, help="max gradient norm; 0: no clipping")
-    run.add_argument("--label-smoothing", type=_non_negative_float, default=0.1, help="fairseq's epsilon (0.1)")
-    run.add_argument("--dropout", type=_non_negative_float, help="override the model's dropout")
+    run.add_argument("--clip-norm", type=non_negative_float, default=1.0, help="max gradient norm; 0: no clipping")
+    run.add_argument("--label-smoothing", type=non_negative_float, default=0.1, help="fairseq's epsilon (0.1)")
+    run.add_argument("--dropout", type=non_negative_float, help="override the model's dropout")
     run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                      help="autocast dtype (fp16: CUDA only, with loss scaling)")
     run.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory")
@@ -147,13 +147,3 @@ class _ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
-from m2m100.cli import CLIError, _positive_int
+from m2m100.cli import CLIError, _positive_int, non_negative_float
 from m2m100.languages import LANGUAGE_NAMES, unknown_language_error
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ def add_parser(commands: Any) -> None:
                    help="source tokens of one batch of requests, and of one model call")
     p.add_argument("--max-batch-requests", type=_positive_int, default=defaults.max_batch_requests,
                    help="requests in one batch (1: no batching)")
-    p.add_argument("--max-wait-ms", type=_non_negative_float, default=defaults.max_wait_ms,
+    p.add_argument("--max-wait-ms", type=non_negative_float, default=defaults.max_wait_ms,
                    help="how long a request waits for others to share its batch (0: only those already queued)")
     p.add_argument("--max-queue", type=_positive_int, default=defaults.max_queue,
                    help="requests waiting for the model; more are answered 503 with Retry-After")
@@ -447,13 +447,3 @@ def _signals_recorded(server: Any) -> Iterator[list[int]]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be at least 0, got {text}")
-    return value
