@@ -8,6 +8,7 @@ whether the tokens equal transformers fp32's.
 
     python bench/bench_generate.py                       # all systems and workloads
     python bench/bench_generate.py --systems hf-fp32,m2m100-fp32 --workloads greedy-16
+    python bench/bench_generate.py --device cuda     # GPU: fp32/fp16/bf16, sdpa (flash kernels)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import gc
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,7 +40,11 @@ WORKLOADS = {
     "beam4-16": Workload("beam 4, batch 16", 4, 16, (12, 40)),
     "greedy-16": Workload("greedy, batch 16", 1, 16, (12, 40)),
     "greedy-1": Workload("greedy, batch 1 (20-token input)", 1, 1, (20, 20)),
+    "beam4-64": Workload("beam 4, batch 64", 4, 64, (12, 40)),
+    "greedy-64": Workload("greedy, batch 64", 1, 64, (12, 40)),
 }
+DEFAULT_WORKLOADS = "beam4-16,greedy-16,greedy-1"
+DEVICE = torch.device("cpu")
 
 
 def generate_runner(model) -> Callable:
@@ -53,22 +59,25 @@ def generate_runner(model) -> Callable:
     return run
 
 
-def hf_system(folder, dtype: torch.dtype) -> Callable:
+def hf_system(folder, dtype: torch.dtype, attn: str = "sdpa") -> Callable:
     from transformers import M2M100ForConditionalGeneration
 
-    model = M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, attn_implementation="sdpa").eval()
-    return generate_runner(model)
+    model = M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
+    return generate_runner(model.to(DEVICE).eval())
 
 
-def m2m100_system(folder, dtype: torch.dtype, quantize=None) -> Callable:
+def m2m100_system(folder, dtype: torch.dtype, quantize=None, attn: str = "sdpa") -> Callable:
     import m2m100
 
-    return generate_runner(m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, dtype=dtype,
-                                                                                 quantize=quantize))
+    return generate_runner(m2m100.M2M100ForConditionalGeneration.from_pretrained(
+        folder, dtype=dtype, quantize=quantize, device=DEVICE, attn_implementation=attn))
 
 
 def ct2_system(folder, quantization: str) -> Callable:
     import ctranslate2
+
+    if DEVICE.type != "cpu":
+        raise ImportError("the CTranslate2 baseline runs on CPU here")
 
     converted = common.CACHE / f"ct2_{quantization}"
     if not (converted / "model.bin").is_file():
@@ -99,18 +108,33 @@ SYSTEMS: dict[str, Callable] = {
     "m2m100-bf16": lambda f: m2m100_system(f, torch.bfloat16),
     "m2m100-int8": lambda f: m2m100_system(f, torch.float32, quantize="int8"),
     "ct2-int8": lambda f: ct2_system(f, "int8"),
+    # GPU systems (--device cuda); flash_attention_2 needs the flash-attn package
+    "hf-fp16": lambda f: hf_system(f, torch.float16),
+    "m2m100-fp16": lambda f: m2m100_system(f, torch.float16),
+    "hf-fa2-bf16": lambda f: hf_system(f, torch.bfloat16, attn="flash_attention_2"),
+    "m2m100-fa2-bf16": lambda f: m2m100_system(f, torch.bfloat16, attn="flash_attention_2"),
 }
+CPU_SYSTEMS = "hf-fp32,m2m100-fp32,ct2-fp32,hf-bf16,m2m100-bf16,m2m100-int8,ct2-int8"
+GPU_SYSTEMS = "hf-fp32,m2m100-fp32,hf-fp16,m2m100-fp16,hf-bf16,m2m100-bf16,hf-fa2-bf16,m2m100-fa2-bf16"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--systems", default=",".join(SYSTEMS))
-    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--systems", help=f"comma-separated, of: {', '.join(SYSTEMS)} "
+                        f"(default on CPU: {CPU_SYSTEMS}; on CUDA: {GPU_SYSTEMS})")
+    parser.add_argument("--workloads", default=DEFAULT_WORKLOADS, help=f"comma-separated, of: {', '.join(WORKLOADS)}")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     args = parser.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     torch.set_num_threads(args.threads)
-    names = [s for s in args.systems.split(",") if s]
+    systems_arg = args.systems or (GPU_SYSTEMS if DEVICE.type == "cuda" else CPU_SYSTEMS)
+    names = [s for s in systems_arg.split(",") if s]
+    unknown = [n for n in names if n not in SYSTEMS] + [w for w in args.workloads.split(",") if w and w not in WORKLOADS]
+    if unknown:
+        parser.error(f"unknown system or workload: {', '.join(unknown)}")
     if "hf-fp32" not in names:
         names.insert(0, "hf-fp32")  # the baseline of every ratio and the token reference
     workloads = [WORKLOADS[w] for w in args.workloads.split(",") if w]
@@ -120,39 +144,55 @@ def main() -> None:
     for name in names:
         try:
             systems[name] = SYSTEMS[name](folder)
-        except ImportError as err:
+        except (ImportError, ValueError) as err:  # ctranslate2 / flash-attn missing, or not on this device
             print(f"skipping {name}: {err}")
         gc.collect()
 
     results: dict[tuple[str, str], tuple[float, list]] = {}
     for workload in workloads:
         ids, mask = common.source_batch(workload.batch, min_len=workload.source_len[0], max_len=workload.source_len[1])
-        for name, run in systems.items():
-            run(ids[:1], mask[:1], 1)  # warm-up: first-call allocations and kernel selection
+        ids, mask = ids.to(DEVICE), mask.to(DEVICE)
+        # warm-up: first-call allocations and kernel selection (on a GPU the whole workload, so
+        # the caching allocator and cuBLAS have seen every shape)
+        warm = (ids, mask, workload.beams) if DEVICE.type == "cuda" else (ids[:1], mask[:1], 1)
+        for name, run in list(systems.items()):
+            try:
+                run(*warm)
+            except Exception:  # report it and go on with the others: one run on a lent GPU is all there is
+                traceback.print_exc()
+                print(f"dropping {name}: it failed on {workload.name}")
+                del systems[name]
         best = {name: float("inf") for name in systems}
         tokens = {}
         for _ in range(args.repeats):  # interleaved, so that a slow moment hits every system alike
             for name, run in systems.items():
                 start = time.perf_counter()
-                tokens[name] = run(ids, mask, workload.beams)
+                tokens[name] = run(ids, mask, workload.beams)  # .tolist() waits for the device
                 best[name] = min(best[name], time.perf_counter() - start)
         for name in systems:
             results[(workload.name, name)] = (best[name], tokens[name])
 
-    print(f"\n{torch.get_num_threads()} threads, {NEW_TOKENS} new tokens per input, best of {args.repeats}\n")
+    where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"\n{where}, torch {torch.__version__}, {NEW_TOKENS} new tokens per input, best of {args.repeats}\n")
     header = f"| workload | system | time (s) | tok/s | vs transformers fp32 | tokens equal fp32 reference |"
     print(header)
     print("|---|---|---|---|---|---|")
     for workload in workloads:
+        if (workload.name, "hf-fp32") not in results:
+            continue
         base_time, reference = results[(workload.name, "hf-fp32")]
-        for name in systems:
+        for name in names:
+            if (workload.name, name) not in results:
+                continue
             seconds, out = results[(workload.name, name)]
             produced = workload.batch * NEW_TOKENS
             same = sum(a == b for a, b in zip(out, reference))
             print(f"| {workload.name} | {name} | {seconds:.2f} | {produced / seconds:.1f} | "
                   f"{base_time / seconds:.2f}x | {same}/{len(reference)} rows |")
         if workload.batch == 1:
-            for name in systems:
+            for name in names:
+                if (workload.name, name) not in results:
+                    continue
                 seconds, _ = results[(workload.name, name)]
                 print(f"|   latency per token | {name} | | {1000 * seconds / NEW_TOKENS:.1f} ms | | |")
 
