@@ -8,6 +8,7 @@ lengths really differ, so none of them can pass on sequences that all hit max_le
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import torch
 
 import m2m100
 from checkpoints import build_hf_model
-from m2m100 import GenerationConfig
+from m2m100 import GenerationConfig, decoding
 
 PAD, EOS, START = 1, 2, 2
 LANGS = (143, 148, 159)  # stand-ins for language tokens, at the top of the vocabulary
@@ -143,6 +144,46 @@ def test_beam_search_stopping_rules(hf, ours, source, num_beams, length_penalty,
                             early_stopping=early_stopping, max_new_tokens=max_new_tokens, forced_bos_token_id=lang,
                             num_return_sequences=num_beams)
     assert_same_tokens(expected, actual)
+
+
+@pytest.mark.parametrize("forced", LANGS[:2])
+def test_beam_search_with_chunked_candidates(hf, ours, source, monkeypatch, forced):
+    """The tiny vocabulary is too short for top_k's chunked path; chunks of 4 make it run."""
+    monkeypatch.setattr(decoding, "top_k", functools.partial(decoding.top_k, chunk=4))
+    expected, actual = both(hf, ours, source, num_beams=4, max_new_tokens=20, forced_bos_token_id=forced)
+    assert_same_tokens(expected, actual)
+
+
+@pytest.mark.parametrize("rows, n, k", [(16, 4 * 128112, 8), (64, 128112, 8), (3, 1000, 10), (5, 1003, 1), (2, 50, 8)])
+def test_top_k_equals_torch_topk(rows, n, k):
+    g = torch.Generator().manual_seed(n)
+    scores = torch.randn(rows, n, generator=g)
+    scores[0, : n // 2] = float("-inf")  # banned tokens
+    scores[-1, -3:] = 10.0 + torch.arange(3.0)  # the best in the tail that fills no whole chunk
+    values, index = decoding.top_k(scores, k)
+    expected = torch.topk(scores, k)
+    assert torch.equal(values, expected.values) and torch.equal(index, expected.indices)
+
+
+@pytest.mark.parametrize("num_beams", [1, 4])
+@pytest.mark.parametrize("forced", [LANG, None])
+def test_lm_head_skipped_on_the_forced_step(hf, ours, source, num_beams, forced):
+    """The forced language token's scores do not depend on the model: no LM head that step
+    (unless the raw logits are asked for), and the same tokens as transformers."""
+    calls: Counter = Counter()
+    hooks = [ours.lm_head.register_forward_hook(lambda *_: calls.update(["head"])),
+             ours.model.decoder.register_forward_hook(lambda *_: calls.update(["step"]))]
+    try:
+        expected, actual = both(hf, ours, source, num_beams=num_beams, max_new_tokens=12, forced_bos_token_id=forced)
+        plain, calls = calls, Counter()
+        ours.generate(source[0], attention_mask=source[1], num_beams=num_beams, max_new_tokens=12,
+                      forced_bos_token_id=forced, return_dict_in_generate=True, output_logits=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert_same_tokens(expected, actual, varied=forced is not None)  # unforced, this model ends at once
+    assert plain["head"] == plain["step"] - (forced is not None) > 0
+    assert calls["head"] == calls["step"] > 0, "output_logits needs the head at every step"
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -395,8 +436,9 @@ def test_encoder_and_cross_projections_run_once(ours, source, num_beams):
     rows = [r for r, _ in step_shapes]
     if num_beams == 1:  # rows that finished stop being computed
         assert rows[0] == ids.shape[0] and rows[-1] < ids.shape[0] and rows == sorted(rows, reverse=True)
-    else:
-        assert set(rows) == {num_beams * ids.shape[0]}
+    else:  # the beams of an input share one row while they hold the same tokens: the start, then
+        # the forced language token; from the first free choice on each beam has its own row
+        assert rows[:2] == [ids.shape[0]] * 2 and set(rows[2:]) == {num_beams * ids.shape[0]}
 
 
 # ------------------------------------------------------------------------------------------
