@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from checkpoints import save_hf_checkpoint
 
 import m2m100
-from m2m100.linear import Linear, linear, use_onednn
+from m2m100.linear import Int8Linear, Linear, linear, unpack_weights, use_onednn
 
 
 @pytest.mark.parametrize("shape", [(1, 64), (3, 5, 64), (64, 1, 64)])
@@ -35,7 +35,7 @@ def test_int8_model_stays_close_to_float(tmp_path):
     folder = save_hf_checkpoint(tmp_path, d_model=64, encoder_ffn_dim=128, decoder_ffn_dim=128)
     full = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
     int8 = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int8")
-    assert type(int8.lm_head).__name__ == "Linear" and type(int8.lm_head).__module__.startswith("torch.ao")
+    assert isinstance(int8.lm_head, Int8Linear)
     ids = torch.tensor([[150, 5, 6, 7, 8, 2], [151, 9, 10, 2, 1, 1]])
     mask = (ids != 1).long()
     dec = torch.tensor([[2, 150, 7, 8], [2, 151, 9, 10]])
@@ -50,6 +50,37 @@ def test_int8_model_stays_close_to_float(tmp_path):
         int8.save_pretrained(tmp_path / "int8")
     with pytest.raises(ValueError, match="valid: int8"):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int4")
+
+
+def test_int8_fused_qkv_equals_separate_quantized_projections(tmp_path):
+    """Self-attention q/k/v run as one int8 GEMM; torch.ao's per-layer modules on the same float
+    weights give the same logits (one activation scale either way, weights per output channel)."""
+    import warnings
+
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantLinear
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    folder = save_hf_checkpoint(tmp_path, d_model=64, encoder_ffn_dim=128, decoder_ffn_dim=128)
+    fused = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int8")
+    separate = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    unpack_weights(separate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, module in [(n, m) for n, m in separate.named_modules() if isinstance(m, torch.nn.Linear)]:
+            plain = torch.nn.Linear(module.in_features, module.out_features, bias=module.bias is not None)
+            plain.load_state_dict(module.state_dict())
+            plain.qconfig = per_channel_dynamic_qconfig
+            parent, _, child = name.rpartition(".")
+            setattr(separate.get_submodule(parent) if parent else separate, child, DynamicQuantLinear.from_float(plain))
+    attn = fused.model.decoder.layers[0].self_attn
+    assert isinstance(attn.qkv_proj, Int8Linear) and attn.qkv_proj.out_features == 3 * 64 and attn.q_proj is None
+    assert fused.model.decoder.layers[0].encoder_attn.qkv_proj is None  # cross-attention: q and k/v differ
+    ids = torch.tensor([[150, 5, 6, 7, 8, 2], [151, 9, 10, 2, 1, 1]])
+    dec = torch.tensor([[2, 150, 7, 8], [2, 151, 9, 10]])
+    with torch.no_grad():
+        a = fused(input_ids=ids, attention_mask=(ids != 1).long(), decoder_input_ids=dec).logits
+        b = separate(input_ids=ids, attention_mask=(ids != 1).long(), decoder_input_ids=dec).logits
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
 def test_packed_weights_replace_the_plain_ones_and_come_back_bit_for_bit(tmp_path):

@@ -122,14 +122,14 @@ def attention(
         scores = torch.matmul(q, k.transpose(2, 3)) * scale  # (B, H, T, S)
         if mask is not None:
             scores = scores + mask
-        elif is_causal:
+        elif is_causal and q.shape[2] > 1:  # one query sees every key
             t, s = scores.shape[-2:]
             future = torch.ones(t, s, dtype=torch.bool, device=q.device).triu(s - t + 1)
             scores = scores.masked_fill(future, torch.finfo(scores.dtype).min)
         probs = F.softmax(scores, dim=-1)
         if head_mask is not None:
             probs = probs * head_mask.view(1, -1, 1, 1)
-        out = torch.matmul(F.dropout(probs, p=dropout, training=dropout > 0), v)
+        out = torch.matmul(_dropout(probs, dropout, dropout > 0), v)
         return out, (probs if need_weights else None)
     if backend == "flash_attention_2" and mask is None and q.is_cuda:
         from flash_attn import flash_attn_func  # checked importable when the backend was chosen
@@ -145,6 +145,11 @@ def attention(
         is_causal=is_causal and mask is None and q.shape[2] > 1,
     )
     return out, None
+
+
+def _dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """``F.dropout``, without its call when it would do nothing (inference runs ~70 a step)."""
+    return F.dropout(x, p=p, training=True) if training and p > 0 else x
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,16 @@ class Attention(nn.Module):
         self.k_proj = Linear(d_model, d_model)
         self.v_proj = Linear(d_model, d_model)
         self.out_proj = Linear(d_model, d_model)
+        # int8 inference (linear.quantize_int8) replaces the three self-attention projections by
+        # one (3 * d_model) GEMM: one activation quantization and one kernel call instead of three
+        self.qkv_proj: Optional[nn.Module] = None
+
+    def project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of ``x`` (..., D), each (..., D)."""
+        if self.qkv_proj is not None:
+            q, k, v = self.qkv_proj(x).chunk(3, dim=-1)
+            return q, k, v
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         b, t, _ = x.shape
@@ -212,13 +227,18 @@ class Attention(nn.Module):
         """
         if tokens is not None:
             b, t, d = tokens.batch, tokens.length, x.shape[-1]
-            q, k, v = (self.split_heads(tokens.pad(proj(x))) for proj in (self.q_proj, self.k_proj, self.v_proj))
+            q, k, v = (self.split_heads(tokens.pad(y)) for y in self.project_qkv(x))
+        elif kv is None:
+            b, t, d = x.shape
+            q, k, v = (self.split_heads(y) for y in self.project_qkv(x))
+            if cache is not None:  # the cache copies them into its buffer
+                k, v = cache.update(pos, k, v)
+            else:
+                k, v = k.contiguous(), v.contiguous()
         else:
             b, t, d = x.shape
             q = self.split_heads(self.q_proj(x))
-            k, v = self.project_kv(x) if kv is None else kv
-            if kv is None and cache is not None:
-                k, v = cache.update(pos, k, v)
+            k, v = kv
         if group > 1:
             q = q.view(b // group, group, self.heads, t, self.head_dim).transpose(1, 2)
             q = q.reshape(b // group, self.heads, group * t, self.head_dim)  # (B/g, H, g*T, hd)
@@ -258,8 +278,8 @@ class _PreNormLayer(nn.Module):
             h = linear(h, self.fc1.weight, self.fc1.bias, activation="relu")
         else:
             h = self.activation(self.fc1(h))
-        h = F.dropout(h, p=self.activation_dropout, training=self.training)
-        return F.dropout(self.fc2(h), p=self.dropout, training=self.training)
+        h = _dropout(h, self.activation_dropout, self.training)
+        return _dropout(self.fc2(h), self.dropout, self.training)
 
 
 class EncoderLayer(_PreNormLayer):
@@ -277,7 +297,7 @@ class EncoderLayer(_PreNormLayer):
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, tokens=tokens,
                                     need_weights=need_weights, head_mask=head_mask)
-        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        x = x + _dropout(h, self.dropout, self.training)
         x = x + self.feed_forward(x)
         if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
             limit = torch.finfo(x.dtype).max - 1000
@@ -304,10 +324,10 @@ class DecoderLayer(_PreNormLayer):
     ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
         h, self_weights = self.self_attn(self.self_attn_layer_norm(x), mask=self_mask, cache=cache, pos=pos,
                                          need_weights=need_weights, head_mask=head_mask)
-        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        x = x + _dropout(h, self.dropout, self.training)
         h, cross_weights = self.encoder_attn(self.encoder_attn_layer_norm(x), mask=cross_mask, kv=cross_kv,
                                              group=group, need_weights=need_weights, head_mask=cross_head_mask)
-        x = x + F.dropout(h, p=self.dropout, training=self.training)
+        x = x + _dropout(h, self.dropout, self.training)
         return x + self.feed_forward(x), self_weights, cross_weights
 
 
@@ -351,7 +371,7 @@ class _Stack(nn.Module):
             start = self.padding_idx + 1 + past  # embeddings carry no padding information
             positions = torch.arange(start, start + t, device=inputs_embeds.device).expand(b, t)
         x = inputs_embeds + self.embed_positions(positions).to(inputs_embeds.dtype)
-        return F.dropout(x, p=self.config.dropout, training=self.training)
+        return _dropout(x, self.config.dropout, self.training)
 
     def skip_layer(self, layerdrop: float) -> bool:
         return self.training and layerdrop > 0 and bool(torch.rand([]) < layerdrop)

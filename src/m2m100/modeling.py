@@ -21,7 +21,7 @@ from m2m100 import checkpoint
 from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
-from m2m100.linear import QUANTIZATIONS, Linear, pack_weights, quantize_int8, unpack_weights
+from m2m100.linear import QUANTIZATIONS, Int8Linear, Linear, pack_weights, quantize_int8, unpack_weights
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
@@ -211,7 +211,7 @@ class M2M100PreTrainedModel(nn.Module):
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike[str]], **_: Any) -> None:
         """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
-        if any(type(m).__module__.startswith("torch.ao") for m in self.modules()):
+        if any(isinstance(m, Int8Linear) for m in self.modules()):
             raise ValueError("an int8-quantized model cannot be saved as a checkpoint; save the float model "
                              "and pass quantize='int8' when loading it")
         folder = Path(save_directory)
