@@ -239,7 +239,9 @@ def test_model_path_names_the_build_script_when_missing() -> None:
         pytest.skip("the demo model is present")
 
 
-def test_shipped_model_translates_held_out_numbers_between_non_english_languages() -> None:
+@pytest.mark.parametrize("mode", [{}, {"quantize": "int8"}, {"dtype": "bfloat16"}], ids=["fp32", "int8", "bf16"])
+def test_shipped_model_translates_held_out_numbers_between_non_english_languages(mode: dict) -> None:
+    """In float32 and in both fast modes (int8 with its fused q/k/v, bf16)."""
     from m2m100.translator import Segment, Translator
 
     folder = shipped_model()
@@ -252,7 +254,7 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
     records = [r for r in held_out_pairs(dataclasses.replace(options, languages=languages, test_per_direction=6))
                if (r["src_lang"], r["tgt_lang"]) in chosen]
     assert len(records) == 36
-    translator = Translator(folder, device="cpu")
+    translator = Translator(folder, device="cpu", **mode)
     out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     correct = [hyp == r["tgt"] for hyp, r in zip(out, records)]
     assert sum(correct) >= 0.9 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
