@@ -112,7 +112,8 @@ def attention(
         is_causal: hide future keys; only used when ``mask`` is None.
         need_weights, head_mask: both need the probabilities, so they take the eager path.
             On CPU, a few queries (a decoding step) also take it: two small matmuls beat the
-            fused kernel's fixed cost there (bench/bench_attention.py).
+            fused kernel's fixed cost there (a greedy step's single query measured the same
+            either way; a beam step's grouped cross-attention is faster this way).
 
     Returns:
         The (B, H, T, hd) output and the (B, H, T, S) probabilities when ``need_weights``.
