@@ -429,9 +429,14 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--beam-size", type=_positive_int, default=None, help="beams (default: the checkpoint's)")
     p.add_argument("--max-new-tokens", type=_positive_int, default=None, help="longest translation in tokens")
     p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
+    add_loading_options(p)
+
+
+def add_loading_options(p: argparse.ArgumentParser) -> None:
+    """Where and how the model is loaded (translate, evaluate, serve)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",),
+    p.add_argument("--quantize", default=None, choices=("int8",),  # linear.QUANTIZATIONS (no torch import here)
                    help="int8 linear layers on CPU: faster, tokens may differ from float32")
 
 

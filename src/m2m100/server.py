@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional, TypeVar
 
-from m2m100.cli import CLIError, _positive_int, non_negative_float
+from m2m100.cli import CLIError, _positive_int, add_loading_options, non_negative_float
 from m2m100.languages import LANGUAGE_NAMES, unknown_language_error
 
 if TYPE_CHECKING:
@@ -377,9 +377,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("-m", "--model", help="checkpoint folder or hub id (default: the bundled demo model)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",), help="int8 linear layers on CPU")
+    add_loading_options(p)
     p.add_argument("--max-batch-tokens", type=_positive_int, default=defaults.max_batch_tokens,
                    help="source tokens of one batch of requests, and of one model call")
     p.add_argument("--max-batch-requests", type=_positive_int, default=defaults.max_batch_requests,
