@@ -190,3 +190,21 @@ def test_options_are_checked_before_any_work(translator, translation_folder):
         translator.translate_stream(["a"], src="en", tgt="fr", max_batch_tokens=0)
     with pytest.raises(ValueError, match="max_batch_tokens must be at least 1, got 0"):
         Translator(translation_folder, max_batch_tokens=0)
+
+
+def test_stream_of_a_file_translates_what_translate_does(tmp_path: Path) -> None:
+    """Lines read from a file keep their ending ("\\n", "\\r\\n") and the first its BOM; neither
+    is content, so translate_stream(open(path)) must equal translate() of the bare lines."""
+    from m2m100.demo import model_path
+
+    translator = Translator(model_path(), device="cpu")
+    lines = ["un", "deux", "trois", "", "mardi"]
+    path = tmp_path / "lines.fr"
+    path.write_bytes("\ufeffun\ndeux\r\ntrois\n\r\nmardi".encode("utf-8"))
+    expected = translator.translate(lines, src="fr", tgt="en")
+    assert expected[:3] == ["one", "two", "three"]
+    with open(path, encoding="utf-8", newline="") as f:  # newline="": "\r\n" is kept as read
+        assert list(translator.translate_stream(f, src="fr", tgt="en")) == expected
+    with open(path, encoding="utf-8") as f:
+        assert list(translator.translate_stream(f, src="fr", tgt="en")) == expected
+    assert translator.translate("deux\n", src="fr", tgt="en") == "two"

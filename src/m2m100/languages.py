@@ -134,3 +134,35 @@ def unknown_language_error(code: object, valid: Sequence[str]) -> ValueError:
     if suggestions:
         hint = " Did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
     return ValueError(f"Unknown language code {code!r}.{hint} Valid codes: {', '.join(valid)}.")
+
+
+# config.json key under which a checkpoint declares the languages it was trained on, when they are
+# fewer than its tokenizer has tokens for (the bundled demo model: 24 of the 100).
+TRAINED_LANGUAGES_KEY = "languages"
+
+
+def trained_languages(declared: object, known: Sequence[str]) -> list[str]:
+    """The codes a checkpoint translates: those its config declares, else all its tokenizer knows.
+
+    Args:
+        declared: The value of ``config.json``'s ``"languages"`` key (None when absent).
+        known: The codes the checkpoint's tokenizer has language tokens for, in id order.
+
+    Returns:
+        ``declared`` in the tokenizer's order, or ``known`` when nothing is declared.
+
+    Raises:
+        ValueError: ``declared`` is not a list of codes the tokenizer knows (the message names
+            the first bad one).
+    """
+    if declared is None:
+        return list(known)
+    if not isinstance(declared, list) or not declared or not all(isinstance(c, str) for c in declared):
+        raise ValueError(f'config.json: "{TRAINED_LANGUAGES_KEY}" must be a non-empty list of language codes, '
+                         f"got {declared!r}")
+    for code in declared:
+        if code not in known:
+            raise ValueError(f'config.json: "{TRAINED_LANGUAGES_KEY}" names {code!r}, which the tokenizer has '
+                             f"no language token for; valid: {', '.join(known)}")
+    chosen = set(declared)
+    return [code for code in known if code in chosen]

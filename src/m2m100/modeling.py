@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,9 +21,10 @@ from m2m100 import checkpoint
 from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
 from m2m100.generation_config import GenerationConfig
-from m2m100.linear import QUANTIZATIONS, Int8Linear, Linear, pack_weights, quantize_int8, unpack_weights
+from m2m100.linear import Int8Linear, Linear, pack_weights, quantize_int8, unpack_weights
 from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.placement import check_placement
 
 logger = logging.getLogger(__name__)
 
@@ -136,14 +137,14 @@ class M2M100PreTrainedModel(nn.Module):
     # checkpoints ----------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
-        cls, pretrained_model_name_or_path: Union[str, os.PathLike[str]], *,
-        config: Optional[M2M100Config] = None, dtype: Union[str, torch.dtype, None] = None,
-        torch_dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
-        device: Union[str, torch.device, None] = None, device_map: Union[str, dict, torch.device, int, None] = None,
-        revision: Optional[str] = None, cache_dir: Union[str, os.PathLike[str], None] = None,
-        local_files_only: bool = False, token: Optional[str] = None, quantize: Optional[str] = None,
+        cls, pretrained_model_name_or_path: str | os.PathLike[str], *,
+        config: M2M100Config | None = None, dtype: str | torch.dtype | None = None,
+        torch_dtype: str | torch.dtype | None = None, attn_implementation: str | None = None,
+        device: str | torch.device | None = None, device_map: str | dict | torch.device | int | None = None,
+        revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False, token: str | None = None, quantize: str | None = None,
         **config_overrides: Any,
-    ) -> "M2M100PreTrainedModel":
+    ) -> M2M100PreTrainedModel:
         """Load a checkpoint folder written by transformers (or this package), or a hub id.
 
         Args:
@@ -158,6 +159,8 @@ class M2M100PreTrainedModel(nn.Module):
             ValueError: the tensors do not fit the config (names and shapes listed), or an
                 unsupported dtype / attention backend.
         """
+        target_device = check_placement(device if device is not None else device_map,
+                                        dtype if dtype is not None else torch_dtype, quantize)
         folder = checkpoint.resolve_checkpoint_dir(
             pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
             local_files_only=local_files_only, token=token)
@@ -168,7 +171,6 @@ class M2M100PreTrainedModel(nn.Module):
         tensors = checkpoint.read_tensors(checkpoint.weight_files(folder))
         config_dtype = config.extra.get("dtype") or config.extra.get("torch_dtype")
         target_dtype = checkpoint.resolve_dtype(dtype if dtype is not None else torch_dtype, tensors, config_dtype)
-        target_device = _resolve_device(device if device is not None else device_map)
         with torch.device("meta"):
             model = cls(config)
         has_prefix = any(k.startswith("model.") for k in tensors)
@@ -188,8 +190,6 @@ class M2M100PreTrainedModel(nn.Module):
             model.generation_config = GenerationConfig.from_pretrained(folder)
         model.name_or_path = str(pretrained_model_name_or_path)
         if quantize is not None:
-            if quantize not in QUANTIZATIONS:
-                raise ValueError(f"quantize={quantize!r} is not supported; valid: {', '.join(QUANTIZATIONS)}")
             quantize_int8(model)
         else:
             pack_weights(model)  # CPU only; a no-op elsewhere
@@ -200,16 +200,16 @@ class M2M100PreTrainedModel(nn.Module):
         does it); ``train()`` and ``.to()`` undo it. Returns the number of layers packed."""
         return pack_weights(self)
 
-    def train(self, mode: bool = True) -> "M2M100PreTrainedModel":
+    def train(self, mode: bool = True) -> M2M100PreTrainedModel:
         if mode:
             unpack_weights(self)  # gradients need the plain layout
         return super().train(mode)
 
-    def _apply(self, fn: Any, recurse: bool = True) -> "M2M100PreTrainedModel":
+    def _apply(self, fn: Any, recurse: bool = True) -> M2M100PreTrainedModel:
         unpack_weights(self)  # .to(), .half(), .cuda() work on plain tensors
         return super()._apply(fn, recurse)
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike[str]], **_: Any) -> None:
+    def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:
         """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
         if any(isinstance(m, Int8Linear) for m in self.modules()):
             raise ValueError("an int8-quantized model cannot be saved as a checkpoint; save the float model "
@@ -228,24 +228,6 @@ class M2M100PreTrainedModel(nn.Module):
         if not self.config.tie_word_embeddings:
             tied = []  # transformers then expects every embedding name in the file
         checkpoint.save_weights(self, folder, tied_keys=tied[1:])
-
-
-def _resolve_device(spec: Union[str, dict, torch.device, int, None]) -> torch.device:
-    if spec is None:
-        return torch.device("cpu")
-    if isinstance(spec, dict):
-        devices = {str(d) for d in spec.values()}
-        if len(devices) != 1:
-            raise ValueError(f"device_map spreads the model over {sorted(devices)}; this package runs on one device")
-        spec = devices.pop()
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return torch.device("cuda", int(spec))
-    try:
-        return torch.device(spec)
-    except RuntimeError as err:
-        raise ValueError(f"device {spec!r} is not a device torch knows (e.g. 'cpu', 'cuda', 'cuda:1', 'auto')") from err
 
 
 class M2M100Model(M2M100PreTrainedModel):
@@ -271,15 +253,15 @@ class M2M100Model(M2M100PreTrainedModel):
         self.shared = self.encoder.embed_tokens = self.decoder.embed_tokens = value
 
     def forward(
-        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None,
-        decoder_input_ids: Optional[torch.LongTensor] = None, decoder_attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None, decoder_head_mask: Optional[torch.Tensor] = None,
-        cross_attn_head_mask: Optional[torch.Tensor] = None, encoder_outputs: Optional[Any] = None,
-        past_key_values: Optional[Any] = None, inputs_embeds: Optional[torch.Tensor] = None,
-        decoder_inputs_embeds: Optional[torch.Tensor] = None, use_cache: Optional[bool] = None,
-        output_attentions: Optional[bool] = None, output_hidden_states: Optional[bool] = None,
-        return_dict: Optional[bool] = None, cache_position: Optional[torch.Tensor] = None,
-    ) -> Union[Seq2SeqModelOutput, tuple]:
+        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
+        cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
+        past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None, use_cache: bool | None = None,
+        output_attentions: bool | None = None, output_hidden_states: bool | None = None,
+        return_dict: bool | None = None, cache_position: torch.Tensor | None = None,
+    ) -> Seq2SeqModelOutput | tuple:
         """Encode the source (unless ``encoder_outputs`` is given) and decode the target.
 
         Returns:
@@ -356,16 +338,16 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         return self.lm_head
 
     def forward(
-        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None,
-        decoder_input_ids: Optional[torch.LongTensor] = None, decoder_attention_mask: Optional[torch.Tensor] = None,
-        head_mask: Optional[torch.Tensor] = None, decoder_head_mask: Optional[torch.Tensor] = None,
-        cross_attn_head_mask: Optional[torch.Tensor] = None, encoder_outputs: Optional[Any] = None,
-        past_key_values: Optional[Any] = None, inputs_embeds: Optional[torch.Tensor] = None,
-        decoder_inputs_embeds: Optional[torch.Tensor] = None, labels: Optional[torch.LongTensor] = None,
-        use_cache: Optional[bool] = None, output_attentions: Optional[bool] = None,
-        output_hidden_states: Optional[bool] = None, return_dict: Optional[bool] = None,
-        cache_position: Optional[torch.Tensor] = None,
-    ) -> Union[Seq2SeqLMOutput, tuple]:
+        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.LongTensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
+        cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
+        past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None, labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None, output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None, return_dict: bool | None = None,
+        cache_position: torch.Tensor | None = None,
+    ) -> Seq2SeqLMOutput | tuple:
         """Logits over the vocabulary for every target position; with ``labels``, the mean
         cross-entropy over labels that are not -100 (decoder inputs are labels shifted right).
 
@@ -396,9 +378,9 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
 
     @torch.no_grad()
     def generate(
-        self, input_ids: Optional[torch.LongTensor] = None, attention_mask: Optional[torch.Tensor] = None, *,
-        generation_config: Optional[GenerationConfig] = None, **kwargs: Any,
-    ) -> Union[torch.LongTensor, ModelOutput]:
+        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None, *,
+        generation_config: GenerationConfig | None = None, **kwargs: Any,
+    ) -> torch.LongTensor | ModelOutput:
         """Translate with greedy search, sampling or beam search (transformers' ``generate``);
         see :func:`m2m100.decoding.generate` for the arguments and outputs."""
         from m2m100.decoding import generate

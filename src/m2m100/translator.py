@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 import torch
 
 from m2m100.checkpoint import resolve_checkpoint_dir
-from m2m100.languages import unknown_language_error
+from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages, unknown_language_error
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
 
@@ -122,19 +122,22 @@ class Translator:
                 folder, dtype=dtype, device=device, attn_implementation=attn_implementation, quantize=quantize)
             self.name = str(model)
         self.model.eval()
+        self._languages = trained_languages(self.model.config.extra.get(TRAINED_LANGUAGES_KEY),
+                                            list(self.tokenizer.lang_code_to_id))
         self.stats = TranslationStats()
         # Longest source the model takes, special tokens included.
         self.max_source_tokens = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
 
     @property
     def languages(self) -> list[str]:
-        """The language codes this checkpoint's tokenizer knows."""
-        return list(self.tokenizer.lang_code_to_id)
+        """The language codes this checkpoint translates: those its config.json declares it was
+        trained on (the demo model: 24), else every code its tokenizer knows (100 for M2M100)."""
+        return list(self._languages)
 
     def check_language(self, code: str) -> None:
         """Raise a ValueError naming the valid codes (and the closest ones) for an unknown ``code``."""
-        if code not in self.tokenizer.lang_code_to_id:
-            raise unknown_language_error(code, self.languages)
+        if code not in self._languages:
+            raise unknown_language_error(code, self._languages)
 
     # public API ----------------------------------------------------------------------------
     def translate(
@@ -244,23 +247,31 @@ class Translator:
         """The units of one segment: none when it is blank, several when it is too long."""
         self.check_language(segment.src)
         self.check_language(segment.tgt)
-        if not segment.text.strip():
+        text = line_content(segment.text)
+        if not text.strip():
             return []
         lang = self.tokenizer.get_lang_id(segment.src)
         eos = self.tokenizer.eos_token_id
         limit = self.max_source_tokens - 2  # the language token and </s>
-        pieces = self.tokenizer.encode(segment.text, add_special_tokens=False)
-        chunks = [pieces] if len(pieces) <= limit else self._split(segment, limit)
+        pieces = self._pieces(text)
+        chunks = [pieces] if len(pieces) <= limit else self._split(text, segment.src, limit)
         return [_Unit(index, part, [lang, *chunk, eos], segment.tgt) for part, chunk in enumerate(chunks)]
 
-    def _split(self, segment: Segment, limit: int) -> list[list[int]]:
+    def _pieces(self, text: str) -> list[int]:
+        """Token ids of ``text`` without special tokens (``encode`` would warn about inputs longer
+        than the model takes, which the Translator splits itself)."""
+        ids = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(text))
+        assert isinstance(ids, list)  # a list of tokens gives a list of ids
+        return ids
+
+    def _split(self, text: str, src: str, limit: int) -> list[list[int]]:
         """Token ids of the sentences of a long input, packed up to ``limit`` tokens per part; a
         single sentence longer than that is cut at token boundaries (never dropped)."""
         from sentencex import segment as sentences
 
         parts: list[list[int]] = []
-        for sentence in sentences(segment.src, segment.text):
-            ids = self.tokenizer.encode(sentence, add_special_tokens=False)
+        for sentence in sentences(src, text):
+            ids = self._pieces(sentence)
             for start in range(0, len(ids), limit):
                 chunk = ids[start : start + limit]
                 if parts and len(parts[-1]) + len(chunk) <= limit:
@@ -316,6 +327,19 @@ class Translator:
         self.stats.batches += 1
         self.stats.source_tokens += int(attention_mask.sum())
         self.stats.generated_tokens += int((out[:, 2:] != pad).sum())
+
+
+def line_content(text: str) -> str:
+    """A line's text without what a file adds around it: one trailing line ending ("\\n",
+    "\\r\\n" or "\\r") and a leading byte-order mark, so that ``translate_stream(open(path))``
+    translates what ``translate(path_lines)`` and the command line do."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text.endswith(("\n", "\r")):
+        return text[:-1]
+    return text
 
 
 def _segment(text: str, src: Optional[str], tgt: Optional[str]) -> Segment:
