@@ -185,12 +185,17 @@ def test_console_script_jsonl_file_and_stdin_mixed_directions(translation_folder
 def test_languages_and_info(translation_folder):
     from m2m100 import M2M100ForConditionalGeneration
 
-    languages, script, info = start(["languages"]), start(["languages"], command=SCRIPT), start(["info", translation_folder])
+    languages = start(["languages", "-m", translation_folder])
+    script = start(["languages", "-m", translation_folder], command=SCRIPT)
+    info, codes = start(["info", translation_folder]), start(["languages", "--codes", "wmt21"])
     code, stdout, stderr = languages.finish()
     assert code == 0, stderr
+    # A checkpoint that declares no trained languages translates every code of its tokenizer.
     assert stdout.decode().splitlines() == [f"{c}\t{LANGUAGE_NAMES[c]}" for c in language_codes("m2m100")]
     assert "fr\tFrench" in stdout.decode().splitlines()
     assert script.finish() == (code, stdout, stderr)  # `python -m m2m100` is `m2m100`
+    code, stdout, stderr = codes.finish()
+    assert (code, stdout.decode().split()[::2]) == (0, list(language_codes("wmt21"))), stderr
 
     code, stdout, stderr = info.finish()
     assert code == 0, stderr
@@ -223,7 +228,7 @@ def test_bad_input_messages_and_exit_status(translation_folder, tmp_path):
     model = ["-m", translation_folder]
     cases = {  # name: (arguments, exit status, what stderr must hold)
         "language": (["translate", good, *model, "-s", "zz", "-t", "fr"], 2,
-                     ["--src: Unknown language code 'zz'. Did you mean ", "'zh'", "Valid codes: af, am, ar,"]),
+                     ["-s/--src-lang: Unknown language code 'zz'. Did you mean ", "'zh'", "Valid codes: af, am, ar,"]),
         "jsonl language": (["translate", bad_code, *model, "--format", "jsonl", "-o", tmp_path / "code.out"], 2,
                            [f"{bad_code}:2: Unknown language code 'ch'. Did you mean ", "'zh'", "Valid codes:"]),
         "no folder": (["translate", good, "-m", tmp_path / "nowhere", "-s", "en", "-t", "fr"], 1,

@@ -49,7 +49,7 @@ def key_of(code: str, text: str) -> tuple:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo") / "data"
-    result = m2m100("demo-data", "--out", out, *SLICE)
+    result = m2m100("demo-data", "-o", out, *SLICE)
     assert result.returncode == 0, result.stderr
     return out, result.stdout
 
@@ -172,12 +172,34 @@ def test_bad_languages_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFi
                                         max_number: int, message: str) -> None:
     from m2m100.cli import main
 
+    # --out: the spelling of earlier versions, kept
     status = main(["demo-data", "--out", str(tmp_path), "--languages", *languages, "--max-number", str(max_number)])
     err = capsys.readouterr().err
     assert status == 2 and message in err
     if "xx" in languages or "zh" in languages or "am" in languages:  # the usable codes are listed, am not
         assert "ar, az, be, bn" in err and " fr, " in err and " am," not in err and " sr," not in err
     assert not (tmp_path / "train.jsonl").exists()
+
+
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from m2m100.cli import main
+
+    assert main(["demo-data", "--languages", "en", "fr"]) == 2
+    assert "demo-data needs -o/--output DIR" in capsys.readouterr().err
+    (tmp_path / "file").write_text("")
+    assert main(["demo-data", "-o", str(tmp_path / "file"), "--languages", "en", "fr"]) == 2
+    assert f"-o/--output {tmp_path / 'file'} is a file; give a folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("module", ["babel", "num2words"])
+def test_a_missing_extra_names_the_install_command(tmp_path: Path, module: str) -> None:
+    code = (f"import sys; sys.modules[{module!r}] = None; from m2m100.cli import main; "
+            f"sys.exit(main(['demo-data', '-o', {str(tmp_path / 'out')!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (f"m2m100: error: m2m100 demo-data needs the [demo] extra ({module} is not installed): "
+                             "pip install 'm2m100[demo]'\n")
+    assert not (tmp_path / "out").exists()
 
 
 # ------------------------------------------------------------------------------------------
@@ -208,7 +230,7 @@ def test_a_tiny_copy_trains_exports_and_evaluates(built: tuple[Path, str], tmp_p
     assert (model / "demo_data.json").is_file() and (model / "sentencepiece.bpe.model").is_file()
 
     # No --test: the held-out set is rebuilt from the model's demo_data.json.
-    evaluated = subprocess.run([sys.executable, "-m", "m2m100.demo.evaluate", "--model", model, "--device", "cpu",
+    evaluated = subprocess.run([sys.executable, "-m", "m2m100.demo.evaluate", "-m", model, "--device", "cpu",
                                 "--per-direction", "2", "--json"], capture_output=True, text=True, env=ENV)
     assert evaluated.returncode == 0, evaluated.stderr
     scores = json.loads(evaluated.stdout)

@@ -86,9 +86,18 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
                                  fillers=fillers, spm=tokenizer_dir / "sentencepiece.bpe.model")
 
 
-def run_cli(*args: object) -> subprocess.CompletedProcess:
+# The optional extras of the other commands (and transformers, a test dependency): convert-fairseq
+# needs none of them.
+OPTIONAL_MODULES = ("sacrebleu", "babel", "num2words", "fastapi", "uvicorn", "prometheus_client", "huggingface_hub",
+                    "transformers")
+
+
+def run_cli(*args: object, hide: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """The command in a new process, with the modules ``hide`` names made unimportable."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "m2m100", *map(str, args)], capture_output=True, text=True,
+    code = (f"import sys; sys.modules.update(dict.fromkeys({list(hide)!r})); "
+            "from m2m100.cli import main; sys.exit(main(sys.argv[1:]))")
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
                           env=env, timeout=120)
 
 
@@ -96,9 +105,12 @@ def run_cli(*args: object) -> subprocess.CompletedProcess:
 def converted(source: types.SimpleNamespace) -> Path:
     out = source.root / "converted"
     result = run_cli("convert-fairseq", source.checkpoint, "--dict", source.dictionary, "--spm", source.spm,
-                     "--out", out)
+                     "-o", out, hide=OPTIONAL_MODULES)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(out)
+    # The command's own report, and no log line of the library.
+    assert result.stderr == f"m2m100: wrote {out}: 2 + 2 layers, vocabulary {len(source.pieces) + 4} + " \
+                            f"{len(M2M100_CODES)} languages + 8 fillers\n"
     return out
 
 
@@ -162,7 +174,7 @@ def test_tokenization_matches(source: types.SimpleNamespace, converted: Path) ->
 
 
 def _convert(source: types.SimpleNamespace, out: Path, *, dictionary: list[str] | None = None,
-             data: dict | None = None, **options: object) -> Path:
+             data: dict | None = None, **options: object) -> fairseq.Conversion:
     """convert() in this process, with a changed dict.txt or checkpoint dict."""
     dict_path, checkpoint = source.dictionary, source.checkpoint
     if dictionary is not None:
@@ -175,7 +187,7 @@ def _convert(source: types.SimpleNamespace, out: Path, *, dictionary: list[str] 
 
 
 def test_dictionary_without_language_tokens(source: types.SimpleNamespace, tmp_path: Path) -> None:
-    out = _convert(source, tmp_path / "out", dictionary=source.pieces)  # the task appends them
+    out = _convert(source, tmp_path / "out", dictionary=source.pieces).out  # the task appends them
     config = json.loads((out / "tokenizer_config.json").read_text())
     assert (config["language_codes"], config["num_madeup_words"]) == ("m2m100", 8)
     assert json.loads((out / "vocab.json").read_text()) == json.loads((source.tokenizer_dir / "vocab.json").read_text())
@@ -184,19 +196,19 @@ def test_dictionary_without_language_tokens(source: types.SimpleNamespace, tmp_p
 def test_wmt21_language_tokens(source: types.SimpleNamespace, tmp_path: Path) -> None:
     from m2m100.languages import WMT21_CODES
 
-    out = _convert(source, tmp_path / "out", dictionary=source.pieces + [f"__{c}__ 1" for c in WMT21_CODES])
+    out = _convert(source, tmp_path / "out", dictionary=source.pieces + [f"__{c}__ 1" for c in WMT21_CODES]).out
     config = json.loads((out / "tokenizer_config.json").read_text())
     assert (config["language_codes"], config["num_madeup_words"]) == ("wmt21", len(M2M100_CODES) + 8 - 8)
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda p, l, f: p + [l[1], l[0]] + l[2:] + f, "__am__ has id 403, where the tokenizer puts __af__"),
-    (lambda p, l, f: p[:10] + l[:1] + p[10:] + l[1:] + f, "'__af__'"),
-    (lambda p, l, f: p + l[:50] + f, "50 language tokens"),
-    (lambda p, l, f: p + f, "fillers but no language tokens"),
-    (lambda p, l, f: p + l + f + ["zzz 1"], "'zzz' (id 511) follows 'madeupword0007'"),
-    (lambda p, l, f: p + p[:1] + l, "already in the dictionary"),
-    (lambda p, l, f: p + ["oops"], "expected '<token> <count> [flags]'"),
+    (lambda p, c, f: p + [c[1], c[0]] + c[2:] + f, "__am__ has id 403, where the tokenizer puts __af__"),
+    (lambda p, c, f: p[:10] + c[:1] + p[10:] + c[1:] + f, "'__af__'"),
+    (lambda p, c, f: p + c[:50] + f, "50 language tokens"),
+    (lambda p, c, f: p + f, "fillers but no language tokens"),
+    (lambda p, c, f: p + c + f + ["zzz 1"], "'zzz' (id 511) follows 'madeupword0007'"),
+    (lambda p, c, f: p + p[:1] + c, "already in the dictionary"),
+    (lambda p, c, f: p + ["oops"], "expected '<token> <count> [flags]'"),
 ])
 def test_dictionary_errors(source: types.SimpleNamespace, tmp_path: Path, change, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
@@ -233,8 +245,25 @@ def test_cfg_objects_need_trust(source: types.SimpleNamespace, tmp_path: Path) -
     data = {"args": None, "cfg": {"model": types.SimpleNamespace(**vars(fairseq_args()))}, "model": source.state}
     with pytest.raises(ValueError, match="--trust-checkpoint"):
         _convert(source, tmp_path / "out", data=data)
-    out = _convert(source, tmp_path / "out", data=data, trust=True, dtype="bfloat16")
+    out = _convert(source, tmp_path / "out", data=data, trust=True, dtype="bfloat16").out
     assert json.loads((out / "config.json").read_text())["dtype"] == "bfloat16"
+
+
+def test_a_few_foreign_pieces_are_a_warning(source: types.SimpleNamespace, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from m2m100.cli import main
+
+    pieces = ["zzforeign1 5", "zzforeign2 5", *source.pieces[2:]]  # two pieces the spm model lacks
+    assert _convert(source, tmp_path / "lib", dictionary=pieces + source.languages).foreign_pieces == (
+        "zzforeign1", "zzforeign2")
+    dictionary = tmp_path / "dict.txt"
+    dictionary.write_text("\n".join(pieces + source.languages) + "\n", encoding="utf-8")
+    assert main(["convert-fairseq", str(source.checkpoint), "--dict", str(dictionary), "--spm", str(source.spm),
+                 "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (f"m2m100: warning: 2 pieces of {dictionary} are not in {source.spm} (e.g. 'zzforeign1', "
+                      "'zzforeign2'); the tokenizer never produces them")
+    assert err[1].startswith(f"m2m100: wrote {tmp_path / 'out'}: 2 + 2 layers")
 
 
 def test_refuses_a_non_empty_out_unless_overwrite(source: types.SimpleNamespace, tmp_path: Path, capsys) -> None:
@@ -244,7 +273,7 @@ def test_refuses_a_non_empty_out_unless_overwrite(source: types.SimpleNamespace,
     out.mkdir()
     (out / "keep.txt").write_text("old")
     args = ["convert-fairseq", str(source.checkpoint), "--dict", str(source.dictionary), "--spm", str(source.spm),
-            "--out", str(out)]
+            "--out", str(out)]  # --out: the spelling of earlier versions, kept
     assert main(args) == 2
     assert "exists and is not empty; pass --overwrite" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
@@ -252,10 +281,16 @@ def test_refuses_a_non_empty_out_unless_overwrite(source: types.SimpleNamespace,
     assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     capsys.readouterr()
-    assert main(["convert-fairseq", str(tmp_path / "nope.pt"), *args[2:-1], str(tmp_path / "x")]) == 1
-    assert f"the checkpoint {tmp_path / 'nope.pt'} does not exist" in capsys.readouterr().err
-    assert main([*args[:4], "--spm", str(source.dictionary), "--out", str(tmp_path / "x")]) == 1
-    assert "is not a sentencepiece model" in capsys.readouterr().err
-    assert main(["convert-fairseq", str(source.dictionary), *args[2:-1], str(tmp_path / "x")]) == 1
-    assert "as a PyTorch checkpoint" in capsys.readouterr().err
+    # Usage errors, found before any work: 2.
+    assert main(["convert-fairseq", str(tmp_path / "nope.pt"), *args[2:-1], str(tmp_path / "x")]) == 2
+    assert f"input file {tmp_path / 'nope.pt'} does not exist" in capsys.readouterr().err
+    assert main(args[:-2]) == 2
+    assert "convert-fairseq needs -o/--output DIR" in capsys.readouterr().err
+    # Files that do not make a checkpoint: 1, with one line.
+    assert main([*args[:4], "--spm", str(source.dictionary), "-o", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "is not a sentencepiece model" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert main(["convert-fairseq", str(source.dictionary), *args[2:-2], "-o", str(tmp_path / "x")]) == 1
+    err = capsys.readouterr().err
+    assert "as a PyTorch checkpoint" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x").exists()

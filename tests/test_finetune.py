@@ -82,8 +82,8 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
 
 def finetune(tiny: SimpleNamespace, output: Path, *extra: Any, train: Any = None) -> list[str]:
     """Arguments of a short en->fr TSV run of the tiny model."""
-    return ["finetune", "--model", tiny.model, "--train", train or tiny.tsv, "--src-lang", "en", "--tgt-lang", "fr",
-            "--output", output, *QUICK, *extra]
+    return ["finetune", "-m", tiny.model, "--train", train or tiny.tsv, "-s", "en", "-t", "fr", "-o", output,
+            *QUICK, *extra]
 
 
 def run_cli(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -217,7 +217,8 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tiny: SimpleNamespace, tmp_
     assert json.loads((cut / "log.jsonl").read_text().splitlines()[-1])["step"] == 5
     torch.manual_seed(12345)  # as a new process would be: the RNG states must come from the checkpoint
     random.seed(12345)
-    assert run_cli(finetune(tiny, cut, *common, "--max-steps", 9, "--resume"), capsys)[0] == 0
+    status, err = run_cli(finetune(tiny, cut, *common, "--max-steps", 9, "--resume"), capsys)
+    assert status == 0 and "finetune: 9 steps" in err and "resumed at step 5" in err, err
 
     expected, got = train_log(whole), train_log(cut)
     assert sorted(got) == list(range(1, 10)) and max(r["epoch"] for r in got.values()) > 1  # crossed an epoch
@@ -343,6 +344,54 @@ def test_start_options_are_checked(tiny: SimpleNamespace, tmp_path: Path, capsys
     status, err = run_cli(["finetune", "--model", tiny.model, "--train", tiny.tsv, "--output", tmp_path / "run",
                            "--max-steps", 1, "--src-lang", "en"], capsys)
     assert status == 2 and f"{tiny.tsv} is TSV, which holds no language codes: give --src-lang and --tgt-lang" in err
+
+
+def test_usage_errors_stop_before_any_work(tiny: SimpleNamespace, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    cases = [
+        (finetune(tiny, run, "--max-steps", 1, train=tmp_path / "missing.tsv"),
+         f"input file {tmp_path / 'missing.tsv'} does not exist"),
+        (finetune(tiny, run, "--max-steps", 1, "--valid", tmp_path / "missing.tsv"), "missing.tsv does not exist"),
+        (["finetune", "--init-config", tmp_path / "missing.json", "--tokenizer", tiny.tokenizer, "--train", tiny.jsonl,
+          "-o", run, "--max-steps", 1], "missing.json does not exist"),
+        (finetune(tiny, run, "--max-steps", 1, "--device", "tpu"), "device 'tpu' is not a device torch knows"),
+        (finetune(tiny, run, "--max-steps", 1, "--init-config", tiny.config), "give either --model DIR or"),
+    ]
+    for args, message in cases:
+        status, err = run_cli(args, capsys)
+        assert status == 2 and message in err, err
+        assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert not run.exists()
+
+
+def test_bleu_without_its_extra_names_the_install_command(tiny: SimpleNamespace, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # as if it were not installed
+    status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, "--valid", tiny.tsv, "--bleu"), capsys)
+    assert status == 1
+    assert err == ("m2m100: error: m2m100 finetune --bleu needs the [eval] extra (sacrebleu is not installed): "
+                   "pip install 'm2m100[eval]'\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_without_a_model_the_demo_model_is_fine_tuned(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from m2m100.demo import model_path
+
+    try:
+        demo = model_path()
+    except FileNotFoundError:
+        pytest.skip("the demo model is not trained yet")
+    train = tmp_path / "train.tsv"
+    train.write_text("cent\tone hundred\ndeux\ttwo\n", encoding="utf-8")
+    output = tmp_path / "run"
+    status, err = run_cli(["finetune", "--train", train, "--src-lang", "fr", "--tgt-lang", "en", "-o", output,
+                           "--max-steps", 1, *QUICK], capsys)
+    assert status == 0, err
+    assert err.count("bundled demo model") == 1 and "finetune: 1 steps" in err
+    assert json.loads((output / "run.json").read_text())["identity"]["model"] == str(demo)
+    assert M2M100Config.from_pretrained(output / "last").d_model == M2M100Config.from_pretrained(demo).d_model
 
 
 def test_the_output_folder_guards_its_run(tiny: SimpleNamespace, tmp_path: Path,

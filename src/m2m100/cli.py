@@ -1,13 +1,20 @@
 """The ``m2m100`` command: translate files, list languages, describe a checkpoint.
 
 A thin adapter over :class:`m2m100.translator.Translator`: it reads lines, writes lines, shows a
-progress bar and turns every bad input into a message and an exit status (2 for a bad argument,
-1 for a file or checkpoint that cannot be used). N lines in, N lines out, in order.
+progress bar and turns every bad input into a one-line message and an exit status. N lines in, N
+lines out, in order.
+
+Exit statuses, the same for every command: 0 done; 1 a failure at run time (a file that cannot
+be read or written, bad content in an input, a model that cannot be loaded, a missing extra); 2 a
+usage error found before any work (a bad flag or value, an unknown language, an option
+combination that cannot run, an input file that does not exist, an output that exists); 130
+interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import importlib
 import json
@@ -24,6 +31,7 @@ from m2m100.languages import LANGUAGE_NAMES, language_codes, unknown_language_er
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
+EXIT_INTERRUPTED = 130
 
 
 class CLIError(Exception):
@@ -66,6 +74,8 @@ def read_lines(paths: Sequence[str], *, errors: str) -> Iterator[tuple[str, int,
             raise CLIError(f"cannot read {path}: {err.strerror}") from err
         with stream if path != "-" else contextlib.nullcontext(stream):
             for number, raw in enumerate(stream, start=1):
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):  # a mark of the file, not text
+                    raw = raw[len(codecs.BOM_UTF8):]
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
                 try:
@@ -97,9 +107,24 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
         yield InputLine(record["text"], name, number, record.get("id"), record.get("src"), record.get("tgt"))
 
 
+def is_regular(path: str) -> bool:
+    """Whether an input can be read twice: a regular file, not stdin, a pipe or a process
+    substitution (``<(cmd)``, a /dev/fd path), which are read once, as they come."""
+    return path != "-" and Path(path).is_file()
+
+
+def check_inputs(paths: Sequence[str]) -> None:
+    """Stop, before any work, on an input that does not exist or is a folder."""
+    for path in paths:
+        if path != "-" and not Path(path).exists():
+            raise CLIError(f"input file {path} does not exist", EXIT_USAGE)
+        if Path(path).is_dir():
+            raise CLIError(f"input {path} is a folder; give files (or - for stdin)", EXIT_USAGE)
+
+
 def count_lines(paths: Sequence[str]) -> Optional[int]:
-    """Lines of the input files (for the progress bar's total); None for stdin."""
-    if not paths or "-" in paths:
+    """Lines of the input files (for the progress bar's total); None when one is read once."""
+    if not paths or not all(is_regular(p) for p in paths):
         return None
     total = 0
     for path in paths:
@@ -121,7 +146,7 @@ def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: Optional
     Returns:
         Each language code the lines use, with the "file:line" of its first use.
     """
-    files = [p for p in paths if p != "-"]
+    files = [p for p in paths if is_regular(p)]
     codes: dict[str, str] = {}
     for line in parse_inputs(files, fmt=fmt, errors=errors) if files else ():
         for code in line_direction(line, src, tgt):
@@ -133,7 +158,8 @@ def line_direction(line: InputLine, src: Optional[str], tgt: Optional[str]) -> t
     """The (src, tgt) of a line: its own, else the command's."""
     src, tgt = line.src or src, line.tgt or tgt
     if src is None or tgt is None:
-        raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no --src/--tgt given', EXIT_USAGE)
+        raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no -s/--src-lang, '
+                       '-t/--tgt-lang given', EXIT_USAGE)
     return src, tgt
 
 
@@ -195,20 +221,23 @@ def check_output(args: argparse.Namespace) -> tuple[Optional[Path], int]:
 def cmd_translate(args: argparse.Namespace) -> int:
     from m2m100.translator import Segment, Translator
 
-    options = {code: option for code, option in ((args.src, "--src"), (args.tgt, "--tgt")) if code is not None}
-    check_languages(options, language_codes("m2m100"))
+    check_placement_options(args)
+    model = resolve_model(args)
+    known = model_languages(model)
+    options = {code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"))
+               if code is not None}
+    check_languages(options, known)
     if args.format == "text" and (args.src is None or args.tgt is None):
-        raise CLIError("--src and --tgt are required (jsonl lines may carry their own \"src\"/\"tgt\")", EXIT_USAGE)
-    for path in args.files:
-        if path != "-" and not Path(path).is_file():
-            raise CLIError(f"input file {path} does not exist")
+        raise CLIError("-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "
+                       "\"src\"/\"tgt\")", EXIT_USAGE)
+    check_inputs(args.files)
     output, skip = check_output(args)
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
-    check_languages(codes, language_codes("m2m100"))
+    check_languages(codes, known)
 
     translator = load_translator(args, Translator)
-    check_languages(codes, translator.languages)  # a checkpoint may know fewer (wmt21: 8)
+    check_languages(codes, translator.languages)
 
     lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
     for _ in range(skip):  # already in the output file
@@ -256,15 +285,61 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
-def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
+def resolve_model(args: argparse.Namespace) -> str:
+    """The model of a command: ``-m/--model``, else the bundled demo model (said once on stderr).
+    Sets ``args.model``, so that a second call says nothing."""
     if args.model is None:
         from m2m100.demo import DEMO_NOTICE, model_path
 
         try:
             args.model = str(model_path())
         except FileNotFoundError as err:
-            raise CLIError(f"no model given (-m/--model), and {err}", EXIT_USAGE) from err
+            raise CLIError(f"no model given (-m/--model), and {err}") from err
         print(f"m2m100: {DEMO_NOTICE}", file=sys.stderr)
+    return str(args.model)
+
+
+def model_languages(model: str) -> list[str]:
+    """The languages a checkpoint translates, read from its config.json alone (no weights), so
+    that an unknown code stops a command before the model is loaded. A model that declares none
+    (or one not on disk yet, such as a hub id) is taken to know every M2M100 code; the loaded
+    Translator checks again with its tokenizer."""
+    from m2m100.config import M2M100Config
+    from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages
+
+    path = Path(model)
+    if not (path / "config.json").is_file():
+        return list(language_codes("m2m100"))
+    try:
+        declared = M2M100Config.from_pretrained(path).extra.get(TRAINED_LANGUAGES_KEY)
+        return trained_languages(declared, language_codes("m2m100"))
+    except (ValueError, OSError):
+        return list(language_codes("m2m100"))  # the load reports what is wrong with the folder
+
+
+def check_placement_options(args: argparse.Namespace) -> None:
+    """Refuse a --device/--dtype/--quantize combination that cannot run, before any work."""
+    from m2m100.placement import check_placement
+
+    try:
+        check_placement(args.device, getattr(args, "dtype", None), getattr(args, "quantize", None))
+    except ValueError as err:
+        raise CLIError(str(err), EXIT_USAGE) from err
+
+
+def require_extra(command: str, extra: str, modules: Sequence[str]) -> None:
+    """Stop with the install command when a module of an optional extra is missing."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as err:
+            raise CLIError(f"m2m100 {command} needs the [{extra}] extra ({err.name or module} is not installed): "
+                           f"pip install 'm2m100[{extra}]'") from err
+
+
+def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
+    """The Translator of ``args`` (model, device, dtype, quantize, max_batch_tokens)."""
+    resolve_model(args)
     try:
         return translator_class(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize,
                                 max_batch_tokens=args.max_batch_tokens)
@@ -283,30 +358,59 @@ def _progress_bar(args: argparse.Namespace, *, total: Optional[int], initial: in
 
 
 def cmd_languages(args: argparse.Namespace) -> int:
-    for code in language_codes(args.codes):
-        print(f"{code}\t{LANGUAGE_NAMES[code]}")
+    if args.codes is not None:
+        if args.model is not None:
+            raise CLIError("give -m/--model (the languages of a model) or --codes (a code set), not both", EXIT_USAGE)
+        codes = list(language_codes(args.codes))
+    else:
+        codes = _loaded_languages(resolve_model(args))
+    for code in codes:
+        print(f"{code}\t{LANGUAGE_NAMES.get(code, code)}")
     return 0
+
+
+def _loaded_languages(model: str) -> list[str]:
+    """The languages of a model as its tokenizer and config say (no weights are read)."""
+    from m2m100.checkpoint import resolve_checkpoint_dir
+    from m2m100.config import M2M100Config
+    from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages
+    from m2m100.tokenizer import M2M100Tokenizer
+
+    try:
+        folder = resolve_checkpoint_dir(model)
+        known = list(M2M100Tokenizer.from_pretrained(folder).lang_code_to_id)
+        return trained_languages(M2M100Config.from_pretrained(folder).extra.get(TRAINED_LANGUAGES_KEY), known)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise CLIError(f"cannot read the model {model}: {err}") from err
 
 
 def cmd_info(args: argparse.Namespace) -> int:
     from m2m100.checkpoint import resolve_checkpoint_dir, weight_files
     from m2m100.config import M2M100Config
 
+    if args.model_path is not None:
+        if args.model is not None:
+            raise CLIError("give the model once: -m/--model or the positional MODEL, not both", EXIT_USAGE)
+        args.model = args.model_path
+    model = resolve_model(args)
     try:
-        folder = resolve_checkpoint_dir(args.model)
+        folder = resolve_checkpoint_dir(model)
         config = M2M100Config.from_pretrained(folder)
         files = weight_files(folder)
+        languages = _loaded_languages(model)
     except (FileNotFoundError, ValueError, OSError) as err:
         raise CLIError(f"cannot read the checkpoint: {err}") from err
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     params = _parameter_count(config)
     from m2m100.demo import is_demo_model
 
+    demo = is_demo_model(folder)
     kind = ("demo model: trained from scratch on number words and CLDR names (m2m100.demo), not for real text"
-            if is_demo_model(folder) else "translation checkpoint")
+            if demo else "translation checkpoint")
     rows = [
         ("checkpoint", str(folder)),
         ("kind", kind),
+        ("languages", f"{len(languages)}: {' '.join(languages)}"),
         ("architecture", f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
                          f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
                          f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "
@@ -318,6 +422,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("dtype", str(config.extra.get("dtype") or config.extra.get("torch_dtype") or "float32")),
         ("size on disk", _human_bytes(size)),
     ]
+    if demo:
+        from m2m100.demo import DEMO_KNOWS
+
+        rows.insert(3, ("knows", DEMO_KNOWS))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
@@ -347,17 +455,20 @@ def _human_bytes(size: int) -> str:
 # Argument parsing
 # ------------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="m2m100", description="Translate between any two of 100 languages with M2M100.")
+    from m2m100 import __version__
+
+    parser = argparse.ArgumentParser(prog="m2m100", description="Translate between any two of 100 languages with M2M100.",
+                                     epilog="Exit status: 0 done, 1 failure at run time, 2 usage error, 130 interrupted.",
+                                     allow_abbrev=False)
+    parser.add_argument("--version", action="version", version=f"m2m100 {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("translate", help="translate lines of files or stdin",
                             description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.")
     p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
-    p.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id "
-                                         "(default: the bundled demo model)")
-    p.add_argument("-s", "--src", help="source language code, e.g. fr")
-    p.add_argument("-t", "--tgt", help="target language code, e.g. de")
+    add_model_argument(p)
+    add_language_arguments(p, aliases=True)
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects')
@@ -370,19 +481,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.set_defaults(func=cmd_translate)
 
-    p = commands.add_parser("languages", help="list the language codes and names")
-    p.add_argument("--codes", choices=("m2m100", "wmt21"), default="m2m100", help="which code set")
+    p = commands.add_parser("languages", help="list the languages a model translates (codes and names)")
+    add_model_argument(p)
+    p.add_argument("--codes", choices=("m2m100", "wmt21"), default=None,
+                   help="list a checkpoint family's code set instead of a model's languages")
     p.set_defaults(func=cmd_languages)
 
-    p = commands.add_parser("info", help="describe a checkpoint: config, parameters, size on disk")
-    p.add_argument("model", help="checkpoint folder or hub id")
+    p = commands.add_parser("info", help="describe a checkpoint: languages, config, parameters, size on disk")
+    add_model_argument(p)
+    p.add_argument("model_path", nargs="?", metavar="MODEL", help="the same as -m/--model")
     p.set_defaults(func=cmd_info)
 
     # The other commands live beside the library code they adapt; each module keeps its heavy
     # imports (fastapi, sacrebleu, ...) inside its command function, so `--help` stays fast.
     for name in ADAPTER_MODULES:
         importlib.import_module(name).add_parser(commands)
+    for command in commands.choices.values():
+        command.allow_abbrev = False  # --src must not quietly mean --src-file
     return parser
+
+
+def add_model_argument(p: argparse.ArgumentParser, *, help: str = "the model") -> None:
+    """``-m/--model``, optional in every command, with the same default."""
+    p.add_argument("-m", "--model", help=f"{help}: a checkpoint folder (model and tokenizer) or hub id "
+                                         "(default: the bundled demo model)")
+
+
+def add_language_arguments(p: Any, *, aliases: bool = False, required: bool = False) -> None:
+    """``-s/--src-lang`` and ``-t/--tgt-lang``, the spelling of a language in every command;
+    ``aliases`` keeps the older ``--src``/``--tgt`` of ``translate`` working, unlisted."""
+    p.add_argument("-s", "--src-lang", dest="src", required=required, metavar="CODE",
+                   help="source language code, e.g. fr")
+    p.add_argument("-t", "--tgt-lang", dest="tgt", required=required, metavar="CODE",
+                   help="target language code, e.g. de")
+    if aliases:
+        p.add_argument("--src", dest="src", help=argparse.SUPPRESS)
+        p.add_argument("--tgt", dest="tgt", help=argparse.SUPPRESS)
 
 
 # Modules with an ``add_parser(commands)`` that registers one subcommand each.
@@ -432,7 +566,7 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     add_loading_options(p)
 
 
-def add_loading_options(p: argparse.ArgumentParser) -> None:
+def add_loading_options(p: Any) -> None:
     """Where and how the model is loaded (translate, evaluate, serve)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
@@ -444,6 +578,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if not args.verbose:  # the library's log is for library users; a command prints its own messages
+        logging.getLogger("m2m100").setLevel(logging.ERROR)
     try:
         return args.func(args)
     except CLIError as err:
@@ -452,7 +588,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("m2m100: interrupted; the output holds the lines finished so far (--resume continues)",
               file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head` closed the pipe
         return 0

@@ -8,7 +8,7 @@ run: without the model it falls back to "13a" ("zh" for a Chinese target) and sa
 
 :func:`score` is the library entry point (the finetune loop's validation BLEU calls it); the
 ``evaluate`` command translates a source file with :class:`m2m100.translator.Translator` (or takes
-``--hyp``) and prints the scores with their sacrebleu signatures.
+``--hyp-file``) and prints the scores with their sacrebleu signatures.
 """
 
 from __future__ import annotations
@@ -159,26 +159,46 @@ def score(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str
 # ------------------------------------------------------------------------------------------
 # The `m2m100 evaluate` command
 # ------------------------------------------------------------------------------------------
+class _RenamedOption(argparse.Action):
+    """An option that is gone: a usage error that gives the new spelling."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, *, message: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, help=argparse.SUPPRESS, **kwargs)
+        self.message = message
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: Optional[str] = None) -> None:
+        parser.error(self.message)
+
+
 def add_parser(commands: Any) -> None:
     """Register ``evaluate`` on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import add_model_options
+    from m2m100.cli import add_language_arguments, add_model_argument, add_model_options
 
     p = commands.add_parser(
         "evaluate", help="translate a test set and score it with BLEU and chrF",
-        description="Translate --src with a checkpoint (or take --hyp) and score the result against --ref with "
-                    "sacrebleu: BLEU (flores spm tokenization when its model is on disk, else 13a) and chrF.")
-    p.add_argument("-m", "--model", help="checkpoint folder or hub id (not needed with --hyp)")
-    p.add_argument("--src", metavar="FILE", help="source sentences, one a line")
-    p.add_argument("--ref", metavar="FILE", required=True, help="reference translations, aligned with --src")
-    p.add_argument("--hyp", metavar="FILE", help="score these translations instead of translating --src")
-    p.add_argument("-s", "--src-lang", help="source language code, e.g. fr")
-    p.add_argument("-t", "--tgt-lang", help="target language code, e.g. de")
+        description="Translate --src-file with a checkpoint (or take --hyp-file) and score the result against "
+                    "--ref-file with sacrebleu: BLEU (flores spm tokenization when its model is on disk, else 13a) "
+                    "and chrF.")
+    add_model_argument(p, help="the model that translates --src-file (not used with --hyp-file)")
+    p.add_argument("--src-file", metavar="FILE", help="source sentences, one a line")
+    p.add_argument("--ref-file", metavar="FILE", help="reference translations, aligned with the source (required)")
+    p.add_argument("--hyp-file", metavar="FILE", help="score these translations instead of translating --src-file")
+    # The spellings of earlier versions: --ref and --hyp still work; --src would read as a language
+    # (it is one in `translate`), so it stops with the new name instead.
+    p.add_argument("--ref", dest="ref_file", help=argparse.SUPPRESS)
+    p.add_argument("--hyp", dest="hyp_file", help=argparse.SUPPRESS)
+    p.add_argument("--src", action=_RenamedOption, dest="src_file",
+                   message="--src FILE is now --src-file FILE (the source language is -s/--src-lang)")
+    add_language_arguments(p)
     p.add_argument("-o", "--output", help="also write the translations to this file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     p.add_argument("--tokenize", default=AUTO, metavar="NAME",
                    help="BLEU tokenizer: auto (flores200 or flores101 when its spm model is on disk, else 13a), "
                         "or a sacrebleu name: flores200, flores101, 13a, intl, zh, char, none ...")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
+    p.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                   help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
     add_model_options(p)
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
@@ -186,37 +206,27 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from m2m100.cli import EXIT_USAGE, CLIError, check_languages
-    from m2m100.languages import language_codes
+    from m2m100.cli import CLIError, check_inputs, check_placement_options, require_extra
 
-    languages = {code: option for code, option in ((args.src_lang, "-s/--src-lang"), (args.tgt_lang, "-t/--tgt-lang"))
-                 if code is not None}
-    check_languages(languages, language_codes("m2m100"))
-    if args.hyp is None:
-        missing = [option for option, value in (("-m/--model", args.model), ("--src", args.src),
-                                                ("-s/--src-lang", args.src_lang), ("-t/--tgt-lang", args.tgt_lang))
-                   if value is None]
-        if missing:
-            raise CLIError(f"translating needs {', '.join(missing)} (or pass --hyp FILE to score existing "
-                           "translations)", EXIT_USAGE)
-    elif args.output is not None:
-        raise CLIError("--output saves the translations; with --hyp nothing is translated", EXIT_USAGE)
-    try:
-        tokenize, note = resolve_tokenize(args.tokenize, tgt=args.tgt_lang)
-    except ImportError as err:
-        raise CLIError(str(err)) from err
-    except ValueError as err:
-        raise CLIError(str(err), EXIT_USAGE) from err
+    require_extra("evaluate", "eval", ["sacrebleu"])
+    translating = args.hyp_file is None
+    if translating:
+        check_placement_options(args)
+    _check_arguments(args)
+    files = {name: path for name, path in (("ref", args.ref_file), ("src", args.src_file), ("hyp", args.hyp_file))
+             if path is not None}
+    check_inputs(list(files.values()))
+    _check_languages(args)
+    tokenize, note = _resolve_tokenize(args)
+    output = _check_output(args, files.values())
 
-    files = {name: path for name, path in (("ref", args.ref), ("src", args.src), ("hyp", args.hyp)) if path}
-    lines = {name: _read(path) for name, path in files.items()}
+    lines = {name: _read(path, errors=args.errors) for name, path in files.items()}
     for name in ("src", "hyp"):
         if name in lines and len(lines[name]) != len(lines["ref"]):
             raise CLIError(f"{files[name]} has {_lines(len(lines[name]))} but {files['ref']} has "
                            f"{_lines(len(lines['ref']))}; the files must be aligned line by line")
     if not lines["ref"]:
-        raise CLIError(f"{args.ref} is empty: nothing to score")
-    output = _check_output(args, files.values())
+        raise CLIError(f"{args.ref_file} is empty: nothing to score")
     if note:
         print(f"m2m100: note: {note}", file=sys.stderr)
     try:
@@ -224,27 +234,64 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(str(err)) from err
 
-    hypotheses = lines["hyp"] if args.hyp else _translate(args, lines["src"], output)
+    hypotheses = _translate(args, lines["src"], output) if translating else lines["hyp"]
     scores = score(hypotheses, lines["ref"], tokenize=tokenize)
     if args.json:
-        record = {**scores.to_dict(), "src_lang": args.src_lang, "tgt_lang": args.tgt_lang,
-                  "model": args.model, "hyp": args.hyp, "ref": args.ref}
+        record = {**scores.to_dict(), "src_lang": args.src, "tgt_lang": args.tgt, "model": args.model,
+                  "hyp": args.hyp_file, "ref": args.ref_file}
         print(json.dumps(record, ensure_ascii=False))
     else:
         print(scores.format())
     return 0
 
 
+def _check_arguments(args: argparse.Namespace) -> None:
+    """Stop on an option that is missing or has no use with the others."""
+    from m2m100.cli import EXIT_USAGE, CLIError
+
+    if args.ref_file is None:
+        raise CLIError("evaluate needs --ref-file FILE, the reference translations", EXIT_USAGE)
+    if args.hyp_file is None:
+        missing = [option for option, value in (("--src-file", args.src_file), ("-s/--src-lang", args.src),
+                                                ("-t/--tgt-lang", args.tgt)) if value is None]
+        if missing:
+            raise CLIError(f"translating needs {', '.join(missing)} (or pass --hyp-file FILE to score existing "
+                           "translations)", EXIT_USAGE)
+    elif args.output is not None:
+        raise CLIError("--output saves the translations; with --hyp-file nothing is translated", EXIT_USAGE)
+
+
+def _check_languages(args: argparse.Namespace) -> None:
+    """Stop on a language code the model does not translate (read from its config alone, so
+    before it is loaded; with --hyp-file, on a code that is not an M2M100 language)."""
+    from m2m100.cli import check_languages, model_languages, resolve_model
+    from m2m100.languages import language_codes
+
+    given = {code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"))
+             if code is not None}
+    if args.hyp_file is None:
+        check_languages(given, model_languages(resolve_model(args)))
+    else:
+        check_languages(given, language_codes("m2m100"))
+
+
+def _resolve_tokenize(args: argparse.Namespace) -> tuple[str, Optional[str]]:
+    from m2m100.cli import EXIT_USAGE, CLIError
+
+    try:
+        return resolve_tokenize(args.tokenize, tgt=args.tgt)
+    except ValueError as err:
+        raise CLIError(str(err), EXIT_USAGE) from err
+
+
 def _lines(count: int) -> str:
     return f"{count} line" if count == 1 else f"{count} lines"
 
 
-def _read(path: str) -> list[str]:
-    from m2m100.cli import CLIError, read_lines
+def _read(path: str, *, errors: str) -> list[str]:
+    from m2m100.cli import read_lines
 
-    if path != "-" and not Path(path).is_file():
-        raise CLIError(f"cannot read {path}: no such file")
-    return [text for _, _, text in read_lines([path], errors="strict")]
+    return [text for _, _, text in read_lines([path], errors=errors)]
 
 
 def _check_output(args: argparse.Namespace, inputs: Any) -> Optional[Path]:
@@ -269,12 +316,12 @@ def _translate(args: argparse.Namespace, sources: list[str], output: Optional[Pa
     from m2m100.translator import Translator
 
     translator = load_translator(args, Translator)
-    check_languages({args.src_lang: "-s/--src-lang", args.tgt_lang: "-t/--tgt-lang"}, translator.languages)
+    check_languages({args.src: "-s/--src-lang", args.tgt: "-t/--tgt-lang"}, translator.languages)
     bar = _progress_bar(args, total=len(sources), initial=0)
     hypotheses = []
     try:
         stream = translator.translate_stream(
-            sources, src=args.src_lang, tgt=args.tgt_lang, beam_size=args.beam_size,
+            sources, src=args.src, tgt=args.tgt, beam_size=args.beam_size,
             max_new_tokens=args.max_new_tokens, max_batch_tokens=args.max_batch_tokens)
         for translation in stream:
             hypotheses.append(" ".join(translation.splitlines()))

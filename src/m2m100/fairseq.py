@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -186,6 +187,23 @@ class Vocabulary:
     num_madeup_words: int  # embedding rows after the language tokens
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert` wrote, for its caller to report."""
+
+    out: Path  # the checkpoint folder
+    encoder_layers: int
+    decoder_layers: int
+    vocabulary: int  # entries of vocab.json: the specials and the pieces
+    languages: int  # language tokens after them
+    fillers: int  # madeupword rows after the language tokens
+    foreign_pieces: tuple[str, ...]  # pieces of dict.txt the spm model lacks (a few are tolerated)
+
+    def summary(self) -> str:
+        return (f"{self.encoder_layers} + {self.decoder_layers} layers, vocabulary {self.vocabulary} + "
+                f"{self.languages} languages + {self.fillers} fillers")
+
+
 def read_dictionary(path: Path) -> list[str]:
     """The symbols of a fairseq dict.txt in id order, the four implied specials included.
 
@@ -307,7 +325,7 @@ def convert_state_dict(state: Mapping[str, Any], config: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------
 def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] | str,
             spm: os.PathLike[str] | str, out: os.PathLike[str] | str, overwrite: bool = False,
-            dtype: Optional[str] = None, language_codes: Optional[str] = None, trust: bool = False) -> Path:
+            dtype: Optional[str] = None, language_codes: Optional[str] = None, trust: bool = False) -> Conversion:
     """Write a checkpoint folder for a fairseq M2M-100 model.
 
     Args:
@@ -321,7 +339,8 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
         trust: load the checkpoint with full pickle (runs code from the file).
 
     Returns:
-        The folder.
+        The folder and what it holds; ``foreign_pieces`` lists the pieces of dict.txt that the
+        spm model lacks (refused when they are most of them, logged as a warning when a few).
 
     Raises:
         FileNotFoundError: an input file is missing.
@@ -354,7 +373,7 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
     config = build_config(architecture(data), vocab_size=rows)
     vocabulary = split_vocabulary(read_dictionary(paths["dict"]), embedding_rows=rows, language_codes=language_codes,
                                   source=str(paths["dict"]))
-    _check_pieces(vocabulary, paths["spm model"])
+    foreign = _foreign_pieces(vocabulary, paths["spm model"])
     tensors = convert_state_dict(state, config)
     target_dtype = DTYPES[dtype] if dtype else tensors[EMBEDDING[1]].dtype
 
@@ -385,13 +404,15 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    logger.info("wrote %s: %d layers + %d, vocabulary %d + %d languages + %d fillers", out, config.encoder_layers,
-                config.decoder_layers, len(vocabulary.vocab), len(codes), vocabulary.num_madeup_words)
-    return out
+    done = Conversion(out, config.encoder_layers, config.decoder_layers, len(vocabulary.vocab), len(codes),
+                      vocabulary.num_madeup_words, tuple(foreign))
+    logger.info("wrote %s: %s", out, done.summary())
+    return done
 
 
-def _check_pieces(vocabulary: Vocabulary, spm: Path) -> None:
-    """A dict.txt of another spm model would map most text to <unk>: refuse it."""
+def _foreign_pieces(vocabulary: Vocabulary, spm: Path) -> list[str]:
+    """The pieces of dict.txt that the spm model lacks. A dict.txt of another spm model would map
+    most text to <unk>: refuse it."""
     import sentencepiece
 
     try:
@@ -406,6 +427,7 @@ def _check_pieces(vocabulary: Vocabulary, spm: Path) -> None:
                          f"(e.g. {', '.join(map(repr, foreign[:5]))}): the two files do not belong together")
     if foreign:
         logger.warning("%d pieces of dict.txt are not in %s (e.g. %s)", len(foreign), spm, foreign[:5])
+    return foreign
 
 
 def _move_into_place(staging: Path, out: Path) -> None:
@@ -431,8 +453,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="the fairseq model file, e.g. 418M.pt")
     p.add_argument("--dict", required=True, metavar="DICT", help="its dictionary, e.g. model_dict.128k.txt")
     p.add_argument("--spm", required=True, metavar="SPM", help="its sentencepiece model, e.g. spm.128k.model")
-    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+    p.add_argument("-o", "--output", metavar="DIR", help="the folder to write (required)")
+    p.add_argument("--out", dest="output", help=argparse.SUPPRESS)  # the spelling of earlier versions
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
                    help="weight dtype (default: the checkpoint's)")
     p.add_argument("--language-codes", choices=tuple(LANGUAGE_CODES), default=None,
@@ -444,16 +467,25 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from m2m100.cli import EXIT_USAGE, CLIError
+    from m2m100.cli import EXIT_USAGE, CLIError, check_inputs
 
+    if args.output is None:
+        raise CLIError("convert-fairseq needs -o/--output DIR, the folder to write", EXIT_USAGE)
+    check_inputs([args.checkpoint, args.dict, args.spm])
     try:
-        out = convert(args.checkpoint, dictionary=args.dict, spm=args.spm, out=args.out, overwrite=args.overwrite,
-                      dtype=args.dtype, language_codes=args.language_codes, trust=args.trust_checkpoint)
-    except FileExistsError as err:
+        done = convert(args.checkpoint, dictionary=args.dict, spm=args.spm, out=args.output,
+                       overwrite=args.overwrite, dtype=args.dtype, language_codes=args.language_codes,
+                       trust=args.trust_checkpoint)
+    except (FileExistsError, FileNotFoundError) as err:  # an output that exists, an input that does not
         raise CLIError(str(err), EXIT_USAGE) from err
-    except (FileNotFoundError, ValueError) as err:
+    except ValueError as err:  # the files do not make an M2M100 checkpoint
         raise CLIError(str(err)) from err
     except OSError as err:
-        raise CLIError(f"cannot write {args.out}: {err}") from err
-    print(out)
+        raise CLIError(f"cannot convert {args.checkpoint} into {args.output}: {err}") from err
+    if done.foreign_pieces:
+        print(f"m2m100: warning: {len(done.foreign_pieces)} pieces of {args.dict} are not in {args.spm} "
+              f"(e.g. {', '.join(map(repr, done.foreign_pieces[:5]))}); the tokenizer never produces them",
+              file=sys.stderr)
+    print(f"m2m100: wrote {done.out}: {done.summary()}", file=sys.stderr)
+    print(done.out)
     return 0

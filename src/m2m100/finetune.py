@@ -1,14 +1,17 @@
 """``m2m100 finetune``: the command-line face of :func:`m2m100.training.train`.
 
 It turns flags into a :class:`~m2m100.training.TrainSettings`, shows a progress bar, and turns
-every error into a message and an exit status (2 for options that cannot work together or a
-language code the tokenizer does not know, 1 for a file that cannot be used or a run that
-diverged). Under ``torchrun`` only rank 0 prints.
+every error into a message and an exit status (2 for options that cannot work together, an input
+file that does not exist or a language code the tokenizer does not know; 1 for a file or
+checkpoint that cannot be used, a missing extra or a run that diverged). Under ``torchrun`` only
+rank 0 prints.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import os
 import sys
@@ -17,23 +20,25 @@ from typing import Any, Optional
 
 def add_parser(commands: Any) -> None:
     """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import _positive_int, int_at_least, non_negative_float
+    from m2m100.cli import _positive_int, add_model_argument, int_at_least, non_negative_float
 
     p = commands.add_parser(
         "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
-        description="Train on sentence pairs: TSV (source<TAB>target, with --src-lang/--tgt-lang) or JSONL "
+        description="Train on sentence pairs: TSV (source<TAB>target, with -s/--src-lang, -t/--tgt-lang) or JSONL "
                     '({"src_lang", "tgt_lang", "src", "tgt"} a line). Writes OUTPUT/last, OUTPUT/best, '
                     "OUTPUT/log.jsonl. Run it under `torchrun --nproc_per_node N` for data-parallel training.")
     start = p.add_argument_group("what to start from")
-    start.add_argument("-m", "--model", help="checkpoint folder (model and tokenizer) or hub id to fine-tune")
+    add_model_argument(start, help="the model to fine-tune")
     start.add_argument("--init-config", metavar="CONFIG.json", help="start from random weights of this config")
     start.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder (needed with --init-config)")
     files = p.add_argument_group("data and output")
     files.add_argument("--train", required=True, metavar="FILE", help="training pairs, .tsv or .jsonl")
     files.add_argument("--valid", metavar="FILE", help="validation pairs, same formats")
     files.add_argument("-o", "--output", required=True, metavar="DIR", help="the run folder")
-    files.add_argument("--src-lang", help="source language of TSV files (JSONL lines may carry their own)")
-    files.add_argument("--tgt-lang", help="target language of TSV files")
+    # dest src_lang/tgt_lang: the names of TrainSettings (and of run.json).
+    files.add_argument("-s", "--src-lang", dest="src_lang", metavar="CODE",
+                       help="source language of TSV files (JSONL lines may carry their own)")
+    files.add_argument("-t", "--tgt-lang", dest="tgt_lang", metavar="CODE", help="target language of TSV files")
     files.add_argument("--skip-bad-lines", action="store_true", help="leave out malformed lines instead of stopping")
     files.add_argument("--max-length", type=_positive_int, help="skip pairs with a longer side (default: the model's)")
     run = p.add_argument_group("training")
@@ -59,7 +64,8 @@ def add_parser(commands: Any) -> None:
     report.add_argument("--eval-every", type=_positive_int, help="validate every N steps (default: --save-every)")
     report.add_argument("--save-every", type=_positive_int, default=1000, help="write OUTPUT/last every N steps")
     report.add_argument("--log-every", type=_positive_int, default=100, help="a log.jsonl line every N steps")
-    report.add_argument("--bleu", action="store_true", help="validation BLEU and chrF (greedy; needs sacrebleu)")
+    report.add_argument("--bleu", action="store_true",
+                        help="validation BLEU and chrF (greedy; needs the [eval] extra: sacrebleu)")
     report.add_argument("--best-metric", choices=("loss", "bleu", "chrf"), default="loss",
                         help="what picks OUTPUT/best (bleu/chrf need --bleu)")
     report.add_argument("--resume", action="store_true", help="continue the run in --output from OUTPUT/last")
@@ -79,6 +85,12 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     main_rank = os.environ.get("RANK", "0") == "0"
     if not main_rank:  # every rank reads the same data and would repeat each warning
         logging.getLogger("m2m100").setLevel(logging.ERROR)
+    try:
+        # Every rank checks; rank 0 alone says so (the demo notice too).
+        with contextlib.redirect_stderr(io.StringIO()) if not main_rank else contextlib.nullcontext():
+            _check_arguments(args)
+    except CLIError as err:
+        raise _quiet_unless(main_rank, err) from err
     settings = TrainSettings(
         output=args.output, train_file=args.train, model=args.model, init_config=args.init_config,
         tokenizer=args.tokenizer, valid_file=args.valid, src_lang=args.src_lang, tgt_lang=args.tgt_lang,
@@ -103,18 +115,33 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         bar.close()
     if main_rank:
         best = result.best
-        summary = f"finetune: {result.step} steps ({result.epoch:.2f} epochs)"
+        resumed = f"; resumed at step {bar.first_step - 1}" if args.resume and bar.first_step else ""
+        summary = f"m2m100: finetune: {result.step} steps ({result.epoch:.2f} epochs{resumed})"
         if result.train_loss is not None:
             summary += f", last train loss {result.train_loss:.4f}"
         if best is not None:
             summary += f", best valid {best['metric']} {best['value']:.4f} at step {best['step']}"
-        skipped = [f"{n} {what}" for n, what in ((result.skipped_lines, "bad lines"),
-                                                 (result.skipped_pairs, "over-long pairs")) if n]
+        skipped = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((result.skipped_lines, "bad line"),
+                                                                        (result.skipped_pairs, "over-long pair")) if n]
         if skipped:
-            summary += f"; left out {' and '.join(skipped)}"
-        print(f"{summary}\ncheckpoints: {result.output / 'last'}"
+            summary += f"; left out {' and '.join(skipped)} of {args.train}"
+        print(f"{summary}\nm2m100: checkpoints: {result.output / 'last'}"
               + (f", {result.output / 'best'}" if best is not None else ""), file=sys.stderr)
     return 0
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    """The checks made before any work: the extra --bleu needs, the device, the input files, and
+    the model (the bundled demo model when neither -m nor --init-config is given)."""
+    from m2m100.cli import check_inputs, check_placement_options, require_extra, resolve_model
+
+    if args.bleu:
+        require_extra("finetune --bleu", "eval", ["sacrebleu"])
+    # --precision is finetune's dtype, checked with the device by TrainSettings.
+    check_placement_options(args)
+    check_inputs([path for path in (args.train, args.valid, args.init_config) if path is not None])
+    if args.model is None and args.init_config is None:
+        resolve_model(args)
 
 
 def _quiet_unless(main_rank: bool, error: Exception) -> BaseException:
@@ -129,8 +156,11 @@ class _ProgressBar:
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: Optional[Any] = None
+        self.first_step: Optional[int] = None  # the first step of this process (> 1 on --resume)
 
     def update(self, step: int, total: int, record: dict[str, Any]) -> None:
+        if self.first_step is None:
+            self.first_step = step
         if not self.enabled:
             return
         if self.bar is None:

@@ -13,8 +13,11 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEMO_NOTICE", "add_parser", "is_demo_model", "model_path"]
+__all__ = ["DEMO_KNOWS", "DEMO_NOTICE", "add_parser", "is_demo_model", "model_path"]
 
+# What the demo model was trained on, in one line (the CLI, `m2m100 info` and the web page say it).
+DEMO_KNOWS = ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, months, languages, "
+              "territories) in 24 languages; not for real text")
 DEMO_NOTICE = ("no model given: using the bundled demo model (number words and CLDR names in 24 languages, "
                "6 M parameters); pass a checkpoint such as facebook/m2m100_418M for real translation")
 
@@ -50,7 +53,9 @@ def add_parser(commands: Any) -> None:
         description="Write parallel number words (num2words) and CLDR names (babel) for every direction "
                     f"between the languages, held-out numbers ({HELD_OUT_RULE}) as the test set, "
                     "a sentencepiece vocabulary and the model config.")
-    p.add_argument("--out", required=True, help="output folder (created; files of an earlier build are replaced)")
+    p.add_argument("-o", "--output", metavar="DIR",
+                   help="output folder (required; created; files of an earlier build are replaced)")
+    p.add_argument("--out", dest="output", help=argparse.SUPPRESS)  # the spelling of earlier versions
     p.add_argument("--languages", nargs="+", default=list(DEFAULT_LANGUAGES), metavar="CODE",
                    help=f"M2M100 codes, space- or comma-separated (default: {' '.join(DEFAULT_LANGUAGES)})")
     p.add_argument("--seed", type=int, default=defaults["seed"], metavar="N",
@@ -59,6 +64,11 @@ def add_parser(commands: Any) -> None:
                    help="training pairs of each direction (default: %(default)s)")
     p.add_argument("--name-share", type=float, default=defaults["name_share"], metavar="F",
                    help="share of the training pairs that are CLDR names, the rest numbers (default: %(default)s)")
+    p.add_argument("--all-names", action="store_true",
+                   help="train every CLDR name both languages have in every direction, on top of the "
+                        "sampled pairs (names are learnt by heart)")
+    p.add_argument("--calendar-repeats", type=_positive_int, default=defaults["calendar_repeats"], metavar="N",
+                   help="write each weekday and month pair N times (default: %(default)s)")
     p.add_argument("--valid-per-direction", type=int, default=defaults["valid_per_direction"], metavar="N",
                    help="validation pairs (held-in, not in training) of each direction (default: %(default)s)")
     p.add_argument("--test-per-direction", type=int, default=defaults["test_per_direction"], metavar="N",
@@ -71,22 +81,26 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_demo_data(args: argparse.Namespace) -> int:
-    from m2m100.cli import EXIT_USAGE, CLIError
+    from m2m100.cli import EXIT_USAGE, CLIError, require_extra
     from m2m100.demo.data import BuildOptions, build
     from m2m100.demo.sources import HELD_OUT_RULE, UnusableLanguage
 
+    require_extra("demo-data", "demo", ["babel", "num2words"])
+    if args.output is None:
+        raise CLIError("demo-data needs -o/--output DIR, the folder to write", EXIT_USAGE)
     languages = [code for item in args.languages for code in item.split(",") if code]
     try:
         options = BuildOptions(languages=tuple(languages), seed=args.seed,
                                pairs_per_direction=args.pairs_per_direction, name_share=args.name_share,
+                               all_names=args.all_names, calendar_repeats=args.calendar_repeats,
                                valid_per_direction=args.valid_per_direction,
                                test_per_direction=args.test_per_direction, max_number=args.max_number,
                                vocab_size=args.vocab_size)
     except ValueError as err:
         raise CLIError(str(err), EXIT_USAGE) from err
-    out = Path(args.out)
+    out = Path(args.output)
     if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} is a file; give a folder", EXIT_USAGE)
+        raise CLIError(f"-o/--output {out} is a file; give a folder", EXIT_USAGE)
     try:
         report = build(out, options)
     except UnusableLanguage as err:

@@ -1,10 +1,10 @@
 """Exact-match accuracy of a demo model on held-out numbers, per direction.
 
     python -m m2m100.demo.evaluate                      # the shipped model, its regenerated test set
-    python -m m2m100.demo.evaluate --model build/demo/run/best --test build/demo/test.jsonl
+    python -m m2m100.demo.evaluate -m build/demo/run/best --test-file build/demo/test.jsonl
     python -m m2m100.demo.evaluate --quantize int8 --beam-size 4 --json
 
-Without ``--test`` the test set is rebuilt from the options in the model folder's
+Without ``--test-file`` the test set is rebuilt from the options in the model folder's
 ``demo_data.json`` (the data build's manifest, copied there by scripts/train_demo.sh; the
 defaults when absent), so no build folder is needed. A translation counts when it equals the
 reference after NFC and whitespace normalization. The summary is the mean over directions
@@ -125,17 +125,18 @@ def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from m2m100.cli import _positive_int
+    from m2m100.cli import _positive_int, add_loading_options, add_model_argument
 
-    p = argparse.ArgumentParser(prog="python -m m2m100.demo.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", help="model folder (default: the shipped demo model)")
-    p.add_argument("--test", help="test.jsonl of a demo-data build (default: rebuilt from the model's demo_data.json)")
+    p = argparse.ArgumentParser(prog="python -m m2m100.demo.evaluate", description=__doc__.split("\n\n")[0],
+                                allow_abbrev=False)
+    add_model_argument(p, help="the demo model to evaluate")
+    p.add_argument("--test-file", dest="test", metavar="FILE",
+                   help="test.jsonl of a demo-data build (default: rebuilt from the model's demo_data.json)")
+    p.add_argument("--test", dest="test", help=argparse.SUPPRESS)  # the spelling of earlier versions
     p.add_argument("--per-direction", type=_positive_int, metavar="N",
                    help="evaluate only the first N lines of each direction")
     p.add_argument("--beam-size", type=_positive_int, default=1, help="beams (default 1: greedy)")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None, help="weight dtype")
-    p.add_argument("--quantize", choices=("int8",), default=None, help="int8 linear layers (CPU)")
-    p.add_argument("--device", default=None, help="cpu, cuda ... (default: cuda when present)")
+    add_loading_options(p)
     p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
     p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N wrong translations")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")

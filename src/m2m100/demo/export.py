@@ -8,12 +8,14 @@ test set).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from m2m100.demo.evaluate import MANIFEST_IN_MODEL
+from m2m100.languages import TRAINED_LANGUAGES_KEY
 
 MAX_MB = 25.0  # the shipped folder travels in the package
 
@@ -38,6 +40,11 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
         raise FileNotFoundError(f"no data manifest at {manifest}; it is written by m2m100 demo-data")
     model = M2M100ForConditionalGeneration.from_pretrained(checkpoint, dtype=torch.float16, device="cpu")
     tokenizer = M2M100Tokenizer.from_pretrained(checkpoint)
+    if manifest is not None:
+        # The model translates the languages it was trained on, not every token of its tokenizer:
+        # the Translator, the CLI and the server read this list (m2m100.languages.trained_languages).
+        options = json.loads(Path(manifest).read_text(encoding="utf-8"))["options"]
+        model.config.extra[TRAINED_LANGUAGES_KEY] = list(options["languages"])
     if dest.exists():
         shutil.rmtree(dest)  # no file of an older model may stay beside the new one
     model.save_pretrained(dest)
