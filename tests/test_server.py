@@ -26,6 +26,8 @@ import httpx
 import pytest
 
 from m2m100.batching import Batcher, Closed, Job, QueueFull, Settings
+from m2m100.demo import model_path as demo_model_path
+from m2m100.server import SERVE_MODULES
 from m2m100.translator import Segment, Translator
 
 MAIN_OPTIONS = ["--max-wait-ms", "100", "--max-texts", "8", "--max-chars", "2000", "--max-queue", "64"]
@@ -173,7 +175,10 @@ def test_health_languages_page_and_docs(server, translator):
 
     answer = httpx.get(server.url + "/languages").json()
     assert [entry["code"] for entry in answer["languages"]] == translator.languages
+    assert len(translator.languages) == 100  # no "languages" in its config.json: all the tokenizer's
     assert {"code": "fr", "name": "French"} in answer["languages"]
+    assert (answer["model"], answer["demo"]) == (str(translator.name), False)
+    assert answer["description"] == "M2M100 translation checkpoint, 100 languages"
 
     page = httpx.get(server.url + "/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -182,9 +187,43 @@ def test_health_languages_page_and_docs(server, translator):
     # Everything is in the page: no script, style, font or image from elsewhere.
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//|@import|url\(""", page.text)
 
-    assert httpx.get(server.url + "/docs").status_code == 200
     schema = httpx.get(server.url + "/openapi.json").json()
     assert {"/translate", "/languages", "/health"} <= set(schema["paths"])
+    # /docs loads Swagger UI from the server, not from a CDN (the browser test sees it render).
+    html = httpx.get(server.url + "/docs").text
+    assert not re.search(r"https?://", html), html
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert asset.startswith("/static-offline-docs/"), asset
+        assert httpx.get(server.url + asset).status_code == 200, asset
+    assert httpx.get(server.url + "/redoc").status_code == 404  # ReDoc would fetch its logo from its CDN
+
+
+def test_the_demo_model_offers_its_24_languages_and_says_it_is_a_demo(tmp_path):
+    folder = demo_model_path()
+    server = start_server(folder, tmp_path / "server.log")
+    try:
+        answer = httpx.get(server.url + "/languages").json()
+        codes = [entry["code"] for entry in answer["languages"]]
+        # The languages its training data was built for (the data build's own record).
+        trained = json.loads((folder / "demo_data.json").read_text(encoding="utf-8"))["options"]["languages"]
+        assert len(codes) == 24 and sorted(codes) == sorted(trained)
+        assert {"code": "ja", "name": "Japanese"} in answer["languages"]
+        assert (answer["model"], answer["demo"]) == (str(folder), True)
+        assert answer["description"] == ("number words and CLDR names (weekdays, months, languages, territories) "
+                                         "in 24 languages; not for real text")
+
+        # zh is an M2M100 language, but not one of the demo model's.
+        for body in ({"text": "twenty-one", "src": "en", "tgt": "zh"}, {"text": "二十一", "src": "zh", "tgt": "en"}):
+            response = server.post(body)
+            detail = error_of(response, 422, "unknown_language")
+            assert "Unknown language code 'zh'" in detail and detail.endswith(f"Valid codes: {', '.join(codes)}.")
+            assert response.json()["valid"] == codes
+
+        translator = Translator(folder, device="cpu")
+        body = {"texts": ["twenty-one", "Monday"], "src": "en", "tgt": "fr"}
+        assert server.post(body).json()["translations"] == expected(translator, body)
+    finally:
+        assert server.stop() == 0, server.output()
 
 
 def test_translations_equal_the_library(server, translator, texts):
@@ -367,6 +406,17 @@ def test_a_model_that_cannot_load_ends_the_command(tmp_path):
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 1, result.stderr
     assert f"m2m100: error: cannot load the model {tmp_path / 'missing'}" in result.stderr
+
+
+@pytest.mark.parametrize("module", SERVE_MODULES)
+def test_serve_without_the_serve_extra_says_what_to_install(module):
+    hide = f"import sys; sys.modules[{module!r}] = None"  # what an import finds when it is not installed
+    result = subprocess.run([sys.executable, "-c", f"{hide}; from m2m100.cli import main; sys.exit(main(['serve']))"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (f"m2m100: error: m2m100 serve needs the [serve] extra ({module} is not installed): "
+                             "pip install 'm2m100[serve]'\n")
+    assert result.stdout == ""
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,22 +1,31 @@
-"""The web page of ``m2m100 serve``, driven in headless Chromium (playwright): type, pick the
-languages, translate, swap; what the page shows must be the library's translation.
+"""The pages of ``m2m100 serve``, driven in headless Chromium (playwright): on the web page,
+type, pick the languages, translate, swap, and what the page shows must be the library's
+translation; the demo model's notice; the API documentation at /docs. No page may ask for
+anything but the server's own URLs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
+from m2m100.demo import model_path as demo_model_path
 from m2m100.translator import Translator
-from test_server import start_server
+from test_server import Server, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No network here: these keep Chromium from reaching out (updates, sync, QUIC probes).
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM} to drive the page with")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
+    reason=f"needs Debian's Chromium at {CHROMIUM} and playwright: apt-get install chromium chromium-driver, "
+           "and pip install -e '.[test]'")
 
 
 @pytest.fixture(scope="module")
@@ -27,18 +36,31 @@ def server(translation_folder: Path, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        requested: list[str] = []
-        page.on("request", lambda request: requested.append(request.url))
-        page.goto(server.url + "/")
-        yield page
+        yield browser
         browser.close()
+
+
+@contextlib.contextmanager
+def local_page(browser: Any, server: Server, path: str) -> Iterator[Any]:
+    """A new page at ``path`` of ``server``; when done, checks that it asked for nothing elsewhere."""
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server.url + path)
+    yield page
+    page.close()
     assert requested and all(url.startswith(server.url + "/") for url in requested), requested  # nothing outside
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    with local_page(browser, server, "/") as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +117,41 @@ def test_an_error_is_shown(page, lines):
     page.click("#translate")
     expect(page.locator("#status")).to_have_text("4 texts; at most 3 a request", timeout=60_000)
     expect(page.locator("#status")).to_have_class("error")
+
+
+def test_a_checkpoint_gets_no_demo_notice(page):
+    from playwright.sync_api import expect
+
+    expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
+    expect(page.locator("#notice")).to_be_hidden()
+    expect(page.locator("#src option")).to_have_count(100)
+    expect(page.locator("footer")).to_contain_text("(M2M100 translation checkpoint, 100 languages)")
+
+
+def test_the_demo_model_says_so_and_offers_its_languages_only(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    server = start_server(demo_model_path(), tmp_path / "server.log")
+    try:
+        with local_page(browser, server, "/") as page:
+            expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
+            notice = page.locator("#notice")
+            expect(notice).to_be_visible()
+            expect(notice).to_contain_text("demo model: number words and CLDR names (weekdays, months, languages, "
+                                           "territories) in 24 languages; not for real text")
+            for menu in ("#src", "#tgt"):
+                expect(page.locator(f"{menu} option")).to_have_count(24)
+                expect(page.locator(f"{menu} option[value=zh]")).to_have_count(0)
+            assert page.locator("#src option[value=ja]").inner_text() == "Japanese (ja)"
+    finally:
+        assert server.stop() == 0, server.output()
+
+
+def test_the_api_documentation_renders_offline(server, browser):
+    from playwright.sync_api import expect
+
+    with local_page(browser, server, "/docs") as page:
+        operations = page.locator(".opblock-summary-path")  # one per operation, as Swagger UI renders them
+        expect(operations.filter(has_text="/translate")).to_be_visible(timeout=60_000)
+        expect(operations.filter(has_text="/languages")).to_be_visible()
+        expect(operations.filter(has_text="/health")).to_be_visible()

@@ -5,11 +5,13 @@ Endpoints:
         optional ``beam_size``, ``max_new_tokens``. Answers ``{"translations": [...], "model",
         "src", "tgt"}``, always a list in the order of the input; a ``"text"`` request also gets
         ``"translation"``, the one string.
-    ``GET /languages``: the checkpoint's codes with their English names.
+    ``GET /languages``: the codes the model translates, with their English names; which model
+        it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.
-    ``GET /``: a page to try translations; ``GET /docs``: the OpenAPI documentation.
+    ``GET /``: a page to try translations; ``GET /docs``: the OpenAPI documentation (Swagger UI,
+        served by the app from the fastapi-offline package, so that it works without a network).
 
 Errors are JSON, ``{"error": kind, "detail": message}``; the kind is also the label of
 ``m2m100_request_errors_total``: 413 ``too_many_texts``, ``too_many_chars``, ``too_large`` (the
@@ -33,20 +35,25 @@ import signal
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, MutableMapping, Optional, TypeVar
 
-from m2m100.cli import CLIError, _positive_int, add_loading_options, non_negative_float
-from m2m100.languages import LANGUAGE_NAMES, unknown_language_error
+from m2m100.cli import (
+    CLIError, _positive_int, add_loading_options, add_model_argument, check_placement_options, non_negative_float,
+    require_extra, resolve_model,
+)
+from m2m100.languages import unknown_language_error
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from m2m100.serving_info import ModelInfo
     from m2m100.translator import Translator
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_BEAM_SIZE = 16  # memory and time grow with the beam; wider searches rarely translate better
+SERVE_MODULES = ("fastapi", "fastapi_offline", "prometheus_client", "uvicorn")  # those of the [serve] extra
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class ServiceState:
 
     translator: Optional["Translator"] = None  # set once loaded
     languages: frozenset = frozenset()  # its codes, for the checks on the event loop
+    info: Optional["ModelInfo"] = None  # what GET /languages answers, set with translator
     load_error: Optional[BaseException] = None
     batcher: Any = None  # the Batcher, made at startup (it needs the running event loop)
 
@@ -146,7 +154,18 @@ def _schemas() -> Any:
         src: str
         tgt: str
 
-    return SimpleNamespace(TranslateRequest=TranslateRequest, TranslateResponse=TranslateResponse)
+    class Language(BaseModel):
+        code: str
+        name: str = Field(description="English name")
+
+    class LanguagesResponse(BaseModel):
+        model: str = Field(description="the checkpoint being served")
+        demo: bool = Field(description="whether it is the bundled demo model, which is not for real text")
+        description: str = Field(description="what the model translates")
+        languages: List[Language] = Field(description="the codes the model was trained on, for src and tgt")
+
+    return SimpleNamespace(TranslateRequest=TranslateRequest, TranslateResponse=TranslateResponse,
+                           LanguagesResponse=LanguagesResponse)
 
 
 def create_app(load: Callable[[], "Translator"], settings: ServerSettings = ServerSettings(), *,
@@ -162,10 +181,12 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
+    from fastapi_offline import FastAPIOffline
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     from m2m100 import __version__
     from m2m100.batching import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
+    from m2m100.serving_info import ModelInfo, model_info
     from m2m100.translator import Segment
 
     schemas = _schemas()
@@ -174,6 +195,7 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
 
     def run_batch(segments: list[tuple[str, str, str]], options: Settings) -> list[str]:
         translator = state.translator
+        assert translator is not None  # requests reach the batcher only once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
         out = list(translator.translate_segments([Segment(*s) for s in segments], beam_size=options.beam_size,
                                                  max_new_tokens=options.max_new_tokens))
@@ -190,13 +212,14 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
         start = time.perf_counter()
         try:
             translator = await batcher.on_worker(load)
+            info = await batcher.on_worker(model_info, translator)
         except Exception as err:  # noqa: BLE001 - reported by /health and on_load_error
             logger.error("cannot load the model: %s", err)
             state.load_error = err
             if on_load_error is not None:
                 on_load_error(err)
             return
-        state.translator, state.languages = translator, frozenset(translator.languages)
+        state.translator, state.languages, state.info = translator, frozenset(translator.languages), info
         metrics.loaded.set(1)
         logger.info("model %s loaded in %.1f s", translator.name, time.perf_counter() - start)
 
@@ -216,8 +239,10 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
             await state.batcher.close()
             await loading
 
-    app = FastAPI(title="m2m100", summary="Translate between any two of 100 languages with M2M100.",
-                  version=__version__, lifespan=lifespan)
+    # /docs as FastAPI makes it, but with Swagger UI served by the app (from /static-offline-docs),
+    # not from a CDN. No /redoc: ReDoc fetches its logo from its CDN all the same.
+    app = FastAPIOffline(title="m2m100", summary="Translate between any two of 100 languages with M2M100.",
+                         version=__version__, lifespan=lifespan, redoc_url=None)
     app.state.service = state
     app.add_middleware(_Intake, limit=settings.max_body_bytes, metrics=metrics)
     page = _static("index.html")
@@ -252,7 +277,8 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
               responses={413: {"description": "too many texts or characters"},
                          422: {"description": "malformed JSON, a bad field or an unknown language code"},
                          503: {"description": "loading, queue full or shutting down (see Retry-After)"}})
-    async def translate(body: schemas.TranslateRequest, request: Request) -> dict[str, Any]:
+    async def translate(body: schemas.TranslateRequest,  # type: ignore[name-defined]  # a class made at run time
+                        request: Request) -> dict[str, Any]:
         """Translate ``text`` or each of ``texts`` from ``src`` to ``tgt``."""
         arrived = time.perf_counter()
         translator = ready()
@@ -284,12 +310,13 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
             answer["translation"] = translations[0]
         return answer
 
-    @app.get("/languages")
-    async def languages() -> dict[str, Any]:
-        """The language codes of the loaded checkpoint, with their English names."""
-        translator = ready()
-        return {"model": translator.name,
-                "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in translator.languages]}
+    @app.get("/languages", response_model=schemas.LanguagesResponse,
+             responses={503: {"description": "the model is loading, or could not be loaded"}})
+    async def languages() -> ModelInfo:
+        """The language codes the loaded model translates, with their English names, and what the model is."""
+        ready()
+        assert state.info is not None  # set with the translator
+        return state.info
 
     @app.get("/health")
     async def health() -> JSONResponse:
@@ -315,7 +342,7 @@ class _ClientGone(Exception):
     pass
 
 
-async def _unless_disconnected(work: Awaitable[T], receive: Callable[[], Awaitable[dict[str, Any]]]) -> T:
+async def _unless_disconnected(work: Awaitable[T], receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> T:
     """``await work``, unless the client disconnects first: then ``work`` is cancelled (which
     takes a request that has not started out of the queue) and _ClientGone is raised."""
 
@@ -374,7 +401,7 @@ def add_parser(commands: Any) -> None:
     p = commands.add_parser("serve", help="run the HTTP translation service (web page at /)",
                             description="Serve POST /translate, GET /languages, /health, /metrics, /docs and a web "
                                         "page at /. Requests that arrive together share one model batch.")
-    p.add_argument("-m", "--model", help="checkpoint folder or hub id (default: the bundled demo model)")
+    add_model_argument(p, help="the model to serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     add_loading_options(p)
@@ -396,18 +423,13 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    require_extra("serve", "serve", SERVE_MODULES)
+    check_placement_options(args)
     import uvicorn
 
     from m2m100.translator import Translator
 
-    model = args.model
-    if model is None:
-        from m2m100.demo import model_path
-
-        try:
-            model = model_path()
-        except FileNotFoundError as err:
-            raise CLIError(f"no -m/--model given, and {err}") from err
+    model = resolve_model(args)
     settings = ServerSettings(max_batch_tokens=args.max_batch_tokens, max_batch_requests=args.max_batch_requests,
                               max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, max_texts=args.max_texts,
                               max_chars=args.max_chars)
