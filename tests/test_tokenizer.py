@@ -21,7 +21,7 @@ from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CO
 from transformers.tokenization_utils import Trie as HFTrie
 
 from m2m100 import languages
-from m2m100._added_tokens import Trie
+from m2m100.tokenizer.added_tokens import Trie
 from m2m100.tokenizer import BatchEncoding, M2M100Tokenizer
 
 HF = transformers.M2M100Tokenizer

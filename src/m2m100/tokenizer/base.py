@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from m2m100._added_tokens import AddedToken, Trie, split_on_added_tokens
+from m2m100.tokenizer.added_tokens import AddedToken, Trie, split_on_added_tokens
 
 SPECIAL_TOKENS_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
                              "cls_token", "mask_token", "additional_special_tokens")

@@ -18,7 +18,8 @@ from typing import Any
 
 import sentencepiece
 
-from m2m100._added_tokens import AddedToken
+from m2m100.checkpoint import resolve_checkpoint_dir
+from m2m100.tokenizer.added_tokens import AddedToken
 
 VOCAB_FILE = "vocab.json"
 SPM_FILE = "sentencepiece.bpe.model"
@@ -67,8 +68,6 @@ def resolve_folder(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathL
         FileNotFoundError: a local-looking path that does not exist.
         OSError: a hub id that could not be downloaded (no huggingface_hub, no network, no repo).
     """
-    from m2m100.checkpoint import resolve_checkpoint_dir
-
     return resolve_checkpoint_dir(name_or_path, cache_dir=cache_dir, revision=revision,
                                   local_files_only=local_files_only, token=token, allow_patterns=_HUB_FILES)
 

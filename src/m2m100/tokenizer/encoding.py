@@ -10,6 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import numpy as np
+import torch
+
 logger = logging.getLogger(__name__)
 
 VERY_LARGE_INTEGER = int(1e30)  # transformers' model_max_length when none is known
@@ -158,9 +161,5 @@ def to_tensors(data: dict[str, Any], return_tensors: str | None, *, prepend_batc
             raise ValueError(f"Cannot make a tensor of {key!r}: its rows have different lengths. "
                              "Pass padding=True (and truncation=True) to batch texts.")
     if return_tensors == "pt":
-        import torch  # lazily: tokenizing alone needs no torch
-
         return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in data.items()})
-    import numpy as np
-
     return BatchEncoding({k: np.asarray(v, dtype=np.int64) for k, v in data.items()})

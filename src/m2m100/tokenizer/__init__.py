@@ -2,9 +2,9 @@
 
 A source sentence is laid out ``[__src_lang__] pieces... </s>``, a target likewise with
 ``tgt_lang``. Ids, tokens, decoded text and saved files are those of transformers 4.57's slow
-``M2M100Tokenizer``. The generic machinery sits in helpers: ``_slow_tokenizer`` (special and
-added tokens, decoding), ``_added_tokens`` (matching them in text), ``_batch_encoding``
-(truncation, padding, tensors) and ``_tokenizer_files`` (the folder format).
+``M2M100Tokenizer``. The generic machinery sits beside it: ``base`` (special and added tokens,
+decoding), ``added_tokens`` (matching them in text), ``encoding`` (truncation, padding, tensors)
+and ``files`` (the folder format).
 """
 
 from __future__ import annotations
@@ -18,13 +18,12 @@ from typing import Any
 
 import sentencepiece
 
-from m2m100 import _batch_encoding as batching
-from m2m100 import _tokenizer_files as files
-from m2m100._added_tokens import AddedToken
-from m2m100._batch_encoding import BatchEncoding
-from m2m100._slow_tokenizer import SPECIAL_TOKENS_ATTRIBUTES, SlowTokenizerBase
 from m2m100.languages import language_codes as codes_of_kind
 from m2m100.languages import unknown_language_error
+from m2m100.tokenizer import encoding, files
+from m2m100.tokenizer.added_tokens import AddedToken
+from m2m100.tokenizer.base import SPECIAL_TOKENS_ATTRIBUTES, SlowTokenizerBase
+from m2m100.tokenizer.encoding import BatchEncoding
 
 __all__ = ["AddedToken", "BatchEncoding", "M2M100Tokenizer"]
 
@@ -89,7 +88,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         self.name_or_path = kwargs.pop("name_or_path", "")
         max_len = kwargs.pop("max_len", None)
         max_len = kwargs.pop("model_max_length", max_len)
-        self.model_max_length = batching.VERY_LARGE_INTEGER if max_len is None else max_len
+        self.model_max_length = encoding.VERY_LARGE_INTEGER if max_len is None else max_len
         self.padding_side = self._checked_side("padding_side", kwargs.pop("padding_side", "right"))
         self.truncation_side = self._checked_side("truncation_side", kwargs.pop("truncation_side", "right"))
         self.model_input_names = kwargs.pop("model_input_names", ["input_ids", "attention_mask"])
@@ -416,7 +415,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
                return_attention_mask: bool | None, return_special_tokens_mask: bool,
                return_length: bool) -> BatchEncoding:
         """Truncate, add special tokens, pad and convert, as transformers' encode_plus pipeline."""
-        padding, truncation, max_length = batching.resolve_options(
+        padding, truncation, max_length = encoding.resolve_options(
             padding=padding, truncation=truncation, max_length=max_length,
             pad_to_multiple_of=pad_to_multiple_of, model_max_length=self.model_max_length,
             return_tensors=return_tensors, padding_side=padding_side)
@@ -427,7 +426,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         num_special = self.num_special_tokens_to_add() if add_special_tokens else 0
         items = []
         for ids in id_lists:
-            ids = batching.truncate(ids, num_special=num_special, truncation=truncation,
+            ids = encoding.truncate(ids, num_special=num_special, truncation=truncation,
                                     max_length=max_length, side=self.truncation_side)
             item = {"input_ids": self.build_inputs_with_special_tokens(ids) if add_special_tokens else ids}
             if return_special_tokens_mask:
@@ -439,13 +438,13 @@ class M2M100Tokenizer(SlowTokenizerBase):
         if max_length is None and max(len(item["input_ids"]) for item in items) > self.model_max_length:
             logger.warning("A sequence is longer than model_max_length (%d): the model cannot take it "
                            "whole; pass truncation=True.", self.model_max_length)
-        batching.pad(items, padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
+        encoding.pad(items, padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
                      side=padding_side or self.padding_side, pad_id=self.pad_token_id,
                      attention_mask=return_attention_mask)
         if not batched and return_length:  # a single text reports it after padding
             items[0]["length"] = len(items[0]["input_ids"])
         data = {key: [item[key] for item in items] for key in items[0]} if batched else items[0]
-        return batching.to_tensors(data, return_tensors, prepend_batch_axis=not batched)
+        return encoding.to_tensors(data, return_tensors, prepend_batch_axis=not batched)
 
 
 class AutoTokenizer:
