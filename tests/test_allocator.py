@@ -14,7 +14,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 # Allocates, touches and frees a 40 MB block five times; prints the page faults of the last four.
 FAULTS = """
 import ctypes, resource, sys
-from m2m100.allocator import tune_malloc
+from m2m100.generation.allocator import tune_malloc
 print(tune_malloc(), tune_malloc())
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p

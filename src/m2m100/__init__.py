@@ -1,8 +1,8 @@
 """m2m100: a fast, faithful PyTorch implementation of the M2M100 many-to-many translation model."""
 
-from m2m100.cache import DecoderCache, KVCache
 from m2m100.config import M2M100Config
-from m2m100.generation_config import GenerationConfig
+from m2m100.generation.config import GenerationConfig
+from m2m100.model.cache import DecoderCache, KVCache
 from m2m100.modeling import M2M100Model, M2M100ForConditionalGeneration, M2M100PreTrainedModel
 from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
@@ -28,7 +28,7 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-from m2m100.decoding import GenerateBeamEncoderDecoderOutput, GenerateEncoderDecoderOutput, generate  # noqa: E402
-from m2m100.generation_config import DecodingOptions  # noqa: E402
+from m2m100.generation.config import DecodingOptions  # noqa: E402
+from m2m100.generation.decoding import GenerateBeamEncoderDecoderOutput, GenerateEncoderDecoderOutput, generate  # noqa: E402
 
 __all__ += ["DecodingOptions", "GenerateBeamEncoderDecoderOutput", "GenerateEncoderDecoderOutput", "generate"]

@@ -319,7 +319,7 @@ def model_languages(model: str) -> list[str]:
 
 def check_placement_options(args: argparse.Namespace) -> None:
     """Refuse a --device/--dtype/--quantize combination that cannot run, before any work."""
-    from m2m100.placement import check_placement
+    from m2m100.model.placement import check_placement
 
     try:
         check_placement(args.device, getattr(args, "dtype", None), getattr(args, "quantize", None))
@@ -570,7 +570,7 @@ def add_loading_options(p: Any) -> None:
     """Where and how the model is loaded (translate, evaluate, serve)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",),  # linear.QUANTIZATIONS (no torch import here)
+    p.add_argument("--quantize", default=None, choices=("int8",),  # quantize.QUANTIZATIONS (no torch import here)
                    help="int8 linear layers on CPU: faster, tokens may differ from float32")
 
 

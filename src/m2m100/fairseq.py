@@ -351,7 +351,7 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
     import torch
 
     from m2m100.checkpoint import DTYPES, load_weights
-    from m2m100.generation_config import GenerationConfig
+    from m2m100.generation.config import GenerationConfig
     from m2m100.modeling import M2M100ForConditionalGeneration
     from m2m100.tokenizer import M2M100Tokenizer
 

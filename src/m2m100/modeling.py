@@ -1,6 +1,6 @@
 """The transformers-compatible surface: ``M2M100Model`` and ``M2M100ForConditionalGeneration``.
 
-Everything numerical lives in ``model.py``; this module only translates the documented
+Everything numerical lives in :mod:`m2m100.model`; this module only translates the documented
 arguments (``return_dict``, ``encoder_outputs``, ``past_key_values``, head masks, ...) into calls
 of the encoder and decoder stacks, and adds ``from_pretrained`` / ``save_pretrained``.
 """
@@ -18,13 +18,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from m2m100 import checkpoint
-from m2m100.cache import DecoderCache
 from m2m100.config import M2M100Config
-from m2m100.generation_config import GenerationConfig
-from m2m100.linear import Int8Linear, Linear, pack_weights, quantize_int8, unpack_weights
-from m2m100.model import ATTENTION_BACKENDS, Attention, Decoder, Encoder, SinusoidalPositions, StackOutput
+from m2m100.generation.config import GenerationConfig
+from m2m100.generation.decoding import generate
+from m2m100.model.attention import ATTENTION_BACKENDS, Attention
+from m2m100.model.cache import DecoderCache
+from m2m100.model.linear import Linear, pack_weights, unpack_weights
+from m2m100.model.placement import check_placement
+from m2m100.model.quantize import Int8Linear, quantize_int8
+from m2m100.model.transformer import Decoder, Encoder, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
-from m2m100.placement import check_placement
 
 logger = logging.getLogger(__name__)
 
@@ -382,7 +385,5 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         generation_config: GenerationConfig | None = None, **kwargs: Any,
     ) -> torch.LongTensor | ModelOutput:
         """Translate with greedy search, sampling or beam search (transformers' ``generate``);
-        see :func:`m2m100.decoding.generate` for the arguments and outputs."""
-        from m2m100.decoding import generate
-
+        see :func:`m2m100.generation.decoding.generate` for the arguments and outputs."""
         return generate(self, input_ids, attention_mask, generation_config=generation_config, **kwargs)

@@ -17,10 +17,10 @@ from typing import Any, NamedTuple, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 
-from m2m100.allocator import tune_malloc
-from m2m100.cache import DecoderCache
-from m2m100.generation_config import DecodingOptions, GenerationConfig, resolve_generation_config
-from m2m100.logits import ForceToken, LogitRule, apply_rules, build_rules
+from m2m100.generation.allocator import tune_malloc
+from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
+from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules
+from m2m100.model.cache import DecoderCache
 from m2m100.outputs import ModelOutput
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from m2m100.checkpoint import DTYPES
-from m2m100.linear import QUANTIZATIONS
+from m2m100.model.quantize import QUANTIZATIONS
 
 DeviceSpec = str | dict | torch.device | int | None
 

@@ -362,7 +362,7 @@ class DecodingOptions:
         return torch.tensor(self.decoder_start, dtype=torch.long, device=device)
 
     def rule_settings(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`m2m100.logits.build_rules`, except ``forced_bos``."""
+        """The keyword arguments of :func:`m2m100.generation.logits.build_rules`, except ``forced_bos``."""
         return dict(
             prompt_length=1, max_length=self.max_length, min_length=self.min_length, eos_ids=self.eos_ids,
             repetition_penalty=self.repetition_penalty, no_repeat_ngram_size=self.no_repeat_ngram_size,
