@@ -22,11 +22,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m2m100 import cli, data, training
+from m2m100 import cli
 from m2m100.config import M2M100Config
 from m2m100.modeling import M2M100ForConditionalGeneration
-from m2m100.run_folder import STATE_FILE, RunFolder, SettingsError
 from m2m100.tokenizer import M2M100Tokenizer
+from m2m100.training import data, loop
+from m2m100.training.run_folder import STATE_FILE, RunFolder, SettingsError
+from m2m100.training.settings import SCHEDULES
 
 PAIRS = [  # (src_lang, tgt_lang, src, tgt): two directions in one file, the many-to-many case
     ("en", "fr", "the life is like a box", "la vie est comme une boîte"),
@@ -114,7 +116,7 @@ def test_label_smoothed_loss_is_fairseqs() -> None:
     labels = torch.randint(0, 11, (2, 5))
     labels[0, 3:] = data.IGNORE_INDEX
     eps = 0.1
-    loss, nll = training.label_smoothed_nll_loss(logits, labels, eps)
+    loss, nll = loop.label_smoothed_nll_loss(logits, labels, eps)
     # fairseq's target distribution: 1 - eps on the label, eps / (V - 1) on every other class.
     mask = labels != data.IGNORE_INDEX
     q = torch.full((int(mask.sum()), 11), eps / 10)
@@ -124,13 +126,13 @@ def test_label_smoothed_loss_is_fairseqs() -> None:
     torch.testing.assert_close(nll, F.cross_entropy(logits.view(-1, 11), labels.view(-1), reduction="sum"))
     assert not torch.allclose(loss, F.cross_entropy(logits.view(-1, 11), labels.view(-1), reduction="sum",
                                                     label_smoothing=eps))  # torch's eps / V is another loss
-    plain, _ = training.label_smoothed_nll_loss(logits, labels, 0.0)
+    plain, _ = loop.label_smoothed_nll_loss(logits, labels, 0.0)
     torch.testing.assert_close(plain, nll)
 
 
 def test_learning_rate_schedules() -> None:
-    factors = {s: [training.lr_factor(i, schedule=s, warmup=4, total=10) for i in range(10)]
-               for s in training.SCHEDULES}
+    factors = {s: [loop.lr_factor(i, schedule=s, warmup=4, total=10) for i in range(10)]
+               for s in SCHEDULES}
     for values in factors.values():
         assert values[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors["constant"][4:] == [1.0] * 6
@@ -423,14 +425,14 @@ def test_the_output_folder_guards_its_run(tiny: SimpleNamespace, tmp_path: Path,
 def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny: SimpleNamespace, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    real, calls = training.label_smoothed_nll_loss, []
+    real, calls = loop.label_smoothed_nll_loss, []
 
     def nan_at_step_4(logits: torch.Tensor, labels: torch.Tensor, eps: float) -> Any:
         calls.append(1)
         loss, nll = real(logits, labels, eps)
         return (loss * math.nan, nll) if len(calls) == 4 else (loss, nll)
 
-    monkeypatch.setattr(training, "label_smoothed_nll_loss", nan_at_step_4)
+    monkeypatch.setattr(loop, "label_smoothed_nll_loss", nan_at_step_4)
     output = tmp_path / "run"
     status, err = run_cli(finetune(tiny, output, "--max-steps", 6, "--save-every", 2, "--max-batch-tokens", 4096),
                           capsys)

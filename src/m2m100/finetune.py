@@ -78,9 +78,10 @@ def add_parser(commands: Any) -> None:
 
 def cmd_finetune(args: argparse.Namespace) -> int:
     from m2m100.cli import EXIT_FAILURE, EXIT_USAGE, CLIError
-    from m2m100.data import DataError, UnknownLanguageError
-    from m2m100.run_folder import SettingsError
-    from m2m100.training import DivergedError, TrainSettings, train
+    from m2m100.training.data import DataError, UnknownLanguageError
+    from m2m100.training.run_folder import SettingsError
+    from m2m100.training.loop import DivergedError, train
+    from m2m100.training.settings import TrainSettings
 
     main_rank = os.environ.get("RANK", "0") == "0"
     if not main_rank:  # every rank reads the same data and would repeat each warning

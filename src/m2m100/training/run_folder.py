@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import torch
+
 STATE_FILE = "training_state.pt"
 RUN_FILE = "run.json"
 LOG_FILE = "log.jsonl"
@@ -113,8 +115,6 @@ class RunFolder:
     # ------------------------------------------------------------------ checkpoints
     def save(self, name: str, model: Any, tokenizer: Any, state: dict[str, Any] | None = None) -> None:
         """Write checkpoint ``name`` (model, tokenizer and, for ``last``, the training state)."""
-        import torch
-
         target, tmp, old = self.path / name, self.path / f".{name}.tmp", self.path / f".{name}.old"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -130,8 +130,6 @@ class RunFolder:
         shutil.rmtree(old, ignore_errors=True)
 
     def load_state(self) -> dict[str, Any]:
-        import torch
-
         return torch.load(self.last / STATE_FILE, map_location="cpu", weights_only=True)
 
     def describe_last(self) -> str:
