@@ -25,9 +25,9 @@ from typing import Any, Callable, Optional
 import httpx
 import pytest
 
-from m2m100.batching import Batcher, Closed, Job, QueueFull, Settings
+from m2m100.serving.batcher import Batcher, Closed, Job, QueueFull, Settings
 from m2m100.demo import model_path as demo_model_path
-from m2m100.server import SERVE_MODULES
+from m2m100.serving.app import SERVE_MODULES
 from m2m100.translator import Segment, Translator
 
 MAIN_OPTIONS = ["--max-wait-ms", "100", "--max-texts", "8", "--max-chars", "2000", "--max-queue", "64"]
@@ -426,7 +426,7 @@ def test_serve_without_the_serve_extra_says_what_to_install(module):
 def test_health_says_loading_until_the_model_is_ready(translator):
     from fastapi.testclient import TestClient
 
-    from m2m100.server import create_app
+    from m2m100.serving.app import create_app
 
     release = threading.Event()
 
@@ -453,7 +453,7 @@ def test_health_says_loading_until_the_model_is_ready(translator):
 def test_a_failed_load_is_reported():
     from fastapi.testclient import TestClient
 
-    from m2m100.server import create_app
+    from m2m100.serving.app import create_app
 
     failures: list[BaseException] = []
 

@@ -525,7 +525,7 @@ ADAPTER_MODULES: tuple[str, ...] = (
     "m2m100.evaluation",
     "m2m100.fairseq",
     "m2m100.finetune",
-    "m2m100.server",
+    "m2m100.serving.app",
 )
 
 

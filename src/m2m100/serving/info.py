@@ -5,13 +5,11 @@ which knows number words and a few names, not real text."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, TypedDict
+from typing import TypedDict
 
 from m2m100.demo import is_demo_model
 from m2m100.languages import LANGUAGE_NAMES
-
-if TYPE_CHECKING:
-    from m2m100.translator import Translator
+from m2m100.translator import Translator
 
 DEMO_DESCRIPTION = ("number words and CLDR names (weekdays, months, languages, territories) in {n} languages; "
                     "not for real text")

@@ -20,7 +20,7 @@ closest and the valid codes, ``valid`` lists them); 503 ``loading``, ``queue_ful
 ``shutting_down`` (with Retry-After), ``model_failed``; 500 ``internal``; ``disconnected`` is
 counted for a client that left before its answer.
 
-Requests are batched by :mod:`m2m100.batching`; all model work runs on one worker thread. On
+Requests are batched by :mod:`m2m100.serving.batcher`; all model work runs on one worker thread. On
 SIGTERM the server stops accepting connections, answers the requests it holds, and exits 0.
 """
 
@@ -34,20 +34,22 @@ import logging
 import signal
 import time
 from dataclasses import dataclass
+from importlib.resources import files
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, MutableMapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, List, MutableMapping, Optional, TypeVar
 
+from m2m100 import __version__
 from m2m100.cli import (
     CLIError, _positive_int, add_loading_options, add_model_argument, check_placement_options, non_negative_float,
     require_extra, resolve_model,
 )
 from m2m100.languages import unknown_language_error
+from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
+from m2m100.serving.info import ModelInfo, model_info
+from m2m100.translator import Segment, Translator
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-
-    from m2m100.serving_info import ModelInfo
-    from m2m100.translator import Translator
 
 logger = logging.getLogger(__name__)
 
@@ -78,9 +80,9 @@ class ServerSettings:
 class ServiceState:
     """What the app knows at run time (``app.state.service``)."""
 
-    translator: Optional["Translator"] = None  # set once loaded
+    translator: Optional[Translator] = None  # set once loaded
     languages: frozenset = frozenset()  # its codes, for the checks on the event loop
-    info: Optional["ModelInfo"] = None  # what GET /languages answers, set with translator
+    info: Optional[ModelInfo] = None  # what GET /languages answers, set with translator
     load_error: Optional[BaseException] = None
     batcher: Any = None  # the Batcher, made at startup (it needs the running event loop)
 
@@ -123,8 +125,6 @@ class Metrics:
 @functools.lru_cache(maxsize=None)
 def _schemas() -> Any:
     """The request and answer models (built on first use: pydantic is not imported for ``--help``)."""
-    from typing import List
-
     from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
     class TranslateRequest(BaseModel):
@@ -168,7 +168,7 @@ def _schemas() -> Any:
                            LanguagesResponse=LanguagesResponse)
 
 
-def create_app(load: Callable[[], "Translator"], settings: ServerSettings = ServerSettings(), *,
+def create_app(load: Callable[[], Translator], settings: ServerSettings = ServerSettings(), *,
                on_load_error: Optional[Callable[[BaseException], None]] = None) -> "FastAPI":
     """Build the service.
 
@@ -183,11 +183,6 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi_offline import FastAPIOffline
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-    from m2m100 import __version__
-    from m2m100.batching import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
-    from m2m100.serving_info import ModelInfo, model_info
-    from m2m100.translator import Segment
 
     schemas = _schemas()
     metrics = Metrics()
@@ -266,7 +261,7 @@ def create_app(load: Callable[[], "Translator"], settings: ServerSettings = Serv
             error = ServiceError(422, "invalid_request", detail)
         return await service_error(request, error)
 
-    def ready() -> "Translator":
+    def ready() -> Translator:
         if state.translator is None:
             if state.load_error is not None:
                 raise ServiceError(503, "model_failed", f"the model could not be loaded: {state.load_error}")
@@ -387,9 +382,7 @@ class _Intake:
 
 
 def _static(name: str) -> str:
-    from importlib.resources import files
-
-    return files("m2m100").joinpath("static", name).read_text(encoding="utf-8")
+    return files(__package__).joinpath("static", name).read_text(encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------------------
@@ -426,8 +419,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     require_extra("serve", "serve", SERVE_MODULES)
     check_placement_options(args)
     import uvicorn
-
-    from m2m100.translator import Translator
 
     model = resolve_model(args)
     settings = ServerSettings(max_batch_tokens=args.max_batch_tokens, max_batch_requests=args.max_batch_requests,
