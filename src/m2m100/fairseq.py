@@ -1,4 +1,4 @@
-"""Convert an original fairseq M2M-100 checkpoint into a checkpoint folder, and ``m2m100 convert-fairseq``.
+"""Convert an original fairseq M2M-100 checkpoint into a checkpoint folder (``m2m100 convert-fairseq``).
 
 Fairseq ships three files: the model (a ``torch.save``'d dict with the ``"model"`` state dict
 and the architecture in ``"args"`` or ``"cfg"``), ``dict.txt`` (its Dictionary: ``<s> <pad> </s>
@@ -12,20 +12,28 @@ so that a key this converter does not know is reported, never carried along sile
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
-import sys
 import uuid
+from argparse import Namespace  # the class of the "args" that fairseq pickles into its checkpoints
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
+import sentencepiece
+import torch
+
+from m2m100.checkpoint import DTYPES, load_weights
+from m2m100.config import M2M100Config
+from m2m100.generation.config import GenerationConfig
 from m2m100.languages import LANGUAGE_CODES
+from m2m100.modeling import M2M100ForConditionalGeneration
+from m2m100.tokenizer import M2M100Tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -103,15 +111,11 @@ def load_checkpoint(path: Path, *, trust: bool = False) -> dict[str, Any]:
         ValueError: the file needs classes a safe load refuses (named, with the way out), or
             it is not a fairseq checkpoint.
     """
-    import pickle
-
-    import torch
-
     try:
         if trust:
             data = torch.load(path, map_location="cpu", weights_only=False)
         else:
-            with torch.serialization.safe_globals([argparse.Namespace]):
+            with torch.serialization.safe_globals([Namespace]):
                 data = torch.load(path, map_location="cpu", weights_only=True)
     except ModuleNotFoundError as err:
         raise ValueError(f"{path} needs the module {err.name!r} to be read; install it (pip install {err.name})") \
@@ -157,8 +161,6 @@ def build_config(args: Any, *, vocab_size: int) -> Any:
         ValueError: a required argument is missing, or the architecture uses an option the
             M2M100 model does not have (post-norm layers, learned positions ...).
     """
-    from m2m100.config import M2M100Config
-
     fields, missing = {}, []
     for field, (names, default) in CONFIG_MAP.items():
         value = next((_get(args, n) for n in names if _get(args, n) is not None), default)
@@ -303,8 +305,6 @@ def convert_state_dict(state: Mapping[str, Any], config: Any) -> dict[str, Any]:
         ValueError: keys this conversion does not know, or keys it needs that are missing (all
             listed by their fairseq names), or tied matrices that differ.
     """
-    import torch
-
     pairs = key_pairs(config)
     needed = {source for source, _ in pairs}
     missing = sorted(needed - set(state))
@@ -348,13 +348,6 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
         ValueError: the checkpoint, dictionary and spm model do not make an M2M100 checkpoint
             (the message says what does not fit).
     """
-    import torch
-
-    from m2m100.checkpoint import DTYPES, load_weights
-    from m2m100.generation.config import GenerationConfig
-    from m2m100.modeling import M2M100ForConditionalGeneration
-    from m2m100.tokenizer import M2M100Tokenizer
-
     paths = {"checkpoint": Path(checkpoint), "dict": Path(dictionary), "spm model": Path(spm)}
     for what, path in paths.items():
         if not path.is_file():
@@ -413,8 +406,6 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
 def _foreign_pieces(vocabulary: Vocabulary, spm: Path) -> list[str]:
     """The pieces of dict.txt that the spm model lacks. A dict.txt of another spm model would map
     most text to <unk>: refuse it."""
-    import sentencepiece
-
     try:
         processor = sentencepiece.SentencePieceProcessor(model_file=str(spm))
     except (OSError, RuntimeError) as err:
@@ -439,53 +430,3 @@ def _move_into_place(staging: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, out)  # an empty folder is replaced in one step
-
-
-# ------------------------------------------------------------------------------------------
-# The `m2m100 convert-fairseq` command
-# ------------------------------------------------------------------------------------------
-def add_parser(commands: Any) -> None:
-    """Register ``convert-fairseq`` on the ``m2m100`` command's subparsers."""
-    p = commands.add_parser(
-        "convert-fairseq", help="turn an original fairseq M2M-100 checkpoint into a checkpoint folder",
-        description="Convert a fairseq M2M-100 model (.pt), its dict.txt and its spm model into a folder that "
-                    "from_pretrained (this package's and transformers') loads.")
-    p.add_argument("checkpoint", metavar="CHECKPOINT", help="the fairseq model file, e.g. 418M.pt")
-    p.add_argument("--dict", required=True, metavar="DICT", help="its dictionary, e.g. model_dict.128k.txt")
-    p.add_argument("--spm", required=True, metavar="SPM", help="its sentencepiece model, e.g. spm.128k.model")
-    p.add_argument("-o", "--output", metavar="DIR", help="the folder to write (required)")
-    p.add_argument("--out", dest="output", help=argparse.SUPPRESS)  # the spelling of earlier versions
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
-    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
-                   help="weight dtype (default: the checkpoint's)")
-    p.add_argument("--language-codes", choices=tuple(LANGUAGE_CODES), default=None,
-                   help="the language list of the model (default: what dict.txt holds, else m2m100)")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="load the checkpoint with full pickle (runs code from the file; needs the modules it "
-                        "names, e.g. omegaconf); only for files from a source you trust")
-    p.set_defaults(func=cmd_convert)
-
-
-def cmd_convert(args: argparse.Namespace) -> int:
-    from m2m100.cli import EXIT_USAGE, CLIError, check_inputs
-
-    if args.output is None:
-        raise CLIError("convert-fairseq needs -o/--output DIR, the folder to write", EXIT_USAGE)
-    check_inputs([args.checkpoint, args.dict, args.spm])
-    try:
-        done = convert(args.checkpoint, dictionary=args.dict, spm=args.spm, out=args.output,
-                       overwrite=args.overwrite, dtype=args.dtype, language_codes=args.language_codes,
-                       trust=args.trust_checkpoint)
-    except (FileExistsError, FileNotFoundError) as err:  # an output that exists, an input that does not
-        raise CLIError(str(err), EXIT_USAGE) from err
-    except ValueError as err:  # the files do not make an M2M100 checkpoint
-        raise CLIError(str(err)) from err
-    except OSError as err:
-        raise CLIError(f"cannot convert {args.checkpoint} into {args.output}: {err}") from err
-    if done.foreign_pieces:
-        print(f"m2m100: warning: {len(done.foreign_pieces)} pieces of {args.dict} are not in {args.spm} "
-              f"(e.g. {', '.join(map(repr, done.foreign_pieces[:5]))}); the tokenizer never produces them",
-              file=sys.stderr)
-    print(f"m2m100: wrote {done.out}: {done.summary()}", file=sys.stderr)
-    print(done.out)
-    return 0

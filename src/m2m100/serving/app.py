@@ -1,4 +1,4 @@
-"""The HTTP service, ``m2m100 serve``: a FastAPI app over :class:`m2m100.translator.Translator`.
+"""The HTTP service of ``m2m100 serve``: a FastAPI app over :class:`m2m100.translator.Translator`.
 
 Endpoints:
     ``POST /translate``: ``{"text": "..."}`` or ``{"texts": [...]}`` with ``src``, ``tgt`` and
@@ -26,23 +26,17 @@ SIGTERM the server stops accepting connections, answers the requests it holds, a
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # classes local to create_app.
-import argparse
 import asyncio
 import contextlib
 import functools
 import logging
-import signal
 import time
 from dataclasses import dataclass
 from importlib.resources import files
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterator, List, MutableMapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, MutableMapping, Optional, TypeVar
 
 from m2m100 import __version__
-from m2m100.cli import (
-    CLIError, _positive_int, add_loading_options, add_model_argument, check_placement_options, non_negative_float,
-    require_extra, resolve_model,
-)
 from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
 from m2m100.serving.info import ModelInfo, model_info
@@ -383,78 +377,3 @@ class _Intake:
 
 def _static(name: str) -> str:
     return files(__package__).joinpath("static", name).read_text(encoding="utf-8")
-
-
-# ------------------------------------------------------------------------------------------
-# The `serve` command
-# ------------------------------------------------------------------------------------------
-def add_parser(commands: Any) -> None:
-    """Register ``m2m100 serve``."""
-    defaults = ServerSettings()
-    p = commands.add_parser("serve", help="run the HTTP translation service (web page at /)",
-                            description="Serve POST /translate, GET /languages, /health, /metrics, /docs and a web "
-                                        "page at /. Requests that arrive together share one model batch.")
-    add_model_argument(p, help="the model to serve")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    add_loading_options(p)
-    p.add_argument("--max-batch-tokens", type=_positive_int, default=defaults.max_batch_tokens,
-                   help="source tokens of one batch of requests, and of one model call")
-    p.add_argument("--max-batch-requests", type=_positive_int, default=defaults.max_batch_requests,
-                   help="requests in one batch (1: no batching)")
-    p.add_argument("--max-wait-ms", type=non_negative_float, default=defaults.max_wait_ms,
-                   help="how long a request waits for others to share its batch (0: only those already queued)")
-    p.add_argument("--max-queue", type=_positive_int, default=defaults.max_queue,
-                   help="requests waiting for the model; more are answered 503 with Retry-After")
-    p.add_argument("--max-texts", type=_positive_int, default=defaults.max_texts,
-                   help="texts in one request; more are answered 413")
-    p.add_argument("--max-chars", type=_positive_int, default=defaults.max_chars,
-                   help="characters of one request's texts together; more are answered 413")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
-                   help="uvicorn's log level (info logs every request)")
-    p.set_defaults(func=cmd_serve)
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    require_extra("serve", "serve", SERVE_MODULES)
-    check_placement_options(args)
-    import uvicorn
-
-    model = resolve_model(args)
-    settings = ServerSettings(max_batch_tokens=args.max_batch_tokens, max_batch_requests=args.max_batch_requests,
-                              max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, max_texts=args.max_texts,
-                              max_chars=args.max_chars)
-
-    def load() -> Translator:
-        return Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
-                          max_batch_tokens=args.max_batch_tokens)
-
-    def stop(err: BaseException) -> None:
-        server.should_exit = True
-
-    app = create_app(load, settings, on_load_error=stop)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
-    with _signals_recorded(server) as received:
-        server.run()  # on SIGTERM/SIGINT: stops accepting, answers what it holds, then returns
-    if app.state.service.load_error is not None:
-        raise CLIError(f"cannot load the model {model}: {app.state.service.load_error}")
-    return 130 if signal.SIGINT in received else 0
-
-
-@contextlib.contextmanager
-def _signals_recorded(server: Any) -> Iterator[list[int]]:
-    """After a graceful shutdown uvicorn raises the signal again for the handler it found, which
-    by default ends the process with that signal; a recording handler lets ``serve`` exit 0.
-    (It also stops ``server`` for a signal that comes before uvicorn has put up its own.)"""
-    received: list[int] = []
-
-    def record(sig: int, frame: Any) -> None:
-        received.append(sig)
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, record) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

@@ -1,6 +1,6 @@
-"""``m2m100 finetune``: the command-line face of :func:`m2m100.training.train`.
+"""``m2m100 finetune``: the command-line face of :func:`m2m100.training.loop.train`.
 
-It turns flags into a :class:`~m2m100.training.TrainSettings`, shows a progress bar, and turns
+It turns flags into a :class:`~m2m100.training.settings.TrainSettings`, shows a progress bar, and turns
 every error into a message and an exit status (2 for options that cannot work together, an input
 file that does not exist or a language code the tokenizer does not know; 1 for a file or
 checkpoint that cannot be used, a missing extra or a run that diverged). Under ``torchrun`` only
@@ -17,11 +17,18 @@ import os
 import sys
 from typing import Any, Optional
 
+from m2m100.cli.common import (
+    EXIT_FAILURE, EXIT_USAGE, CLIError, add_model_argument, check_inputs, check_placement_options, int_at_least,
+    non_negative_float, positive_int, require_extra, resolve_model,
+)
+from m2m100.training.data import DataError, UnknownLanguageError
+from m2m100.training.loop import DivergedError, train
+from m2m100.training.run_folder import SettingsError
+from m2m100.training.settings import TrainSettings
+
 
 def add_parser(commands: Any) -> None:
     """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
-    from m2m100.cli import _positive_int, add_model_argument, int_at_least, non_negative_float
-
     p = commands.add_parser(
         "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
         description="Train on sentence pairs: TSV (source<TAB>target, with -s/--src-lang, -t/--tgt-lang) or JSONL "
@@ -40,18 +47,18 @@ def add_parser(commands: Any) -> None:
                        help="source language of TSV files (JSONL lines may carry their own)")
     files.add_argument("-t", "--tgt-lang", dest="tgt_lang", metavar="CODE", help="target language of TSV files")
     files.add_argument("--skip-bad-lines", action="store_true", help="leave out malformed lines instead of stopping")
-    files.add_argument("--max-length", type=_positive_int, help="skip pairs with a longer side (default: the model's)")
+    files.add_argument("--max-length", type=positive_int, help="skip pairs with a longer side (default: the model's)")
     run = p.add_argument_group("training")
-    run.add_argument("--max-batch-tokens", type=_positive_int, default=4096,
+    run.add_argument("--max-batch-tokens", type=positive_int, default=4096,
                      help="padded source + target tokens of a batch, per process (default 4096)")
-    run.add_argument("--max-steps", type=_positive_int, help="optimizer steps to train")
-    run.add_argument("--epochs", type=_positive_int, help="epochs to train (the first limit reached stops)")
+    run.add_argument("--max-steps", type=positive_int, help="optimizer steps to train")
+    run.add_argument("--epochs", type=positive_int, help="epochs to train (the first limit reached stops)")
     run.add_argument("--lr", type=non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
     run.add_argument("--warmup-steps", type=int_at_least(0), default=100, help="linear warmup (default 100)")
     run.add_argument("--schedule", choices=("inverse-sqrt", "linear", "constant"), default="inverse-sqrt",
                      help="learning rate after warmup (default inverse-sqrt, as fairseq)")
     run.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
-    run.add_argument("--grad-accum", type=_positive_int, default=1, help="batches per process per step")
+    run.add_argument("--grad-accum", type=positive_int, default=1, help="batches per process per step")
     run.add_argument("--clip-norm", type=non_negative_float, default=1.0, help="max gradient norm; 0: no clipping")
     run.add_argument("--label-smoothing", type=non_negative_float, default=0.1, help="fairseq's epsilon (0.1)")
     run.add_argument("--dropout", type=non_negative_float, help="override the model's dropout")
@@ -61,9 +68,9 @@ def add_parser(commands: Any) -> None:
     run.add_argument("--seed", type=int, default=1, help="seeds shuffling, dropout and random weights (default 1)")
     run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     report = p.add_argument_group("validation, checkpoints, logs")
-    report.add_argument("--eval-every", type=_positive_int, help="validate every N steps (default: --save-every)")
-    report.add_argument("--save-every", type=_positive_int, default=1000, help="write OUTPUT/last every N steps")
-    report.add_argument("--log-every", type=_positive_int, default=100, help="a log.jsonl line every N steps")
+    report.add_argument("--eval-every", type=positive_int, help="validate every N steps (default: --save-every)")
+    report.add_argument("--save-every", type=positive_int, default=1000, help="write OUTPUT/last every N steps")
+    report.add_argument("--log-every", type=positive_int, default=100, help="a log.jsonl line every N steps")
     report.add_argument("--bleu", action="store_true",
                         help="validation BLEU and chrF (greedy; needs the [eval] extra: sacrebleu)")
     report.add_argument("--best-metric", choices=("loss", "bleu", "chrf"), default="loss",
@@ -77,12 +84,6 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from m2m100.cli import EXIT_FAILURE, EXIT_USAGE, CLIError
-    from m2m100.training.data import DataError, UnknownLanguageError
-    from m2m100.training.run_folder import SettingsError
-    from m2m100.training.loop import DivergedError, train
-    from m2m100.training.settings import TrainSettings
-
     main_rank = os.environ.get("RANK", "0") == "0"
     if not main_rank:  # every rank reads the same data and would repeat each warning
         logging.getLogger("m2m100").setLevel(logging.ERROR)
@@ -134,8 +135,6 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 def _check_arguments(args: argparse.Namespace) -> None:
     """The checks made before any work: the extra --bleu needs, the device, the input files, and
     the model (the bundled demo model when neither -m nor --init-config is given)."""
-    from m2m100.cli import check_inputs, check_placement_options, require_extra, resolve_model
-
     if args.bleu:
         require_extra("finetune --bleu", "eval", ["sacrebleu"])
     # --precision is finetune's dtype, checked with the device by TrainSettings.

@@ -1,0 +1,43 @@
+"""``m2m100 languages``: the languages a model translates, or a checkpoint family's code set."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from m2m100.checkpoint import resolve_checkpoint_dir
+from m2m100.cli.common import EXIT_USAGE, CLIError, add_model_argument, resolve_model
+from m2m100.config import M2M100Config
+from m2m100.languages import LANGUAGE_NAMES, TRAINED_LANGUAGES_KEY, language_codes, trained_languages
+from m2m100.tokenizer import M2M100Tokenizer
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``languages`` on the ``m2m100`` command's subparsers."""
+    p = commands.add_parser("languages", help="list the languages a model translates (codes and names)")
+    add_model_argument(p)
+    p.add_argument("--codes", choices=("m2m100", "wmt21"), default=None,
+                   help="list a checkpoint family's code set instead of a model's languages")
+    p.set_defaults(func=cmd_languages)
+
+
+def cmd_languages(args: argparse.Namespace) -> int:
+    if args.codes is not None:
+        if args.model is not None:
+            raise CLIError("give -m/--model (the languages of a model) or --codes (a code set), not both", EXIT_USAGE)
+        codes = list(language_codes(args.codes))
+    else:
+        codes = loaded_languages(resolve_model(args))
+    for code in codes:
+        print(f"{code}\t{LANGUAGE_NAMES.get(code, code)}")
+    return 0
+
+
+def loaded_languages(model: str) -> list[str]:
+    """The languages of a model as its tokenizer and config say (no weights are read)."""
+    try:
+        folder = resolve_checkpoint_dir(model)
+        known = list(M2M100Tokenizer.from_pretrained(folder).lang_code_to_id)
+        return trained_languages(M2M100Config.from_pretrained(folder).extra.get(TRAINED_LANGUAGES_KEY), known)
+    except (FileNotFoundError, ValueError, OSError) as err:
+        raise CLIError(f"cannot read the model {model}: {err}") from err

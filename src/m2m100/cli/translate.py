@@ -1,0 +1,236 @@
+"""``m2m100 translate``: translate lines of files or stdin, N lines in, N lines out, in order.
+
+Plain lines, or ``--format jsonl`` objects that may carry their own ``src``/``tgt``. Every input
+file is read once before any translation, so that a bad line or an unknown language stops the
+run before an output file is started; the output is flushed line by line, so that an interrupted
+run leaves a correct prefix for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional, Sequence
+
+from m2m100.cli.common import (
+    EXIT_USAGE, CLIError, add_language_arguments, add_model_argument, add_model_options, check_inputs,
+    check_languages, check_placement_options, load_translator, model_languages, progress_bar, read_lines,
+    resolve_model,
+)
+from m2m100.translator import Segment, Translator
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``translate`` on the ``m2m100`` command's subparsers."""
+    p = commands.add_parser("translate", help="translate lines of files or stdin",
+                            description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.")
+    p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
+    add_model_argument(p)
+    add_language_arguments(p, aliases=True)
+    p.add_argument("-o", "--output", help="output file (default: stdout)")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects')
+    add_model_options(p)
+    p.add_argument("--errors", choices=("strict", "replace"), default="strict",
+                   help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
+    p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
+    p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    p.set_defaults(func=cmd_translate)
+
+
+def cmd_translate(args: argparse.Namespace) -> int:
+    check_placement_options(args)
+    model = resolve_model(args)
+    known = model_languages(model)
+    options = {code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"))
+               if code is not None}
+    check_languages(options, known)
+    if args.format == "text" and (args.src is None or args.tgt is None):
+        raise CLIError("-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "
+                       "\"src\"/\"tgt\")", EXIT_USAGE)
+    check_inputs(args.files)
+    output, skip = check_output(args)
+    # Every language code in use, with where it was given (a file:line, or an option).
+    codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
+    check_languages(codes, known)
+
+    translator = load_translator(args, Translator)
+    check_languages(codes, translator.languages)
+
+    lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
+    for _ in range(skip):  # already in the output file
+        next(lines, None)
+    pending: deque[InputLine] = deque()  # read and sent to the translator, not yet written
+
+    def segments() -> Iterator[Segment]:
+        for line in lines:
+            src, tgt = line_direction(line, args.src, args.tgt)
+            check_languages({src: f"{line.source}:{line.number}", tgt: f"{line.source}:{line.number}"},
+                            translator.languages)  # stdin is checked only here
+            pending.append(line)
+            yield Segment(line.text, src, tgt)
+
+    total = count_lines(args.files)
+    bar = progress_bar(args, total=total, initial=skip)
+    start = time.perf_counter()
+
+    def on_batch(stats: Any) -> None:
+        if bar is not None:
+            bar.set_postfix_str(f"{stats.generated_tokens / max(time.perf_counter() - start, 1e-9):.1f} tok/s")
+
+    # Bytes, so that the output is UTF-8 with "\n" endings whatever the locale and platform.
+    try:
+        out: IO[bytes] = open(output, "ab" if skip else "wb") if output else sys.stdout.buffer
+    except OSError as err:
+        raise CLIError(f"cannot write {output}: {err.strerror}") from err
+    try:
+        stream = translator.translate_stream(
+            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens,
+            max_batch_tokens=args.max_batch_tokens, on_batch=on_batch)
+        for translation in stream:
+            line = pending.popleft()
+            out.write(format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt))
+                      .encode("utf-8"))
+            out.flush()  # an interruption leaves a correct prefix for --resume
+            if bar is not None:
+                bar.update(1)
+        out.flush()
+    finally:
+        if bar is not None:
+            bar.close()
+        if output:
+            out.close()
+    return 0
+
+
+# ------------------------------------------------------------------------------------------
+# Reading input
+# ------------------------------------------------------------------------------------------
+@dataclass
+class InputLine:
+    """One input segment, with where it came from (for error messages and jsonl ids)."""
+
+    text: str
+    source: str  # file name or "<stdin>"
+    number: int  # 1-based line number in that file
+    id: Any = None
+    src: Optional[str] = None
+    tgt: Optional[str] = None
+
+
+def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
+    """The input segments: plain lines, or one JSON object per line for ``--format jsonl``."""
+    for name, number, text in read_lines(paths, errors=errors):
+        if fmt == "text":
+            yield InputLine(text, name, number)
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise CLIError(f"{name}:{number}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
+                           'e.g. {"text": "...", "src": "fr", "tgt": "de"}') from err
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CLIError(f'{name}:{number}: a jsonl line needs a "text" string, got {text[:80]!r}')
+        for key in ("src", "tgt"):
+            if key in record and not isinstance(record[key], str):
+                raise CLIError(f'{name}:{number}: "{key}" must be a language code string, got {record[key]!r}')
+        yield InputLine(record["text"], name, number, record.get("id"), record.get("src"), record.get("tgt"))
+
+
+def is_regular(path: str) -> bool:
+    """Whether an input can be read twice: a regular file, not stdin, a pipe or a process
+    substitution (``<(cmd)``, a /dev/fd path), which are read once, as they come."""
+    return path != "-" and Path(path).is_file()
+
+
+def count_lines(paths: Sequence[str]) -> Optional[int]:
+    """Lines of the input files (for the progress bar's total); None when one is read once."""
+    if not paths or not all(is_regular(p) for p in paths):
+        return None
+    total = 0
+    for path in paths:
+        with open(path, "rb") as handle:
+            data = b""
+            for data in iter(lambda: handle.read(1 << 20), b""):
+                total += data.count(b"\n")
+            size = handle.tell()
+        if size and not data.endswith(b"\n"):
+            total += 1
+    return total
+
+
+def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: Optional[str],
+                   tgt: Optional[str]) -> dict[str, str]:
+    """Read every input file once before any translation, so that a bad line stops the run
+    before an output file is started (stdin is checked as it is read).
+
+    Returns:
+        Each language code the lines use, with the "file:line" of its first use.
+    """
+    files = [p for p in paths if is_regular(p)]
+    codes: dict[str, str] = {}
+    for line in parse_inputs(files, fmt=fmt, errors=errors) if files else ():
+        for code in line_direction(line, src, tgt):
+            codes.setdefault(code, f"{line.source}:{line.number}")
+    return codes
+
+
+def line_direction(line: InputLine, src: Optional[str], tgt: Optional[str]) -> tuple[str, str]:
+    """The (src, tgt) of a line: its own, else the command's."""
+    src, tgt = line.src or src, line.tgt or tgt
+    if src is None or tgt is None:
+        raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no -s/--src-lang, '
+                       '-t/--tgt-lang given', EXIT_USAGE)
+    return src, tgt
+
+
+# ------------------------------------------------------------------------------------------
+# Output
+# ------------------------------------------------------------------------------------------
+def check_output(args: argparse.Namespace) -> tuple[Optional[Path], int]:
+    """The output file and how many of its lines an interrupted run already wrote."""
+    if args.output is None:
+        if args.resume:
+            raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
+        return None, 0
+    output = Path(args.output)
+    if not output.exists():
+        if args.resume:
+            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
+                           EXIT_USAGE)
+        if not output.parent.is_dir():
+            raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
+        return output, 0
+    if any(p != "-" and Path(p).exists() and output.samefile(p) for p in args.files):
+        raise CLIError(f"{output} is also an input file; write the translation to another file", EXIT_USAGE)
+    if not (args.resume or args.overwrite):
+        raise CLIError(f"{output} exists; pass --overwrite to replace it or --resume to continue it", EXIT_USAGE)
+    return output, lines_done(output) if args.resume else 0
+
+
+def lines_done(path: Path) -> int:
+    """Complete lines already in an output file; a last line cut short by an interruption is
+    removed so that ``--resume`` rewrites it."""
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        complete = data.rfind(b"\n") + 1
+        if complete != len(data):
+            handle.truncate(complete)
+    return data.count(b"\n")
+
+
+def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
+    if fmt == "text":
+        return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
+    record: dict[str, Any] = {}
+    if line.id is not None:
+        record["id"] = line.id
+    record.update(src=src, tgt=tgt, translation=translation)
+    return json.dumps(record, ensure_ascii=False) + "\n"
