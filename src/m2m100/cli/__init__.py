@@ -23,8 +23,7 @@ import sys
 from typing import Optional, Sequence
 
 from m2m100 import __version__
-from m2m100 import demo  # its demo-data command moves into cli/ in the next step
-from m2m100.cli import convert, evaluate, finetune, info, languages, serve, translate
+from m2m100.cli import convert, demo, evaluate, finetune, info, languages, serve, translate
 from m2m100.cli.common import (
     EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, add_language_arguments, add_loading_options,
     add_model_argument, add_model_options, check_inputs, check_languages, check_placement_options, int_at_least,
@@ -38,8 +37,6 @@ __all__ = [
     "check_languages", "check_placement_options", "int_at_least", "load_translator", "main", "model_languages",
     "non_negative_float", "positive_int", "progress_bar", "read_lines", "require_extra", "resolve_model",
 ]
-
-_positive_int = positive_int  # for m2m100.demo until it moves
 
 # The subcommands, in the order `m2m100 --help` lists them.
 COMMANDS = (translate, languages, info, demo, evaluate, convert, finetune, serve)

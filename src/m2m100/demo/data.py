@@ -45,9 +45,10 @@ from pathlib import Path
 from typing import Any
 
 from m2m100.demo.sources import (
-    DEFAULT_LANGUAGES, HELD_OUT_BLOCK, HELD_OUT_RULE, MAX_NUMBER, NAME_KINDS, NUMBER_KINDS, Key, LanguageTexts,
+    DEFAULT_LANGUAGES, HELD_OUT_BLOCK, HELD_OUT_RULE, MAX_NUMBER, NAME_KINDS, Key, LanguageTexts,
     check_codes, is_held_out, language_texts,
 )
+from m2m100.demo.vocab import model_config, parameter_count, write_tokenizer
 
 MANIFEST = "manifest.json"
 # Share of the training numbers below 100, below 1000, and from 1000 up.
@@ -237,8 +238,6 @@ def build(out: Path, options: BuildOptions) -> BuildReport:
     Raises:
         ValueError: a language's num2words or CLDR data is unusable (the message says why).
     """
-    from m2m100.demo.vocab import model_config, parameter_count, write_tokenizer
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     languages = load_languages(options)

@@ -24,8 +24,12 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import sentencepiece as spm
+import torch
+
 from m2m100.config import M2M100Config
 from m2m100.languages import language_codes
+from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
 
 # Longest input in tokens. A number takes at most about 20 pieces, the longest CLDR name 50 (a
@@ -43,8 +47,6 @@ def train_sentencepiece(texts: Sequence[str], *, vocab_size: int) -> bytes:
     Returns:
         The serialized model.
     """
-    import sentencepiece as spm
-
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
@@ -70,8 +72,6 @@ def train_sentencepiece(texts: Sequence[str], *, vocab_size: int) -> bytes:
 def fairseq_vocab(proto: bytes) -> dict[str, int]:
     """fairseq's dictionary for a sentencepiece model: the four specials, then every piece
     but sentencepiece's own ``<unk>`` in sentencepiece's order."""
-    import sentencepiece as spm
-
     sp = spm.SentencePieceProcessor(model_proto=proto)
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     for i in range(sp.get_piece_size()):
@@ -147,9 +147,5 @@ def model_config(vocab_size: int) -> M2M100Config:
 def parameter_count(config: M2M100Config) -> int:
     """Parameters of the model ``config`` describes (the tied embedding once), counted on the
     meta device without allocating them."""
-    import torch
-
-    from m2m100.modeling import M2M100ForConditionalGeneration
-
     with torch.device("meta"):
         return M2M100ForConditionalGeneration(config).num_parameters()

@@ -7,15 +7,17 @@ test set).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional
+
+import torch
 
 from m2m100.demo.evaluate import MANIFEST_IN_MODEL
 from m2m100.languages import TRAINED_LANGUAGES_KEY
+from m2m100.modeling import M2M100ForConditionalGeneration
+from m2m100.tokenizer import M2M100Tokenizer
 
 MAX_MB = 25.0  # the shipped folder travels in the package
 
@@ -30,11 +32,6 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
         FileNotFoundError: ``checkpoint`` or ``manifest`` is missing.
         ValueError: the folder would exceed ``max_mb`` megabytes (it is removed again).
     """
-    import torch
-
-    from m2m100.modeling import M2M100ForConditionalGeneration
-    from m2m100.tokenizer import M2M100Tokenizer
-
     checkpoint, dest = Path(checkpoint), Path(dest)
     if manifest is not None and not Path(manifest).is_file():
         raise FileNotFoundError(f"no data manifest at {manifest}; it is written by m2m100 demo-data")
@@ -57,24 +54,3 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
         raise ValueError(f"the exported model takes {size / 1e6:.1f} MB, over the {max_mb:g} MB allowed; "
                          "train a smaller config")
     return size
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m m2m100.demo.export", description=__doc__.split("\n\n")[0])
-    p.add_argument("checkpoint", help="a trained checkpoint folder (model and tokenizer)")
-    p.add_argument("dest", help="the folder to write (replaced)")
-    p.add_argument("--manifest", help="manifest.json of the data build, copied as demo_data.json")
-    p.add_argument("--max-mb", type=float, default=MAX_MB, help=f"largest folder allowed (default {MAX_MB:g})")
-    args = p.parse_args(argv)
-    try:
-        size = export(Path(args.checkpoint), Path(args.dest), manifest=Path(args.manifest) if args.manifest else None,
-                      max_mb=args.max_mb)
-    except (FileNotFoundError, ValueError, OSError) as err:
-        print(f"export: error: {err}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.dest}: {size / 1e6:.1f} MB")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,16 +14,13 @@ reference after NFC and whitespace normalization. The summary is the mean over d
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-import time
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from m2m100.demo.data import BuildOptions, held_out_pairs
 from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, normalize
 
 MANIFEST_IN_MODEL = "demo_data.json"
@@ -84,8 +81,6 @@ def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:
     if path is not None:
         with open(path, encoding="utf-8") as f:
             return [json.loads(line) for line in f if line.strip()]
-    from m2m100.demo.data import BuildOptions, held_out_pairs
-
     manifest = model / MANIFEST_IN_MODEL
     options = BuildOptions.from_manifest(manifest) if manifest.is_file() else BuildOptions()
     return held_out_pairs(options)
@@ -122,55 +117,3 @@ def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
     out.append(f"mean over {len(acc)} directions: {100 * scores.mean():.1f}% exact match "
                f"({lines} lines in {seconds:.1f} s, {lines / max(seconds, 1e-9):.0f} lines/s)")
     return "\n".join(out)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from m2m100.cli import _positive_int, add_loading_options, add_model_argument
-
-    p = argparse.ArgumentParser(prog="python -m m2m100.demo.evaluate", description=__doc__.split("\n\n")[0],
-                                allow_abbrev=False)
-    add_model_argument(p, help="the demo model to evaluate")
-    p.add_argument("--test-file", dest="test", metavar="FILE",
-                   help="test.jsonl of a demo-data build (default: rebuilt from the model's demo_data.json)")
-    p.add_argument("--test", dest="test", help=argparse.SUPPRESS)  # the spelling of earlier versions
-    p.add_argument("--per-direction", type=_positive_int, metavar="N",
-                   help="evaluate only the first N lines of each direction")
-    p.add_argument("--beam-size", type=_positive_int, default=1, help="beams (default 1: greedy)")
-    add_loading_options(p)
-    p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
-    p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N wrong translations")
-    p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    from m2m100.demo import model_path
-    from m2m100.translator import Segment, Translator
-
-    try:
-        model = Path(args.model) if args.model else model_path()
-        records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
-        translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
-                                max_batch_tokens=args.max_batch_tokens)
-    except (FileNotFoundError, ValueError, OSError) as err:
-        print(f"evaluate: error: {err}", file=sys.stderr)
-        return 1
-    start = time.perf_counter()
-    segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
-    hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
-    seconds = time.perf_counter() - start
-    scores = Scores()
-    errors = [(r, h) for r, h in zip(records, hypotheses) if not scores.add(r, h)]
-    if args.json:
-        print(json.dumps({**scores.to_dict(), "seconds": seconds, "model": str(model)}, ensure_ascii=False))
-        return 0
-    for record, hypothesis in errors[: args.show_errors]:
-        print(f"{record['src_lang']}-{record['tgt_lang']} {record['src']!r}: got {hypothesis!r}, "
-              f"want {record['tgt']!r}")
-    print(format_report(scores, seconds=seconds, lines=len(records)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
