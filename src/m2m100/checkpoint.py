@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import torch
+from safetensors.torch import save_file
 from torch import nn
 
 logger = logging.getLogger(__name__)
@@ -224,8 +225,6 @@ def _listing(names: list[str], limit: int = 20) -> str:
 
 def save_weights(model: nn.Module, folder: Path, *, tied_keys: Iterable[str] = TIED_EMBEDDING_KEYS[1:]) -> Path:
     """Write model.safetensors with the tied embedding stored once, as transformers writes it."""
-    from safetensors.torch import save_file
-
     skip = set(tied_keys)
     tensors: dict[str, torch.Tensor] = {}
     seen: set[int] = set()

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from m2m100.activations import ACTIVATIONS
+from m2m100.checkpoint import resolve_checkpoint_dir
 
 CONFIG_NAME = "config.json"
 
@@ -171,8 +172,6 @@ class M2M100Config:
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike[str], **overrides: Any) -> "M2M100Config":
         """Read config.json from a checkpoint folder (or a hub id, with huggingface_hub)."""
-        from m2m100.checkpoint import resolve_checkpoint_dir
-
         folder = resolve_checkpoint_dir(name_or_path)
         path = folder / CONFIG_NAME
         if not path.is_file():

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import torch
+from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
+from m2m100.demo import DEMO_NOTICE, model_path
 from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages, unknown_language_error
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
@@ -103,8 +105,6 @@ class Translator:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.max_batch_tokens = max_batch_tokens
         if model is None:
-            from m2m100.demo import DEMO_NOTICE, model_path
-
             model = model_path()
             logger.warning(DEMO_NOTICE)
         if isinstance(model, M2M100ForConditionalGeneration):
@@ -267,8 +267,6 @@ class Translator:
     def _split(self, text: str, src: str, limit: int) -> list[list[int]]:
         """Token ids of the sentences of a long input, packed up to ``limit`` tokens per part; a
         single sentence longer than that is cut at token boundaries (never dropped)."""
-        from sentencex import segment as sentences
-
         parts: list[list[int]] = []
         for sentence in sentences(src, text):
             ids = self._pieces(sentence)
