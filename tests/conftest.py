@@ -1,14 +1,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))  # the helper modules beside the tests
 
 torch.set_num_threads(2)
 
@@ -28,8 +25,8 @@ def translation_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """
     import transformers
 
-    from checkpoints import build_hf_model
-    from tokenizer_fixture import build_tokenizer_dir
+    from tests.checkpoints import build_hf_model
+    from tests.tokenizer_fixture import build_tokenizer_dir
 
     transformers.logging.set_verbosity_error()
     path = build_tokenizer_dir(tmp_path_factory.mktemp("translation") / "tiny")
@@ -86,7 +83,7 @@ def reference(translation_folder: Path) -> Reference:
 def distinct_texts(reference: Reference) -> list[str]:
     """Single-line inputs of at most 60 tokens (the model takes 64) whose greedy en->fr
     translations all differ and are not empty, so that a mix-up of rows shows."""
-    from tokenizer_fixture import SAMPLE_TEXTS
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
 
     chosen: dict[str, str] = {}  # translation -> text
     for text in SAMPLE_TEXTS[90:]:

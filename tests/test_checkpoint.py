@@ -7,10 +7,11 @@ import sys
 
 import pytest
 import torch
-from checkpoints import build_hf_model, save_hf_checkpoint
 
 import m2m100
 from m2m100 import checkpoint
+
+from tests.checkpoints import build_hf_model, save_hf_checkpoint
 
 
 def _logits(model, ids=torch.tensor([[5, 6, 7, 2]]), dec=torch.tensor([[2, 9, 10]])):

@@ -30,7 +30,7 @@ def run_cli(*args: object, sacrebleu_dir: Path) -> subprocess.CompletedProcess:
 def data(translation_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
     """Source lines, their translations (made in this process) and references that partly agree."""
     from m2m100.translator import Translator
-    from tokenizer_fixture import SAMPLE_TEXTS
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
 
     sources = [t for t in SAMPLE_TEXTS[90:] if t.strip() and "\n" not in t and len(t) < 60][:8] + [""]
     hypotheses = Translator(translation_folder, device="cpu").translate(sources, src="en", tgt="fr", beam_size=2)

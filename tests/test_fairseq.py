@@ -53,8 +53,8 @@ def fairseq_args(**overrides: object) -> argparse.Namespace:
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
     """The transformers model and tokenizer folder, and the fairseq files made from them by hand."""
-    from checkpoints import build_hf_model
-    from tokenizer_fixture import build_tokenizer_dir
+    from tests.checkpoints import build_hf_model
+    from tests.tokenizer_fixture import build_tokenizer_dir
 
     root = tmp_path_factory.mktemp("fairseq")
     tokenizer_dir = build_tokenizer_dir(root / "reference")
@@ -156,7 +156,7 @@ def test_tokenization_matches(source: types.SimpleNamespace, converted: Path) ->
     import transformers
 
     from m2m100 import M2M100Tokenizer
-    from tokenizer_fixture import SAMPLE_TEXTS
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
 
     reference = transformers.M2M100Tokenizer.from_pretrained(str(source.tokenizer_dir), src_lang="fr", tgt_lang="de")
     theirs = transformers.M2M100Tokenizer.from_pretrained(str(converted), src_lang="fr", tgt_lang="de")

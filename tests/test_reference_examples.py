@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from checkpoints import save_hf_checkpoint
-from tokenizer_fixture import build_tokenizer_dir
+
+from tests.checkpoints import save_hf_checkpoint
+from tests.tokenizer_fixture import build_tokenizer_dir
 
 
 @pytest.fixture(scope="module")

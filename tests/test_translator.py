@@ -14,7 +14,8 @@ import sentencex
 import torch
 
 from m2m100.translator import Segment, Translator
-from tokenizer_fixture import SAMPLE_TEXTS
+
+from tests.tokenizer_fixture import SAMPLE_TEXTS
 
 SHORT = [t for t in SAMPLE_TEXTS[90:] if t.strip() and "\n" not in t]
 

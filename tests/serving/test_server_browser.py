@@ -15,7 +15,8 @@ import pytest
 
 from m2m100.demo import model_path as demo_model_path
 from m2m100.translator import Translator
-from test_server import Server, start_server
+
+from tests.serving.test_server import Server, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No network here: these keep Chromium from reaching out (updates, sync, QUIC probes).
@@ -66,7 +67,7 @@ def page(server, browser):
 @pytest.fixture(scope="module")
 def lines(translation_folder: Path) -> list[str]:
     """Two lines whose en->fr and fr->en translations are not empty (so that a blank result shows)."""
-    from tokenizer_fixture import SAMPLE_TEXTS
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
 
     translator = Translator(translation_folder, device="cpu")
     candidates = [t for t in SAMPLE_TEXTS[90:130] if t.strip() and "\n" not in t and len(t) < 120]

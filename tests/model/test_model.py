@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
-from checkpoints import save_hf_checkpoint
 
 import m2m100
+
+from tests.checkpoints import TINY, save_hf_checkpoint
 
 CONFIGS = {
     "relu": dict(),
@@ -243,7 +243,7 @@ def test_half_precision_loading(tmp_path, dtype):
 
 
 def test_random_init_from_config_is_documented_example():
-    config = m2m100.M2M100Config(**{k: v for k, v in __import__("checkpoints").TINY.items()})
+    config = m2m100.M2M100Config(**{k: v for k, v in TINY.items()})
     model = m2m100.M2M100Model(config)
     assert model.config is config
     assert abs(model.shared.weight.std().item() - config.init_std) < 0.005

@@ -63,7 +63,7 @@ def _one_thread() -> Any:
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     """A tokenizer folder, a random tiny checkpoint (model + tokenizer), its config.json, and
     data files: TSV en->fr, JSONL en->fr and de->es."""
-    from tokenizer_fixture import build_tokenizer_dir
+    from tests.tokenizer_fixture import build_tokenizer_dir
 
     root = tmp_path_factory.mktemp("finetune")
     tokenizer_dir = build_tokenizer_dir(root / "tokenizer")

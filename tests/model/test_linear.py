@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from checkpoints import save_hf_checkpoint
 
 import m2m100
 from m2m100.model.linear import Linear, linear, unpack_weights, use_onednn
 from m2m100.model.quantize import Int8Linear
+
+from tests.checkpoints import save_hf_checkpoint
 
 
 @pytest.mark.parametrize("shape", [(1, 64), (3, 5, 64), (64, 1, 64)])

@@ -16,13 +16,14 @@ import pytest
 import torch
 import transformers
 from sentencepiece import sentencepiece_model_pb2
-from tokenizer_fixture import SAMPLE_TEXTS, build_tokenizer_dir
 from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES
 from transformers.tokenization_utils import Trie as HFTrie
 
 from m2m100 import languages
-from m2m100.tokenizer.added_tokens import Trie
 from m2m100.tokenizer import BatchEncoding, M2M100Tokenizer
+from m2m100.tokenizer.added_tokens import Trie
+
+from tests.tokenizer_fixture import SAMPLE_TEXTS, build_tokenizer_dir
 
 HF = transformers.M2M100Tokenizer
 LAYOUTS = ["saved", "hub", "fresh", "wmt21"]

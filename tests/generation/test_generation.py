@@ -17,9 +17,10 @@ import pytest
 import torch
 
 import m2m100
-from checkpoints import build_hf_model
 from m2m100 import GenerationConfig
 from m2m100.generation import decoding
+
+from tests.checkpoints import build_hf_model
 
 PAD, EOS, START = 1, 2, 2
 LANGS = (143, 148, 159)  # stand-ins for language tokens, at the top of the vocabulary

@@ -129,7 +129,7 @@ def translator(translation_folder: Path) -> Translator:
 def texts(translator: Translator) -> list[str]:
     """Short one-line texts whose en->fr translations all differ and are not empty, so that an
     answer holding another request's translation shows."""
-    from tokenizer_fixture import SAMPLE_TEXTS
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
 
     candidates = [t for t in SAMPLE_TEXTS[90:250] if t.strip() and "\n" not in t
                   and len(translator.tokenizer.encode(t)) <= 40]
