@@ -16,6 +16,7 @@ from m2m100.config import M2M100Config
 from m2m100.demo import DEMO_NOTICE, model_path
 from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, trained_languages, unknown_language_error
 from m2m100.model.placement import check_placement
+from m2m100.model.quantize import QUANTIZATIONS
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -182,7 +183,7 @@ def add_loading_options(p: Any) -> None:
     """Where and how the model is loaded (translate, evaluate, serve)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=("int8",),  # m2m100.model.quantize.QUANTIZATIONS
+    p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
                    help="int8 linear layers on CPU: faster, tokens may differ from float32")
 
 

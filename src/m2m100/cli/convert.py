@@ -8,7 +8,6 @@ import sys
 from typing import Any
 
 from m2m100.cli.common import EXIT_USAGE, CLIError, check_inputs
-from m2m100.fairseq import convert
 from m2m100.languages import LANGUAGE_CODES
 
 
@@ -35,6 +34,8 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from m2m100.fairseq import convert  # here, not at the top: --help does not need it
+
     if args.output is None:
         raise CLIError("convert-fairseq needs -o/--output DIR, the folder to write", EXIT_USAGE)
     check_inputs([args.checkpoint, args.dict, args.spm])

@@ -21,10 +21,6 @@ from m2m100.cli.common import (
     EXIT_FAILURE, EXIT_USAGE, CLIError, add_model_argument, check_inputs, check_placement_options, int_at_least,
     non_negative_float, positive_int, require_extra, resolve_model,
 )
-from m2m100.training.data import DataError, UnknownLanguageError
-from m2m100.training.loop import DivergedError, train
-from m2m100.training.run_folder import SettingsError
-from m2m100.training.settings import TrainSettings
 
 
 def add_parser(commands: Any) -> None:
@@ -84,6 +80,12 @@ def add_parser(commands: Any) -> None:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
+    # Here, not at the top: the training library (torch.distributed ...) is not needed for --help.
+    from m2m100.training.data import DataError, UnknownLanguageError
+    from m2m100.training.loop import DivergedError, train
+    from m2m100.training.run_folder import SettingsError
+    from m2m100.training.settings import TrainSettings
+
     main_rank = os.environ.get("RANK", "0") == "0"
     if not main_rank:  # every rank reads the same data and would repeat each warning
         logging.getLogger("m2m100").setLevel(logging.ERROR)
