@@ -1,4 +1,4 @@
-"""Exact-match accuracy of a demo model on held-out numbers, per direction.
+"""Exact-match accuracy of a demo model: held-out numbers per direction, and names per kind.
 
     python -m m2m100.demo.evaluate                      # the shipped model, its regenerated test set
     python -m m2m100.demo.evaluate -m build/demo/run/best --test-file build/demo/test.jsonl
@@ -10,6 +10,11 @@ defaults when absent), so no build folder is needed. A translation counts when i
 reference after NFC and whitespace normalization. The summary is the mean over directions
 (each direction weighs the same), with the mean per source and per target language, per kind
 (cardinal, ordinal) and per held-out group (ending in 37; the block 5200-5299).
+
+Names (weekdays, months, languages, territories) cannot be held out: a name is learnt, not
+composed. What the model claims is that it knows them, so ``--names N`` (default 2000) adds a fixed
+sample of N name pairs of each kind, drawn uniformly over every direction
+(:func:`m2m100.demo.data.name_pairs`), scored per kind.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, normalize
+from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, NAME_KINDS, normalize
 
 MANIFEST_IN_MODEL = "demo_data.json"
 
@@ -79,6 +84,48 @@ def _groups(record: dict[str, str]) -> list[str]:
     return [kind, group]
 
 
+@dataclass
+class KindScores:
+    """Correct and total counts of name pairs, by kind (weekday, month, language, territory)."""
+
+    kinds: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(self, record: dict[str, str], hypothesis: str) -> bool:
+        correct = normalize(hypothesis) == normalize(record["tgt"])
+        counts = self.kinds[record["key"].partition(":")[0]]
+        counts[0] += correct
+        counts[1] += 1
+        return correct
+
+    def to_dict(self) -> dict[str, float]:
+        return {kind: c / n for kind, (c, n) in self.kinds.items()}
+
+
+def is_name(record: dict[str, str]) -> bool:
+    return record.get("key", "").partition(":")[0] in NAME_KINDS
+
+
+def load_names(model: Path, per_kind: int) -> list[dict[str, str]]:
+    """``per_kind`` name pairs of each kind, drawn for the languages of the model's data build."""
+    if per_kind == 0:
+        return []
+    from m2m100.demo.data import BuildOptions, name_pairs
+
+    manifest = model / MANIFEST_IN_MODEL
+    options = BuildOptions.from_manifest(manifest) if manifest.is_file() else BuildOptions()
+    return name_pairs(options, per_kind=per_kind)
+
+
+def format_kinds(scores: Scores, names: KindScores) -> str:
+    """One line per kind: the held-out numbers (mean over directions), then each kind of name."""
+    lines = [f"{'numbers':<10} {100 * scores.mean():5.1f}%  held out, mean over {len(scores.directions)} directions"]
+    for kind in NAME_KINDS:
+        if kind in names.kinds:
+            correct, total = names.kinds[kind]
+            lines.append(f"{kind:<10} {100 * correct / total:5.1f}%  of {total} pairs, every direction")
+    return "\n".join(lines)
+
+
 def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:
     """The test lines: from ``path``, or rebuilt with the options of the model's data build."""
     if path is not None:
@@ -125,7 +172,7 @@ def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from m2m100.cli import _positive_int, add_loading_options, add_model_argument
+    from m2m100.cli import _positive_int, add_loading_options, add_model_argument, int_at_least
 
     p = argparse.ArgumentParser(prog="python -m m2m100.demo.evaluate", description=__doc__.split("\n\n")[0],
                                 allow_abbrev=False)
@@ -135,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", dest="test", help=argparse.SUPPRESS)  # the spelling of earlier versions
     p.add_argument("--per-direction", type=_positive_int, metavar="N",
                    help="evaluate only the first N lines of each direction")
+    p.add_argument("--names", type=int_at_least(0), default=2000, metavar="N",
+                   help="also score N name pairs of each kind (weekday, month, language, territory); 0: none "
+                        "(default: %(default)s)")
     p.add_argument("--beam-size", type=_positive_int, default=1, help="beams (default 1: greedy)")
     add_loading_options(p)
     p.add_argument("--max-batch-tokens", type=_positive_int, default=4096, help="source tokens per model call")
@@ -151,6 +201,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         model = Path(args.model) if args.model else model_path()
         records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
+        records += load_names(model, args.names)
         translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
                                 max_batch_tokens=args.max_batch_tokens)
     except (FileNotFoundError, ValueError, OSError) as err:
@@ -160,15 +211,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
     hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
     seconds = time.perf_counter() - start
-    scores = Scores()
-    errors = [(r, h) for r, h in zip(records, hypotheses) if not scores.add(r, h)]
+    scores, names = Scores(), KindScores()
+    errors = [(r, h) for r, h in zip(records, hypotheses) if not (names if is_name(r) else scores).add(r, h)]
     if args.json:
-        print(json.dumps({**scores.to_dict(), "seconds": seconds, "model": str(model)}, ensure_ascii=False))
+        print(json.dumps({**scores.to_dict(), "names": names.to_dict(), "seconds": seconds, "model": str(model)},
+                         ensure_ascii=False))
         return 0
     for record, hypothesis in errors[: args.show_errors]:
         print(f"{record['src_lang']}-{record['tgt_lang']} {record['src']!r}: got {hypothesis!r}, "
               f"want {record['tgt']!r}")
     print(format_report(scores, seconds=seconds, lines=len(records)))
+    print("\nexact match by kind")
+    print(format_kinds(scores, names))
     return 0
 
 

@@ -20,8 +20,13 @@ from m2m100.languages import TRAINED_LANGUAGES_KEY
 MAX_MB = 25.0  # the shipped folder travels in the package
 
 
-def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max_mb: float = MAX_MB) -> int:
+def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, continued: Optional[Path] = None,
+           max_mb: float = MAX_MB) -> int:
     """Write ``dest`` afresh from ``checkpoint`` (a finetune run's ``best`` or ``last`` folder).
+
+    ``manifest`` (the first data build's, whose options rebuild the test set) is written as
+    ``demo_data.json``; ``continued``, the manifest of a build the training continued on, goes
+    into it under ``"continued"``.
 
     Returns:
         The bytes written.
@@ -36,8 +41,9 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
     from m2m100.tokenizer import M2M100Tokenizer
 
     checkpoint, dest = Path(checkpoint), Path(dest)
-    if manifest is not None and not Path(manifest).is_file():
-        raise FileNotFoundError(f"no data manifest at {manifest}; it is written by m2m100 demo-data")
+    for path in (manifest, continued):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"no data manifest at {path}; it is written by m2m100 demo-data")
     model = M2M100ForConditionalGeneration.from_pretrained(checkpoint, dtype=torch.float16, device="cpu")
     tokenizer = M2M100Tokenizer.from_pretrained(checkpoint)
     if manifest is not None:
@@ -50,7 +56,10 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     if manifest is not None:
-        shutil.copyfile(manifest, dest / MANIFEST_IN_MODEL)
+        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        if continued is not None:
+            data["continued"] = json.loads(Path(continued).read_text(encoding="utf-8"))
+        (dest / MANIFEST_IN_MODEL).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in dest.iterdir() if f.is_file())
     if size > max_mb * 1e6:
         shutil.rmtree(dest)
@@ -64,10 +73,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("checkpoint", help="a trained checkpoint folder (model and tokenizer)")
     p.add_argument("dest", help="the folder to write (replaced)")
     p.add_argument("--manifest", help="manifest.json of the data build, copied as demo_data.json")
+    p.add_argument("--continued", help="manifest.json of a build the training continued on, kept in demo_data.json")
     p.add_argument("--max-mb", type=float, default=MAX_MB, help=f"largest folder allowed (default {MAX_MB:g})")
     args = p.parse_args(argv)
     try:
         size = export(Path(args.checkpoint), Path(args.dest), manifest=Path(args.manifest) if args.manifest else None,
+                      continued=Path(args.continued) if args.continued else None,
                       max_mb=args.max_mb)
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"export: error: {err}", file=sys.stderr)
