@@ -224,9 +224,15 @@ def test_a_tiny_copy_trains_exports_and_evaluates(built: tuple[Path, str], tmp_p
 
     model = tmp_path / "model"
     exported = subprocess.run([sys.executable, "-m", "m2m100.demo.export", run / "best", model,
-                               "--manifest", out / "manifest.json"], capture_output=True, text=True, env=ENV)
+                               "--manifest", out / "manifest.json", "--continued", out / "manifest.json"],
+                              capture_output=True, text=True, env=ENV)
     assert exported.returncode == 0, exported.stderr
-    assert json.loads((model / "config.json").read_text())["dtype"] == "float16"
+    config = json.loads((model / "config.json").read_text())
+    assert config["dtype"] == "float16"
+    # The model declares the languages it was trained on; the Translator offers those alone.
+    assert sorted(config["languages"]) == sorted(LANGUAGES)
+    manifest = json.loads((model / "demo_data.json").read_text())
+    assert manifest["continued"]["options"] == manifest["options"]
     assert (model / "demo_data.json").is_file() and (model / "sentencepiece.bpe.model").is_file()
 
     # No --test: the held-out set is rebuilt from the model's demo_data.json.
@@ -280,6 +286,31 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
     out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     correct = [hyp == r["tgt"] for hyp, r in zip(out, records)]
     assert sum(correct) >= 0.9 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
+
+
+# What the demo model claims to know (README, `m2m100 info`, the web page), per kind of name, on a
+# fixed sample drawn over every direction: the thresholds of the issue that asked for it.
+NAME_THRESHOLDS = {"weekday": 0.97, "month": 0.97, "language": 0.95, "territory": 0.95}
+
+
+@pytest.mark.parametrize("mode", [{}, {"quantize": "int8"}, {"dtype": "bfloat16"}], ids=["fp32", "int8", "bf16"])
+def test_shipped_model_knows_its_names(mode: dict) -> None:
+    from m2m100.demo.data import name_pairs
+    from m2m100.demo.sources import normalize
+    from m2m100.translator import Segment, Translator
+
+    folder = shipped_model()
+    records = name_pairs(BuildOptions.from_manifest(folder / "demo_data.json"), per_kind=400, seed=11)
+    translator = Translator(folder, device="cpu", **mode)
+    out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
+    wrong: dict[str, list[str]] = {kind: [] for kind in NAME_THRESHOLDS}
+    for record, hypothesis in zip(records, out):
+        if normalize(hypothesis) != normalize(record["tgt"]):
+            wrong[record["key"].partition(":")[0]].append(f"{record['src_lang']}-{record['tgt_lang']} "
+                                                          f"{record['src']!r}: {hypothesis!r}")
+    assert len(records) == 400 * len(NAME_THRESHOLDS)
+    for kind, threshold in NAME_THRESHOLDS.items():
+        assert 1 - len(wrong[kind]) / 400 >= threshold, (kind, wrong[kind][:10])
 
 
 def test_translate_without_a_model_uses_the_demo_model_and_says_so_once() -> None:

@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from m2m100.cli.common import (
-    EXIT_USAGE, CLIError, add_loading_options, add_model_argument, positive_int, require_extra,
+    EXIT_USAGE, CLIError, add_loading_options, add_model_argument, int_at_least, positive_int, require_extra,
 )
 from m2m100.demo import evaluate as demo_evaluate
 from m2m100.demo import export as demo_export
 from m2m100.demo import model_path
 from m2m100.demo.data import BuildOptions, build
-from m2m100.demo.evaluate import Scores, format_report, load_test, per_direction
+from m2m100.demo.evaluate import (
+    KindScores, Scores, format_kinds, format_report, is_name, load_names, load_test, per_direction,
+)
 from m2m100.demo.export import MAX_MB, export
 from m2m100.demo.sources import DEFAULT_LANGUAGES, HELD_OUT_RULE, UnusableLanguage
 from m2m100.translator import Segment, Translator
@@ -121,6 +123,9 @@ def evaluate_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", dest="test", help=argparse.SUPPRESS)  # the spelling of earlier versions
     p.add_argument("--per-direction", type=positive_int, metavar="N",
                    help="evaluate only the first N lines of each direction")
+    p.add_argument("--names", type=int_at_least(0), default=2000, metavar="N",
+                   help="also score N name pairs of each kind (weekday, month, language, territory); 0: none "
+                        "(default: %(default)s)")
     p.add_argument("--beam-size", type=positive_int, default=1, help="beams (default 1: greedy)")
     add_loading_options(p)
     p.add_argument("--max-batch-tokens", type=positive_int, default=4096, help="source tokens per model call")
@@ -135,6 +140,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         model = Path(args.model) if args.model else model_path()
         records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
+        records += load_names(model, args.names)
         translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
                                 max_batch_tokens=args.max_batch_tokens)
     except (FileNotFoundError, ValueError, OSError) as err:
@@ -144,15 +150,18 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
     hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
     seconds = time.perf_counter() - start
-    scores = Scores()
-    errors = [(r, h) for r, h in zip(records, hypotheses) if not scores.add(r, h)]
+    scores, names = Scores(), KindScores()
+    errors = [(r, h) for r, h in zip(records, hypotheses) if not (names if is_name(r) else scores).add(r, h)]
     if args.json:
-        print(json.dumps({**scores.to_dict(), "seconds": seconds, "model": str(model)}, ensure_ascii=False))
+        print(json.dumps({**scores.to_dict(), "names": names.to_dict(), "seconds": seconds, "model": str(model)},
+                         ensure_ascii=False))
         return 0
     for record, hypothesis in errors[: args.show_errors]:
         print(f"{record['src_lang']}-{record['tgt_lang']} {record['src']!r}: got {hypothesis!r}, "
               f"want {record['tgt']!r}")
     print(format_report(scores, seconds=seconds, lines=len(records)))
+    print("\nexact match by kind")
+    print(format_kinds(scores, names))
     return 0
 
 
@@ -166,6 +175,7 @@ def export_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", help="a trained checkpoint folder (model and tokenizer)")
     p.add_argument("dest", help="the folder to write (replaced)")
     p.add_argument("--manifest", help="manifest.json of the data build, copied as demo_data.json")
+    p.add_argument("--continued", help="manifest.json of a build the training continued on, kept in demo_data.json")
     p.add_argument("--max-mb", type=float, default=MAX_MB, help=f"largest folder allowed (default {MAX_MB:g})")
     return p
 
@@ -175,6 +185,7 @@ def export_main(argv: Optional[Sequence[str]] = None) -> int:
     args = export_parser().parse_args(argv)
     try:
         size = export(Path(args.checkpoint), Path(args.dest), manifest=Path(args.manifest) if args.manifest else None,
+                      continued=Path(args.continued) if args.continued else None,
                       max_mb=args.max_mb)
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"export: error: {err}", file=sys.stderr)

@@ -18,7 +18,9 @@ languages are built with it.
 
 * train: ``pairs_per_direction`` pairs, a ``name_share`` of them CLDR names, the rest held-in
   numbers (cardinals and ordinals), weighted so that 15% are below 100, 25% below 1000 and the
-  rest 1000 and above (uniform sampling would give 1% of one- and two-digit numbers);
+  rest 1000 and above (uniform sampling would give 1% of one- and two-digit numbers); with
+  ``all_names``, every name both languages have instead of the sampled ones (about 370 a
+  direction: 7 weekdays, 12 months, 99 languages, 261 territories);
 * valid: ``valid_per_direction`` held-in pairs not in that direction's training pairs;
 * test: ``test_per_direction`` held-out numbers, alternately ending in 37 and from 5200-5299
   (:func:`m2m100.demo.sources.is_held_out`); none of their texts is in train or valid.
@@ -63,6 +65,12 @@ class BuildOptions:
     seed: int = 1
     pairs_per_direction: int = 500  # training pairs of each direction
     name_share: float = 0.2  # of those, the share of CLDR names (the rest are numbers)
+    # Every CLDR name both languages have, in every direction, on top of the sampled pairs: names
+    # are learnt by heart (no name can be composed from others), so each must be seen often.
+    all_names: bool = False
+    # Each weekday and month pair written this many times: they are few (19 a direction against
+    # some 350 language and territory names) and the most asked for.
+    calendar_repeats: int = 1
     valid_per_direction: int = 2
     test_per_direction: int = 10
     max_number: int = MAX_NUMBER  # numbers 0..max_number are written out
@@ -74,6 +82,8 @@ class BuildOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "languages", tuple(self.languages))
         check_codes(list(self.languages))
+        if not isinstance(self.calendar_repeats, int) or self.calendar_repeats < 1:
+            raise ValueError(f"calendar_repeats must be a positive integer, got {self.calendar_repeats!r}")
         for name in ("pairs_per_direction", "valid_per_direction", "test_per_direction", "max_number"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -167,7 +177,9 @@ def _train_keys(pool: _Pool, rng: random.Random, options: BuildOptions) -> list[
     n_names = min(len(pool.names), round(options.name_share * options.pairs_per_direction))
     numbers = _stratified_sample(rng, pool.held_in, [share for _, share in _MAGNITUDE_SHARES],
                                  options.pairs_per_direction - n_names)
-    return rng.sample(pool.names, n_names) + numbers
+    names = list(pool.names) if options.all_names else rng.sample(pool.names, n_names)
+    calendar = [key for key in names if key[0] in ("weekday", "month")]
+    return names + calendar * (options.calendar_repeats - 1) + numbers
 
 
 def _valid_keys(pool: _Pool, rng: random.Random, options: BuildOptions, train: list[Key]) -> list[Key]:
@@ -209,6 +221,31 @@ def held_out_pairs(options: BuildOptions) -> list[dict[str, str]]:
     for s, t in directions(options.languages):
         keys = _test_keys(_Pool.of(by_code[s], by_code[t]), _rng(options.seed, "test", s, t), options)
         records += [_record(by_code[s], by_code[t], key, with_key=True) for key in keys]
+    return records
+
+
+def name_pairs(options: BuildOptions, *, per_kind: int = 2000, seed: int = 0) -> list[dict[str, str]]:
+    """A fixed sample of CLDR name pairs of every kind, for measuring what the model knows.
+
+    Names cannot be held out (a name is learnt, not composed), so these are training pairs when
+    the model was trained with ``all_names``: the measure is whether it knows them all.
+
+    Args:
+        per_kind: Pairs of each kind (weekday, month, language, territory), drawn uniformly from
+            every (direction, name) pair both languages have; all of them when there are fewer.
+        seed: Seeds the draw.
+
+    Returns:
+        ``{"src_lang", "tgt_lang", "src", "tgt", "key"}`` records, kind by kind in NAME_KINDS' order.
+    """
+    by_code = {t.code: t for t in load_languages(options)}
+    records = []
+    for kind in NAME_KINDS:
+        pairs = [(s, t, key) for s, t in directions(options.languages) for key in by_code[s].texts
+                 if key[0] == kind and key in by_code[t].texts]
+        if len(pairs) > per_kind:
+            pairs = random.Random(f"{seed}/names/{kind}").sample(pairs, per_kind)
+        records += [_record(by_code[s], by_code[t], key, with_key=True) for s, t, key in pairs]
     return records
 
 

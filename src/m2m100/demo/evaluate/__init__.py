@@ -1,4 +1,4 @@
-"""Exact-match accuracy of a demo model on held-out numbers, per direction.
+"""Exact-match accuracy of a demo model: held-out numbers per direction, and names per kind.
 
     python -m m2m100.demo.evaluate                      # the shipped model, its regenerated test set
     python -m m2m100.demo.evaluate -m build/demo/run/best --test-file build/demo/test.jsonl
@@ -10,6 +10,11 @@ defaults when absent), so no build folder is needed. A translation counts when i
 reference after NFC and whitespace normalization. The summary is the mean over directions
 (each direction weighs the same), with the mean per source and per target language, per kind
 (cardinal, ordinal) and per held-out group (ending in 37; the block 5200-5299).
+
+Names (weekdays, months, languages, territories) cannot be held out: a name is learnt, not
+composed. What the model claims is that it knows them, so ``--names N`` (default 2000) adds a fixed
+sample of N name pairs of each kind, drawn uniformly over every direction
+(:func:`m2m100.demo.data.name_pairs`), scored per kind.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from m2m100.demo.data import BuildOptions, held_out_pairs
-from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, normalize
+from m2m100.demo.data import BuildOptions, held_out_pairs, name_pairs
+from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, NAME_KINDS, normalize
 
 MANIFEST_IN_MODEL = "demo_data.json"
 
@@ -74,6 +79,46 @@ def _groups(record: dict[str, str]) -> list[str]:
     kind, _, value = record["key"].partition(":")
     group = BLOCK_NAME if value.isdigit() and int(value) in HELD_OUT_BLOCK else f"ending in {HELD_OUT_ENDING}"
     return [kind, group]
+
+
+@dataclass
+class KindScores:
+    """Correct and total counts of name pairs, by kind (weekday, month, language, territory)."""
+
+    kinds: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def add(self, record: dict[str, str], hypothesis: str) -> bool:
+        correct = normalize(hypothesis) == normalize(record["tgt"])
+        counts = self.kinds[record["key"].partition(":")[0]]
+        counts[0] += correct
+        counts[1] += 1
+        return correct
+
+    def to_dict(self) -> dict[str, float]:
+        return {kind: c / n for kind, (c, n) in self.kinds.items()}
+
+
+def is_name(record: dict[str, str]) -> bool:
+    return record.get("key", "").partition(":")[0] in NAME_KINDS
+
+
+def load_names(model: Path, per_kind: int) -> list[dict[str, str]]:
+    """``per_kind`` name pairs of each kind, drawn for the languages of the model's data build."""
+    if per_kind == 0:
+        return []
+    manifest = model / MANIFEST_IN_MODEL
+    options = BuildOptions.from_manifest(manifest) if manifest.is_file() else BuildOptions()
+    return name_pairs(options, per_kind=per_kind)
+
+
+def format_kinds(scores: Scores, names: KindScores) -> str:
+    """One line per kind: the held-out numbers (mean over directions), then each kind of name."""
+    lines = [f"{'numbers':<10} {100 * scores.mean():5.1f}%  held out, mean over {len(scores.directions)} directions"]
+    for kind in NAME_KINDS:
+        if kind in names.kinds:
+            correct, total = names.kinds[kind]
+            lines.append(f"{kind:<10} {100 * correct / total:5.1f}%  of {total} pairs, every direction")
+    return "\n".join(lines)
 
 
 def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:

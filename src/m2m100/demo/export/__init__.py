@@ -22,8 +22,13 @@ from m2m100.tokenizer import M2M100Tokenizer
 MAX_MB = 25.0  # the shipped folder travels in the package
 
 
-def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max_mb: float = MAX_MB) -> int:
+def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, continued: Optional[Path] = None,
+           max_mb: float = MAX_MB) -> int:
     """Write ``dest`` afresh from ``checkpoint`` (a finetune run's ``best`` or ``last`` folder).
+
+    ``manifest`` (the first data build's, whose options rebuild the test set) is written as
+    ``demo_data.json``; ``continued``, the manifest of a build the training continued on, goes
+    into it under ``"continued"``.
 
     Returns:
         The bytes written.
@@ -33,8 +38,9 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
         ValueError: the folder would exceed ``max_mb`` megabytes (it is removed again).
     """
     checkpoint, dest = Path(checkpoint), Path(dest)
-    if manifest is not None and not Path(manifest).is_file():
-        raise FileNotFoundError(f"no data manifest at {manifest}; it is written by m2m100 demo-data")
+    for path in (manifest, continued):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"no data manifest at {path}; it is written by m2m100 demo-data")
     model = M2M100ForConditionalGeneration.from_pretrained(checkpoint, dtype=torch.float16, device="cpu")
     tokenizer = M2M100Tokenizer.from_pretrained(checkpoint)
     if manifest is not None:
@@ -47,7 +53,10 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, max
     model.save_pretrained(dest)
     tokenizer.save_pretrained(dest)
     if manifest is not None:
-        shutil.copyfile(manifest, dest / MANIFEST_IN_MODEL)
+        data = json.loads(Path(manifest).read_text(encoding="utf-8"))
+        if continued is not None:
+            data["continued"] = json.loads(Path(continued).read_text(encoding="utf-8"))
+        (dest / MANIFEST_IN_MODEL).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     size = sum(f.stat().st_size for f in dest.iterdir() if f.is_file())
     if size > max_mb * 1e6:
         shutil.rmtree(dest)
