@@ -174,7 +174,7 @@ def main() -> None:
 
     where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"{torch.get_num_threads()} threads"
     print(f"\n{where}, torch {torch.__version__}, {NEW_TOKENS} new tokens per input, best of {args.repeats}\n")
-    header = f"| workload | system | time (s) | tok/s | vs transformers fp32 | tokens equal fp32 reference |"
+    header = "| workload | system | time (s) | tok/s | vs transformers fp32 | tokens equal fp32 reference |"
     print(header)
     print("|---|---|---|---|---|---|")
     for workload in workloads:

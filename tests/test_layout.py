@@ -26,6 +26,44 @@ OPTIONAL = ("huggingface_hub", "sacrebleu", "babel", "num2words", "fastapi", "fa
 ARGPARSE_OUTSIDE_CLI = {"m2m100.fairseq"}
 
 
+# The layers, bottom up, in the direction data flows: a module may import its own layer and the
+# ones below, never one above. ``m2m100.demo`` itself only names the shipped model's folder; its
+# submodules build the demo data and model with the library.
+LAYERS = (
+    ("m2m100.activations", "m2m100.checkpoint", "m2m100.languages", "m2m100.outputs", "m2m100.runtime",
+     "m2m100.demo="),
+    ("m2m100.config",),
+    ("m2m100.tokenizer",),
+    ("m2m100.model",),
+    ("m2m100.generation",),
+    ("m2m100.modeling",),
+    ("m2m100.translator", "m2m100.fairseq", "m2m100.evaluation"),
+    ("m2m100.training", "m2m100.serving", "m2m100.demo"),
+    ("m2m100.cli",),
+)
+
+
+def layer(name: str) -> int:
+    """The index in :data:`LAYERS` of module ``name``: the longest prefix that matches wins (one
+    ending in "=" matches only the module itself, and beats the same prefix without it)."""
+    matches = [(len(prefix) + prefix.endswith("="), i) for i, prefixes in enumerate(LAYERS) for prefix in prefixes
+               if name == prefix.rstrip("=") or (not prefix.endswith("=") and name.startswith(prefix + "."))]
+    if not matches:
+        raise AssertionError(f"{name} belongs to no layer of LAYERS")
+    return max(matches)[1]
+
+
+def upward_imports(modules: dict[str, ast.Module]) -> list[str]:
+    """Imports of a module from a higher layer (the package root, whose ``__init__`` re-exports
+    the public names and carries ``__version__``, and the ``python -m`` entry points aside)."""
+    known = set(modules)
+    return list(dict.fromkeys(
+        f"{name}:{line} imports {target}" for name, tree in modules.items()
+        if name != "m2m100" and not is_entry_point(name)
+        for target, line, _ in imports(name, tree, known)
+        if target in known and target != "m2m100" and layer(target) > layer(name)))
+
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -139,11 +177,26 @@ def test_imports_are_at_the_top() -> None:
     assert deferred_imports(read_modules()) == []
 
 
+def test_no_upward_imports() -> None:
+    assert upward_imports(read_modules()) == []
+
+
+def test_decoding_reaches_the_model_through_its_seam() -> None:
+    """generation/ calls ``Seq2SeqLM``'s methods; it never walks the model's submodules."""
+    for path in sorted((PACKAGE / "generation").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for reach in ("model.model", ".lm_head", ".encoder(", ".decoder("):
+            assert reach not in text, f"{path.name} reaches into the model: {reach}"
+
+
 def test_the_graph_sees_a_circle() -> None:
     """The checks above would pass on a graph that lost its edges: this one must show a circle."""
     modules = read_modules()
     modules["m2m100.languages"].body.append(ast.parse("from m2m100.cli.common import CLIError").body[0])
     assert any({"m2m100.cli.common", "m2m100.languages"} <= set(circle) for circle in circles(graph(modules)))
+    modules["m2m100.config"].body.append(ast.parse("from m2m100.translator import Translator").body[0])
+    assert any(found.startswith("m2m100.config:") for found in upward_imports(modules))
+    assert layer("m2m100.demo") < layer("m2m100.translator") < layer("m2m100.demo.data")
 
 
 if __name__ == "__main__":
@@ -155,3 +208,4 @@ if __name__ == "__main__":
           f"(allowed: argparse in {', '.join(sorted(ARGPARSE_OUTSIDE_CLI))}; entry points: "
           f"{', '.join(sorted(name for name in modules if is_entry_point(name)))})")
     print("imports inside functions outside cli/, other than optional extras:", deferred_imports(modules) or "none")
+    print("upward imports (a lower layer importing a higher one):", upward_imports(modules) or "none")

@@ -26,7 +26,7 @@ from m2m100.model.cache import DecoderCache
 from m2m100.model.linear import Linear, pack_weights, unpack_weights
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import Int8Linear, quantize_int8
-from m2m100.model.transformer import Decoder, Encoder, SinusoidalPositions, StackOutput
+from m2m100.model.transformer import Decoder, Encoder, Memory, Probe, SinusoidalPositions, StackOutput
 from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
 logger = logging.getLogger(__name__)
@@ -282,8 +282,7 @@ class M2M100Model(M2M100PreTrainedModel):
             decoder_inputs_embeds = inputs_embeds  # transformers' documented fallback
         if encoder_outputs is None:
             enc = self.encoder(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                               head_mask=head_mask, output_attentions=output_attentions,
-                               output_hidden_states=output_hidden_states)
+                               probe=_probe(output_attentions, output_hidden_states, head_mask))
             encoder_outputs = BaseModelOutput(enc.last_hidden_state, enc.hidden_states, enc.attentions)
         elif not isinstance(encoder_outputs, BaseModelOutput):
             parts = tuple(encoder_outputs) + (None, None)
@@ -292,15 +291,22 @@ class M2M100Model(M2M100PreTrainedModel):
         dec: StackOutput = self.decoder(
             decoder_input_ids, encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask, attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds, cache=cache, head_mask=decoder_head_mask,
-            cross_attn_head_mask=cross_attn_head_mask, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states)
+            inputs_embeds=decoder_inputs_embeds, cache=cache,
+            probe=_probe(output_attentions, output_hidden_states, decoder_head_mask, cross_attn_head_mask))
         out = Seq2SeqModelOutput(
             last_hidden_state=dec.last_hidden_state, past_key_values=cache,
             decoder_hidden_states=dec.hidden_states, decoder_attentions=dec.attentions,
             cross_attentions=dec.cross_attentions, encoder_last_hidden_state=encoder_outputs.last_hidden_state,
             encoder_hidden_states=encoder_outputs.hidden_states, encoder_attentions=encoder_outputs.attentions)
         return out if return_dict else out.to_tuple()
+
+
+def _probe(attentions: bool, hidden_states: bool, head_mask: torch.Tensor | None,
+           cross_head_mask: torch.Tensor | None = None) -> Probe | None:
+    """The core's inspection argument for transformers' flags; None (the fast path) when unused."""
+    if not (attentions or hidden_states) and head_mask is None and cross_head_mask is None:
+        return None
+    return Probe(bool(attentions), bool(hidden_states), head_mask, cross_head_mask)
 
 
 def _as_cache(past: Any, num_layers: int) -> DecoderCache:
@@ -378,6 +384,27 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
             cross_attentions=out.cross_attentions, encoder_last_hidden_state=out.encoder_last_hidden_state,
             encoder_hidden_states=out.encoder_hidden_states, encoder_attentions=out.encoder_attentions)
         return result if return_dict else result.to_tuple()
+
+    # the decoding seam (m2m100.generation.decoding.Seq2SeqLM) --------------------------------
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Memory:
+        """Encode (B, S) source ids once for decoding (padding skipped in the per-token work)."""
+        hidden = self.model.encoder(input_ids, attention_mask=attention_mask, skip_padding=True).last_hidden_state
+        return Memory(hidden, attention_mask)
+
+    def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache:
+        """An empty decoder cache for sequences of up to ``capacity`` tokens."""
+        return DecoderCache(self.config.decoder_layers, capacity=capacity, cross_group=cross_group)
+
+    def decode_step(self, tokens: torch.Tensor, memory: Memory, cache: DecoderCache) -> torch.Tensor:
+        """Feed (N, T) new target tokens; returns the (N, d_model) hidden state of the last one.
+        The first step fills the cache's cross keys/values from ``memory.hidden``."""
+        hidden = self.model.decoder(tokens, encoder_hidden_states=memory.hidden, encoder_attention_mask=memory.mask,
+                                    cache=cache).last_hidden_state
+        return hidden[:, -1]
+
+    def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(N, d_model) -> (N, vocab_size) float32 logits."""
+        return self.lm_head(hidden).to(torch.float32)
 
     @torch.no_grad()
     def generate(

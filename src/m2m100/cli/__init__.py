@@ -30,6 +30,7 @@ from m2m100.cli.common import (
     load_translator, model_languages, non_negative_float, positive_int, progress_bar, read_lines, require_extra,
     resolve_model,
 )
+from m2m100.runtime import tune_malloc
 
 __all__ = [
     "COMMANDS", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "CLIError", "add_language_arguments",
@@ -64,6 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     if not args.verbose:  # the library's log is for library users; a command prints its own messages
         logging.getLogger("m2m100").setLevel(logging.ERROR)
+    tune_malloc()  # an application's choice: decoding's large per-step buffers stay in the process
     try:
         return args.func(args)
     except CLIError as err:

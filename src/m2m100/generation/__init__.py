@@ -3,6 +3,6 @@
 * ``config``: ``GenerationConfig`` (transformers' fields and ``generation_config.json``) and the
   resolved ``DecodingOptions`` a search runs with;
 * ``logits``: the logits rules (forced tokens, repetition penalties, ...), each a small class;
-* ``decoding``: the one decoding loop (greedy, sampling, beam search) and its outputs;
-* ``allocator``: the glibc setting that keeps decoding's large per-step buffers in the process.
+* ``decoding``: the one decoding loop (greedy, sampling, beam search), its outputs, and
+  ``Seq2SeqLM``, the typed seam to the model (encode, decode_step, next_token_logits).
 """

@@ -360,12 +360,3 @@ class DecodingOptions:
         if isinstance(self.decoder_start, int):
             return torch.full((batch_size,), self.decoder_start, dtype=torch.long, device=device)
         return torch.tensor(self.decoder_start, dtype=torch.long, device=device)
-
-    def rule_settings(self) -> dict[str, Any]:
-        """The keyword arguments of :func:`m2m100.generation.logits.build_rules`, except ``forced_bos``."""
-        return dict(
-            prompt_length=1, max_length=self.max_length, min_length=self.min_length, eos_ids=self.eos_ids,
-            repetition_penalty=self.repetition_penalty, no_repeat_ngram_size=self.no_repeat_ngram_size,
-            bad_words_ids=self.bad_words_ids, forced_eos=self.forced_eos, suppress_tokens=self.suppress_tokens,
-            begin_suppress_tokens=self.begin_suppress_tokens, do_sample=self.do_sample,
-            temperature=self.temperature, top_k=self.top_k, top_p=self.top_p)

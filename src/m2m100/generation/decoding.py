@@ -12,15 +12,16 @@ so the generated tokens are the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Sequence, Union
+from typing import Any, NamedTuple, Optional, Protocol, Sequence, Union
 
 import torch
 import torch.nn.functional as F
 
-from m2m100.generation.allocator import tune_malloc
+from m2m100.config import M2M100Config
 from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
 from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules
 from m2m100.model.cache import DecoderCache
+from m2m100.model.transformer import Memory
 from m2m100.outputs import ModelOutput
 
 
@@ -62,6 +63,25 @@ class GenerateBeamEncoderDecoderOutput(ModelOutput):
 
 
 Generated = Union[torch.Tensor, GenerateEncoderDecoderOutput, GenerateBeamEncoderDecoderOutput]
+
+
+class Seq2SeqLM(Protocol):
+    """What decoding needs of a model (``M2M100ForConditionalGeneration`` provides it): encode
+    once, then one decoder step at a time over a cache, then the next-token logits."""
+
+    config: M2M100Config
+    generation_config: GenerationConfig
+
+    @property
+    def device(self) -> torch.device: ...
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Memory: ...
+
+    def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache: ...
+
+    def decode_step(self, tokens: torch.Tensor, memory: Memory, cache: DecoderCache) -> torch.Tensor: ...
+
+    def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor: ...
 
 
 class Step(NamedTuple):
@@ -354,7 +374,7 @@ def _draw_like_layerdrop(layers: int) -> None:
 
 @torch.no_grad()
 def generate(
-    model: Any, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None, *,
+    model: Seq2SeqLM, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None, *,
     generation_config: Optional[GenerationConfig] = None, **kwargs: Any,
 ) -> Generated:
     """Translate ``input_ids`` (B, S) with ``model`` (an ``M2M100ForConditionalGeneration``).
@@ -394,8 +414,6 @@ def generate(
         max_positions=model.config.max_position_embeddings, max_length_given=kwargs.get("max_length") is not None)
 
     input_ids = input_ids.to(model.device)
-    if model.device.type == "cpu":
-        tune_malloc()  # per-step logits and log-probs reuse freed memory instead of page-faulting anew
     if attention_mask is None:
         attention_mask = _default_attention_mask(input_ids, options)
     decoder = _make_decoder(options, input_ids.shape[0], model.device, generator)
@@ -418,33 +436,27 @@ def _make_decoder(options: DecodingOptions, batch: int, device: torch.device,
     """The token decoder with its rules, over ``batch * group`` rows (beams or return sequences)."""
     group = options.num_beams if options.num_beams > 1 else options.num_return_sequences
     start = options.start_ids(batch, device).repeat_interleave(group)  # (B * group,)
-    forced_bos = options.forced_bos
-    if isinstance(forced_bos, tuple):  # one language per input: one per row
-        forced_bos = torch.tensor(forced_bos, dtype=torch.long, device=device).repeat_interleave(group)
-    rules = build_rules(**options.rule_settings(), forced_bos=forced_bos)
+    rules = build_rules(options, rows_per_input=group, device=device)
     if options.num_beams > 1:
         return BeamSearchDecoder(options, rules, start)
     return GreedyDecoder(options, rules, start, generator=generator)
 
 
-def _decode(model: Any, decoder: TokenDecoder, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
+def _decode(model: Seq2SeqLM, decoder: TokenDecoder, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
             draw_like_layerdrop: bool) -> Generated:
     """Encode once, then feed each row's newest token until the decoder is done."""
     if draw_like_layerdrop:
-        _draw_like_layerdrop(len(model.model.encoder.layers))
-    memory: Optional[torch.Tensor] = model.model.encoder(
-        input_ids, attention_mask=attention_mask, skip_padding=True).last_hidden_state
-    cache = DecoderCache(len(model.model.decoder.layers), capacity=decoder.options.max_length,
-                         cross_group=decoder.rows_per_input())
+        _draw_like_layerdrop(model.config.encoder_layers)
+    memory = model.encode(input_ids, attention_mask)
+    cache = model.new_cache(capacity=decoder.options.max_length, cross_group=decoder.rows_per_input())
     vocab = model.config.vocab_size
     while True:
         if draw_like_layerdrop:
-            _draw_like_layerdrop(len(model.model.decoder.layers))
-        hidden = model.model.decoder(decoder.last_tokens(), encoder_hidden_states=memory,
-                                     encoder_attention_mask=attention_mask, cache=cache).last_hidden_state
-        memory = None  # the cache holds the cross keys/values from now on
+            _draw_like_layerdrop(model.config.decoder_layers)
+        hidden = model.decode_step(decoder.last_tokens(), memory, cache)
+        memory.hidden = None  # the cache holds the cross keys/values from now on
         if decoder.needs_logits():
-            logits = model.lm_head(hidden[:, -1]).to(torch.float32)
+            logits = model.next_token_logits(hidden)
         else:  # a forced token: the rules set every score, so the (rows x vocabulary) head is skipped
             logits = hidden.new_zeros(hidden.shape[0], vocab, dtype=torch.float32)
         step = decoder.update(logits)
@@ -455,4 +467,4 @@ def _decode(model: Any, decoder: TokenDecoder, input_ids: torch.Tensor, attentio
         cache.cross_group = decoder.rows_per_input()
         if step.keep is not None:
             cache.select(step.keep)
-            attention_mask = attention_mask[step.keep]
+            memory = memory.select(step.keep)

@@ -15,6 +15,8 @@ from typing import Optional, Protocol, Sequence, Union
 
 import torch
 
+from m2m100.generation.config import DecodingOptions
+
 NEG_INF = -math.inf
 
 
@@ -157,50 +159,51 @@ class TopP:
         return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
 
 
-def build_rules(
-    *, prompt_length: int, max_length: int, min_length: int, eos_ids: Sequence[int],
-    repetition_penalty: float = 1.0, no_repeat_ngram_size: int = 0,
-    bad_words_ids: Optional[Sequence[Sequence[int]]] = None,
-    forced_bos: Union[int, torch.Tensor, None] = None, forced_eos: Union[int, Sequence[int], None] = None,
-    suppress_tokens: Optional[Sequence[int]] = None, begin_suppress_tokens: Optional[Sequence[int]] = None,
-    do_sample: bool = False, temperature: float = 1.0, top_k: Optional[int] = None, top_p: Optional[float] = None,
-) -> list[LogitRule]:
-    """The rules that apply, in transformers' order: penalties and bans, forced tokens,
-    suppression, then (when sampling) temperature, top-k and top-p.
+def build_rules(options: DecodingOptions, *, rows_per_input: int = 1,
+                device: Optional[torch.device] = None) -> list[LogitRule]:
+    """The rules that ``options`` call for, in transformers' order: penalties and bans, forced
+    tokens, suppression, then (when sampling) temperature, top-k and top-p.
 
     Args:
-        prompt_length: decoder tokens before the first generated one (1: the decoder start).
-        max_length, min_length: total lengths, prompt included (already resolved).
-        forced_bos: the first generated token: one id, or a (N,) tensor with one id per row.
+        rows_per_input: decoder rows per input (beams or return sequences), for a target
+            language given per input.
+        device: where per-row forced ids live.
     """
+    o = options
+    prompt_length = 1  # the decoder start token
+    forced_bos: Union[int, torch.Tensor, None] = None
+    if isinstance(o.forced_bos, tuple):  # one language per input: one per row
+        forced_bos = torch.tensor(o.forced_bos, dtype=torch.long, device=device).repeat_interleave(rows_per_input)
+    else:
+        forced_bos = o.forced_bos
     rules: list[LogitRule] = []
-    if repetition_penalty != 1.0:
-        rules.append(RepetitionPenalty(repetition_penalty))
-    if no_repeat_ngram_size > 0:
-        rules.append(NoRepeatNGram(no_repeat_ngram_size))
-    if bad_words_ids:
+    if o.repetition_penalty != 1.0:
+        rules.append(RepetitionPenalty(o.repetition_penalty))
+    if o.no_repeat_ngram_size > 0:
+        rules.append(NoRepeatNGram(o.no_repeat_ngram_size))
+    if o.bad_words_ids:
         # transformers never bans the end-of-sequence token through bad_words_ids
-        words = [w for w in bad_words_ids if not (len(w) == 1 and w[0] in eos_ids)]
+        words = [w for w in o.bad_words_ids if not (len(w) == 1 and w[0] in o.eos_ids)]
         if words:
             rules.append(BadWords(words))
-    if eos_ids and min_length > prompt_length:
-        rules.append(MinLength(min_length, eos_ids))
+    if o.eos_ids and o.min_length > prompt_length:
+        rules.append(MinLength(o.min_length, o.eos_ids))
     if forced_bos is not None:
         rules.append(ForceToken(1, forced_bos))  # transformers forces position 1 whatever the prompt
-    if forced_eos is not None:
-        rules.append(ForceToken(max_length - 1, forced_eos))
-    if suppress_tokens is not None:
-        rules.append(SuppressTokens(suppress_tokens))
-    if begin_suppress_tokens is not None:
+    if o.forced_eos is not None:
+        rules.append(ForceToken(o.max_length - 1, o.forced_eos))
+    if o.suppress_tokens is not None:
+        rules.append(SuppressTokens(o.suppress_tokens))
+    if o.begin_suppress_tokens is not None:
         begin = prompt_length + 1 if forced_bos is not None and prompt_length == 1 else prompt_length
-        rules.append(SuppressTokens(begin_suppress_tokens, at=begin))
-    if do_sample:
-        if temperature != 1.0:
-            rules.append(Temperature(temperature))
-        if top_k is not None and top_k != 0:
-            rules.append(TopK(top_k))
-        if top_p is not None and top_p < 1.0:
-            rules.append(TopP(top_p))
+        rules.append(SuppressTokens(o.begin_suppress_tokens, at=begin))
+    if o.do_sample:
+        if o.temperature != 1.0:
+            rules.append(Temperature(o.temperature))
+        if o.top_k is not None and o.top_k != 0:
+            rules.append(TopK(o.top_k))
+        if o.top_p is not None and o.top_p < 1.0:
+            rules.append(TopP(o.top_p))
     return rules
 
 

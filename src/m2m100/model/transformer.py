@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -77,6 +77,41 @@ class SinusoidalPositions(nn.Module):
 
 
 # --------------------------------------------------------------------------------------------
+# Inspection: what transformers' flags ask of a stack (None on every fast path)
+# --------------------------------------------------------------------------------------------
+class LayerProbe(NamedTuple):
+    """One layer's share of a :class:`Probe`."""
+
+    need_weights: bool
+    head_mask: Optional[torch.Tensor]  # (heads,) of the self-attention
+    cross_head_mask: Optional[torch.Tensor]  # (heads,) of the cross-attention (decoder layers)
+
+
+NO_PROBE = LayerProbe(False, None, None)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Looking inside one stack call: attention probabilities and hidden states out, head
+    masks in. Translation never asks for these; the transformers-compatible surface
+    (:mod:`m2m100.modeling`) turns its ``output_*`` and ``*head_mask`` arguments into one."""
+
+    attentions: bool = False
+    hidden_states: bool = False
+    head_mask: Optional[torch.Tensor] = None  # (layers, heads): self-attention
+    cross_head_mask: Optional[torch.Tensor] = None  # (layers, heads): the decoder's cross-attention
+
+    def check(self, layers: int, *, head_mask_name: str = "head_mask") -> None:
+        for mask, name in ((self.head_mask, head_mask_name), (self.cross_head_mask, "cross_attn_head_mask")):
+            if mask is not None and mask.shape[0] != layers:
+                raise ValueError(f"{name} must have one row per layer ({layers}), got shape {tuple(mask.shape)}")
+
+    def layer(self, i: int) -> LayerProbe:
+        return LayerProbe(self.attentions, None if self.head_mask is None else self.head_mask[i],
+                          None if self.cross_head_mask is None else self.cross_head_mask[i])
+
+
+# --------------------------------------------------------------------------------------------
 # Encoder and decoder layers
 # --------------------------------------------------------------------------------------------
 class _PreNormLayer(nn.Module):
@@ -113,10 +148,11 @@ class EncoderLayer(_PreNormLayer):
 
     def forward(
         self, x: torch.Tensor, mask: Optional[torch.Tensor], *, tokens: Optional[TokenIndex] = None,
-        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
+        probe: Optional[LayerProbe] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        p = probe or NO_PROBE
         h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, tokens=tokens,
-                                    need_weights=need_weights, head_mask=head_mask)
+                                    need_weights=p.need_weights, head_mask=p.head_mask)
         x = x + apply_dropout(h, self.dropout, self.training)
         x = x + self.feed_forward(x)
         if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
@@ -139,14 +175,14 @@ class DecoderLayer(_PreNormLayer):
     def forward(
         self, x: torch.Tensor, *, self_mask: Optional[torch.Tensor], cross_kv: tuple[torch.Tensor, torch.Tensor],
         cross_mask: Optional[torch.Tensor], group: int = 1, cache: Optional[KVCache] = None, pos: int = 0,
-        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
-        cross_head_mask: Optional[torch.Tensor] = None,
+        probe: Optional[LayerProbe] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        p = probe or NO_PROBE
         h, self_weights = self.self_attn(self.self_attn_layer_norm(x), mask=self_mask, cache=cache, pos=pos,
-                                         need_weights=need_weights, head_mask=head_mask)
+                                         need_weights=p.need_weights, head_mask=p.head_mask)
         x = x + apply_dropout(h, self.dropout, self.training)
         h, cross_weights = self.encoder_attn(self.encoder_attn_layer_norm(x), mask=cross_mask, kv=cross_kv,
-                                             group=group, need_weights=need_weights, head_mask=cross_head_mask)
+                                             group=group, need_weights=p.need_weights, head_mask=p.cross_head_mask)
         x = x + apply_dropout(h, self.dropout, self.training)
         return x + self.feed_forward(x), self_weights, cross_weights
 
@@ -162,6 +198,19 @@ class StackOutput:
     hidden_states: Optional[tuple[torch.Tensor, ...]] = None  # embeddings + each layer's output
     attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, T) per layer
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, S) per layer
+
+
+@dataclass
+class Memory:
+    """The encoded source as decoding reads it. ``hidden`` is dropped (None) once the decoder
+    cache holds its cross-attention keys and values; the mask is read at every step."""
+
+    hidden: Optional[torch.Tensor]  # (B, S, D)
+    mask: torch.Tensor  # (B, S) 1/0
+
+    def select(self, rows: torch.Tensor) -> "Memory":
+        """The memory of ``rows`` only (greedy search drops finished inputs)."""
+        return Memory(None if self.hidden is None else self.hidden[rows], self.mask[rows])
 
 
 class _Stack(nn.Module):
@@ -211,8 +260,7 @@ class Encoder(_Stack):
 
     def forward(
         self, input_ids: Optional[torch.Tensor] = None, *, attention_mask: Optional[torch.Tensor] = None,
-        inputs_embeds: Optional[torch.Tensor] = None, head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False, output_hidden_states: bool = False, skip_padding: bool = False,
+        inputs_embeds: Optional[torch.Tensor] = None, skip_padding: bool = False, probe: Optional[Probe] = None,
     ) -> StackOutput:
         """Encode (B, S) token ids (or (B, S, D) embeddings) into (B, S, D) hidden states.
 
@@ -220,32 +268,35 @@ class Encoder(_Stack):
             skip_padding: run the per-token work on the real tokens only (generate's choice: a
                 batch of mixed lengths is often a third padding); the output is then zero at
                 padded positions instead of the values no one reads there.
+            probe: attention probabilities, hidden states or head masks (:class:`Probe`).
         """
         x = self.embed(input_ids, inputs_embeds)
         mask = None if attention_mask is None else padding_mask(attention_mask, x.dtype)
-        _check_head_mask(head_mask, len(self.layers), "head_mask")
+        if probe is not None:
+            probe.check(len(self.layers))
         tokens = None
-        if skip_padding and attention_mask is not None and not (output_attentions or output_hidden_states):
+        if skip_padding and attention_mask is not None and probe is None:
             tokens = TokenIndex.from_mask(attention_mask)
             x = tokens.unpad(x)  # (N, D)
         states: list[torch.Tensor] = []
         weights: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
-            if output_hidden_states:
+            if probe is not None and probe.hidden_states:
                 states.append(x)
             if self.skip_layer(self.config.encoder_layerdrop):
                 continue
-            x, w = self.run_layer(layer, x, mask, tokens=tokens, need_weights=output_attentions,
-                                  head_mask=None if head_mask is None else head_mask[i])
-            if output_attentions:
+            x, w = self.run_layer(layer, x, mask, tokens=tokens, probe=None if probe is None else probe.layer(i))
+            if w is not None:
                 weights.append(w)
         x = self.layer_norm(x)
         if tokens is not None:
             x = tokens.pad(x)
-        if output_hidden_states:
+        if probe is None:
+            return StackOutput(x)
+        if probe.hidden_states:
             states.append(x)
-        return StackOutput(x, tuple(states) if output_hidden_states else None,
-                           tuple(weights) if output_attentions else None)
+        return StackOutput(x, tuple(states) if probe.hidden_states else None,
+                           tuple(weights) if probe.attentions else None)
 
 
 class Decoder(_Stack):
@@ -259,8 +310,7 @@ class Decoder(_Stack):
         self, input_ids: Optional[torch.Tensor] = None, *, encoder_hidden_states: Optional[torch.Tensor],
         encoder_attention_mask: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
         inputs_embeds: Optional[torch.Tensor] = None, cache: Optional[DecoderCache] = None,
-        head_mask: Optional[torch.Tensor] = None, cross_attn_head_mask: Optional[torch.Tensor] = None,
-        output_attentions: bool = False, output_hidden_states: bool = False,
+        probe: Optional[Probe] = None,
     ) -> StackOutput:
         """Decode (N, T) target ids against the encoder output.
 
@@ -270,6 +320,7 @@ class Decoder(_Stack):
             encoder_attention_mask: (N / g, S) 1/0 source mask.
             attention_mask: (N, past + T) 1/0 target mask; the causal mask is always applied.
             cache: filled in place; positions continue from ``cache.get_seq_length()``.
+            probe: attention probabilities, hidden states or head masks (:class:`Probe`).
         """
         past = cache.get_seq_length() if cache is not None else 0
         x = self.embed(input_ids, inputs_embeds, past)
@@ -281,13 +332,13 @@ class Decoder(_Stack):
         else:
             self_mask = causal_mask(t, past, dtype=x.dtype, device=x.device, attention_mask=attention_mask)
         cross_mask = None if encoder_attention_mask is None else padding_mask(encoder_attention_mask, x.dtype)
-        _check_head_mask(head_mask, len(self.layers), "decoder_head_mask")
-        _check_head_mask(cross_attn_head_mask, len(self.layers), "cross_attn_head_mask")
+        if probe is not None:
+            probe.check(len(self.layers), head_mask_name="decoder_head_mask")
         states: list[torch.Tensor] = []
         self_weights: list[torch.Tensor] = []
         cross_weights: list[torch.Tensor] = []
         for i, layer in enumerate(self.layers):
-            if output_hidden_states:
+            if probe is not None and probe.hidden_states:
                 states.append(x)
             if self.skip_layer(self.config.decoder_layerdrop):
                 continue
@@ -300,22 +351,17 @@ class Decoder(_Stack):
                     cache.cross[i] = cross_kv
             x, sw, cw = self.run_layer(
                 layer, x, self_mask=self_mask, cross_kv=cross_kv, cross_mask=cross_mask, group=group,
-                cache=None if cache is None else cache.self_attn[i], pos=past, need_weights=output_attentions,
-                head_mask=None if head_mask is None else head_mask[i],
-                cross_head_mask=None if cross_attn_head_mask is None else cross_attn_head_mask[i],
+                cache=None if cache is None else cache.self_attn[i], pos=past,
+                probe=None if probe is None else probe.layer(i),
             )
-            if output_attentions:
+            if sw is not None and cw is not None:
                 self_weights.append(sw)
                 cross_weights.append(cw)
         x = self.layer_norm(x)
-        if output_hidden_states:
+        if probe is None:
+            return StackOutput(x)
+        if probe.hidden_states:
             states.append(x)
-        return StackOutput(
-            x, tuple(states) if output_hidden_states else None,
-            tuple(self_weights) if output_attentions else None, tuple(cross_weights) if output_attentions else None,
-        )
-
-
-def _check_head_mask(mask: Optional[torch.Tensor], layers: int, name: str) -> None:
-    if mask is not None and mask.shape[0] != layers:
-        raise ValueError(f"{name} must have one row per layer ({layers}), got shape {tuple(mask.shape)}")
+        attentions = probe.attentions
+        return StackOutput(x, tuple(states) if probe.hidden_states else None,
+                           tuple(self_weights) if attentions else None, tuple(cross_weights) if attentions else None)

@@ -8,9 +8,11 @@ int8 beam search of 16 inputs x 4 beams. CTranslate2 avoids it with its own cach
 PyTorch's CPU allocator is plain ``malloc``, so the remedy here is glibc's own knobs: serve blocks
 up to 256 MiB from the heap and keep up to 1 GiB of freed heap for reuse.
 
-The setting is process-wide and changes nothing but where freed memory waits; the first CPU
-``generate`` applies it once. ``M2M100_TUNE_MALLOC=0`` in the environment leaves malloc alone,
-and elsewhere than glibc (musl, macOS, Windows) nothing happens.
+The setting is process-wide and changes nothing but where freed memory waits, so it belongs to
+the application, not to a library call: the ``m2m100`` command (and so its server) and the
+benchmarks apply it at start; a program that embeds the library calls :func:`tune_malloc` itself.
+``M2M100_TUNE_MALLOC=0`` in the environment leaves malloc alone, and elsewhere than glibc (musl,
+macOS, Windows) nothing happens.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""glibc malloc tuning for decoding's large per-step buffers."""
+"""glibc malloc tuning for decoding's large per-step buffers: made by the application, not the library."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
 # Allocates, touches and frees a 40 MB block five times; prints the page faults of the last four.
 FAULTS = """
 import ctypes, resource, sys
-from m2m100.generation.allocator import tune_malloc
+from m2m100.runtime import tune_malloc
 print(tune_malloc(), tune_malloc())
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
@@ -57,3 +57,26 @@ def test_environment_opts_out(value):
     assert tuned == "False False"
     pages = (40 << 20) // os.sysconf("SC_PAGE_SIZE")
     assert faults >= 4 * pages * 0.9, "glibc's default maps a block this large anew each time"
+
+
+LIBRARY_THEN_CLI = """
+import contextlib, io
+from m2m100 import M2M100ForConditionalGeneration, M2M100Tokenizer, runtime
+from m2m100.cli import main
+from m2m100.demo import model_path
+model = M2M100ForConditionalGeneration.from_pretrained(model_path())
+tokenizer = M2M100Tokenizer.from_pretrained(model_path(), src_lang="fr")
+model.generate(**tokenizer("cent", return_tensors="pt"), forced_bos_token_id=tokenizer.get_lang_id("de"))
+print(runtime._tuned)
+with contextlib.redirect_stdout(io.StringIO()):
+    main(["languages"])
+print(runtime._tuned)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="the thresholds are glibc's")
+def test_the_library_leaves_malloc_to_the_application():
+    """generate() changes no process-wide setting; the m2m100 command tunes malloc when it starts."""
+    env = {k: v for k, v in os.environ.items() if k != "M2M100_TUNE_MALLOC"}
+    out = subprocess.run([sys.executable, "-c", LIBRARY_THEN_CLI], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["None", "True"]
