@@ -72,7 +72,7 @@ def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = 
         if not _has_safetensors_on_hub(text, revision, local_files_only):
             allow_patterns.append("*.bin")
     try:
-        folder = snapshot_download(repo_id=text, revision=revision, cache_dir=cache_dir,
+        folder = snapshot_download(repo_id=text, revision=revision, cache_dir=None if cache_dir is None else str(cache_dir),
                                    local_files_only=local_files_only, token=token, allow_patterns=list(allow_patterns))
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
@@ -153,7 +153,7 @@ def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
             if end - begin != buffer.numel():
                 raise ValueError(f"{file}: tensor {name} holds {end - begin} bytes for shape {entry['shape']}")
             handle.seek(start + begin)
-            if tensor.numel() and handle.readinto(memoryview(buffer.numpy())) != end - begin:
+            if tensor.numel() and handle.readinto(buffer.numpy().data) != end - begin:
                 raise ValueError(f"{file} ends inside tensor {name}: the file is truncated")
             tensors[name] = tensor
     return tensors

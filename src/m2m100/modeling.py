@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -20,16 +20,17 @@ from torch import nn
 from m2m100 import checkpoint
 from m2m100.config import M2M100Config
 from m2m100.generation.config import GenerationConfig
-from m2m100.generation.decoding import generate
+from m2m100.generation.decoding import Generated, generate
 from m2m100.model.attention import ATTENTION_BACKENDS, Attention
 from m2m100.model.cache import DecoderCache
 from m2m100.model.linear import Linear, pack_weights, unpack_weights
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import Int8Linear, quantize_int8
 from m2m100.model.transformer import Decoder, Encoder, Memory, Probe, SinusoidalPositions, StackOutput
-from m2m100.outputs import BaseModelOutput, ModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 
 logger = logging.getLogger(__name__)
+ModelT = TypeVar("ModelT", bound="M2M100PreTrainedModel")
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -130,24 +131,24 @@ class M2M100PreTrainedModel(nn.Module):
         """Recompute each layer's activations in the backward pass instead of storing them."""
         for module in self.modules():
             if hasattr(module, "gradient_checkpointing"):
-                module.gradient_checkpointing = True
+                setattr(module, "gradient_checkpointing", True)
 
     def gradient_checkpointing_disable(self) -> None:
         for module in self.modules():
             if hasattr(module, "gradient_checkpointing"):
-                module.gradient_checkpointing = False
+                setattr(module, "gradient_checkpointing", False)
 
     # checkpoints ----------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
-        cls, pretrained_model_name_or_path: str | os.PathLike[str], *,
+        cls: type[ModelT], pretrained_model_name_or_path: str | os.PathLike[str], *,
         config: M2M100Config | None = None, dtype: str | torch.dtype | None = None,
         torch_dtype: str | torch.dtype | None = None, attn_implementation: str | None = None,
         device: str | torch.device | None = None, device_map: str | dict | torch.device | int | None = None,
         revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
         local_files_only: bool = False, token: str | None = None, quantize: str | None = None,
         **config_overrides: Any,
-    ) -> M2M100PreTrainedModel:
+    ) -> ModelT:
         """Load a checkpoint folder written by transformers (or this package), or a hub id.
 
         Args:
@@ -203,12 +204,12 @@ class M2M100PreTrainedModel(nn.Module):
         does it); ``train()`` and ``.to()`` undo it. Returns the number of layers packed."""
         return pack_weights(self)
 
-    def train(self, mode: bool = True) -> M2M100PreTrainedModel:
+    def train(self: ModelT, mode: bool = True) -> ModelT:
         if mode:
             unpack_weights(self)  # gradients need the plain layout
         return super().train(mode)
 
-    def _apply(self, fn: Any, recurse: bool = True) -> M2M100PreTrainedModel:
+    def _apply(self: ModelT, fn: Any, recurse: bool = True) -> ModelT:
         unpack_weights(self)  # .to(), .half(), .cuda() work on plain tensors
         return super()._apply(fn, recurse)
 
@@ -256,8 +257,8 @@ class M2M100Model(M2M100PreTrainedModel):
         self.shared = self.encoder.embed_tokens = self.decoder.embed_tokens = value
 
     def forward(
-        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.LongTensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
         head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
         cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
         past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
@@ -347,12 +348,12 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         return self.lm_head
 
     def forward(
-        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.LongTensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
+        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
         head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
         cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
         past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None, labels: torch.LongTensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
         use_cache: bool | None = None, output_attentions: bool | None = None,
         output_hidden_states: bool | None = None, return_dict: bool | None = None,
         cache_position: torch.Tensor | None = None,
@@ -408,9 +409,9 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
 
     @torch.no_grad()
     def generate(
-        self, input_ids: torch.LongTensor | None = None, attention_mask: torch.Tensor | None = None, *,
+        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
         generation_config: GenerationConfig | None = None, **kwargs: Any,
-    ) -> torch.LongTensor | ModelOutput:
+    ) -> Generated:
         """Translate with greedy search, sampling or beam search (transformers' ``generate``);
         see :func:`m2m100.generation.decoding.generate` for the arguments and outputs."""
         return generate(self, input_ids, attention_mask, generation_config=generation_config, **kwargs)

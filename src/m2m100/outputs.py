@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import torch
 
@@ -32,8 +32,8 @@ class ModelOutput(OrderedDict):
     def to_tuple(self) -> tuple[Any, ...]:
         return tuple(self.values())
 
-    def __reduce__(self):  # pickling a dataclass-dict hybrid needs the fields, not the dict items
-        return (self.__class__, tuple(getattr(self, f.name) for f in fields(self)))  # type: ignore[arg-type]
+    def __reduce__(self) -> tuple[Any, ...]:  # pickling a dataclass-dict hybrid needs the fields, not the items
+        return (self.__class__, tuple(getattr(self, f.name) for f in fields(cast(Any, self))))
 
 
 Tensors = Optional[tuple[torch.Tensor, ...]]

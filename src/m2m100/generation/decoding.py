@@ -166,7 +166,7 @@ class GreedyDecoder(TokenDecoder):
             next_tokens = torch.multinomial(F.softmax(scores, dim=-1), 1, generator=self.generator).squeeze(1)
         else:
             next_tokens = torch.argmax(scores, dim=-1)
-        if self.options.eos_ids:  # finished rows get padding
+        if self.options.pad_id is not None and self.options.eos_ids:  # finished rows get padding
             next_tokens = torch.where(self.unfinished[self.active], next_tokens, self.options.pad_id)
         self.sequences[self.active, self.length] = next_tokens
         self.length += 1

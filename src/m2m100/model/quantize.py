@@ -39,7 +39,8 @@ def quantize_int8(model: nn.Module) -> nn.Module:
             projections = (module.q_proj, module.k_proj, module.v_proj)
             module.qkv_proj = _int8_linear(torch.cat([p.weight.detach() for p in projections]),
                                            _cat_bias(projections))
-            module.q_proj = module.k_proj = module.v_proj = None
+            for name in ("q_proj", "k_proj", "v_proj"):
+                setattr(module, name, None)  # the fused qkv_proj replaces them
     targets = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     for name, module in targets:
         parent_name, _, child = name.rpartition(".")
@@ -53,7 +54,7 @@ class Int8Linear(nn.Module):
     ``torch.ao`` module's forward adds a dtype conversion and Python work to each of the ~100
     calls of a decoding step)."""
 
-    def __init__(self, quantized: nn.Module) -> None:
+    def __init__(self, quantized: DynamicQuantLinear) -> None:
         super().__init__()
         self.in_features, self.out_features = quantized.in_features, quantized.out_features
         self.packed = quantized._packed_params._packed_params
@@ -72,7 +73,7 @@ def _int8_linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> Int8Line
     float_linear.weight = nn.Parameter(weight.float(), requires_grad=False)
     if bias is not None:
         float_linear.bias = nn.Parameter(bias.detach().float(), requires_grad=False)
-    float_linear.qconfig = per_channel_dynamic_qconfig
+    setattr(float_linear, "qconfig", per_channel_dynamic_qconfig)  # what from_float reads
     with warnings.catch_warnings():  # torch announces a new quantization API; this one is what 2.x ships
         warnings.simplefilter("ignore")
         return Int8Linear(DynamicQuantLinear.from_float(float_linear))

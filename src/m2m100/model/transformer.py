@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, cast
 
 import torch
 import torch.nn.functional as F
@@ -53,6 +53,7 @@ class SinusoidalPositions(nn.Module):
     """Fixed sinusoidal position embeddings; the table grows when a position goes past it."""
 
     OFFSET = 2  # fairseq reserves rows 0..padding_idx
+    weights: torch.Tensor  # (num_positions + OFFSET, dim), a non-persistent buffer
 
     def __init__(self, num_positions: int, dim: int, padding_idx: int) -> None:
         super().__init__()
@@ -346,7 +347,7 @@ class Decoder(_Stack):
             if cross_kv is None:
                 if encoder_hidden_states is None:
                     raise ValueError("the decoder needs encoder_hidden_states (the cache holds no cross keys)")
-                cross_kv = layer.encoder_attn.project_kv(encoder_hidden_states)
+                cross_kv = cast(DecoderLayer, layer).encoder_attn.project_kv(encoder_hidden_states)
                 if cache is not None:
                     cache.cross[i] = cross_kv
             x, sw, cw = self.run_layer(

@@ -231,7 +231,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         self.cur_lang_id = self.get_lang_id(src_lang)
         self.prefix_tokens, self.suffix_tokens = [self.cur_lang_id], [self.eos_token_id]
 
-    def set_tgt_lang_special_tokens(self, tgt_lang: str) -> None:
+    def set_tgt_lang_special_tokens(self, tgt_lang: str | None) -> None:
         """Lay out the next sequences as ``[__tgt_lang__] X </s>``.
 
         Raises:
@@ -249,7 +249,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
     def _convert_token_to_id(self, token: str) -> int:
         if token in self.lang_token_to_id:
             return self.lang_token_to_id[token]
-        return self.encoder.get(token, self.encoder.get(str(self.unk_token)))
+        return self.encoder.get(token, self.encoder[str(self.unk_token)])
 
     def _convert_id_to_token(self, index: int) -> str:
         if index in self.id_to_lang_token:
@@ -259,7 +259,8 @@ class M2M100Tokenizer(SlowTokenizerBase):
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         """Join tokens into text; special tokens are copied verbatim, the rest decoded by spm."""
         special = set(self.all_special_tokens)
-        text, pending = "", []
+        text = ""
+        pending: list[str] = []
         for token in tokens:
             if token in special:
                 text += self.sp_model.decode(pending) + token
@@ -424,11 +425,12 @@ class M2M100Tokenizer(SlowTokenizerBase):
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
         num_special = self.num_special_tokens_to_add() if add_special_tokens else 0
-        items = []
+        items: list[dict[str, Any]] = []
         for ids in id_lists:
             ids = encoding.truncate(ids, num_special=num_special, truncation=truncation,
                                     max_length=max_length, side=self.truncation_side)
-            item = {"input_ids": self.build_inputs_with_special_tokens(ids) if add_special_tokens else ids}
+            with_special = self.build_inputs_with_special_tokens(ids) if add_special_tokens else ids
+            item: dict[str, Any] = {"input_ids": with_special}
             if return_special_tokens_mask:
                 item["special_tokens_mask"] = (self.get_special_tokens_mask(ids) if add_special_tokens
                                                else [0] * len(ids))

@@ -10,7 +10,7 @@ transformers 4.57's rules. A subclass supplies the vocabulary through five hooks
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 from m2m100.tokenizer.added_tokens import AddedToken, Trie, split_on_added_tokens
 
@@ -205,6 +205,12 @@ class SlowTokenizerBase:
             tokens += [piece] if piece in added else self._tokenize(piece)
         return tokens
 
+    @overload
+    def convert_tokens_to_ids(self, tokens: str) -> int: ...
+    @overload
+    def convert_tokens_to_ids(self, tokens: list[str] | tuple[str, ...]) -> list[int]: ...
+    @overload
+    def convert_tokens_to_ids(self, tokens: None) -> None: ...
     def convert_tokens_to_ids(self, tokens: str | Sequence[str] | None) -> int | list[int] | None:
         """Map a token, or a list of them, to ids; unknown tokens get ``unk_token_id``."""
         if tokens is None:
@@ -219,6 +225,10 @@ class SlowTokenizerBase:
         return self._convert_token_to_id(token)
 
     # ----------------------------------------------------------------- ids -> tokens -> text
+    @overload
+    def convert_ids_to_tokens(self, ids: int, skip_special_tokens: bool = False) -> str: ...
+    @overload
+    def convert_ids_to_tokens(self, ids: Sequence[int], skip_special_tokens: bool = False) -> list[str]: ...
     def convert_ids_to_tokens(self, ids: int | Sequence[int],
                               skip_special_tokens: bool = False) -> str | list[str]:
         """Map an id, or a sequence of ids, to tokens.
@@ -273,7 +283,8 @@ class SlowTokenizerBase:
         # additional special tokens past the base vocabulary (M2M100's language tokens).
         apart = (set(self._added_encoder) - special) | {
             t for t in self.additional_special_tokens if self._token_to_id(t) >= self.vocab_size}
-        texts, pending = [], []
+        texts: list[str] = []
+        pending: list[str] = []
         for token in tokens:
             if skip_special_tokens and token in special:
                 continue

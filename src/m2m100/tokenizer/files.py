@@ -120,7 +120,7 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
                     value = merged
                 config[key] = value
         if (folder / ADDED_TOKENS_FILE).is_file():
-            special = set()
+            special: set[str] = set()
             for key in special_attributes:
                 value = config.get(key)
                 if value is not None:

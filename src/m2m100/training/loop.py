@@ -143,11 +143,14 @@ class _Run:
             raise SettingsError("--bleu needs sacrebleu: pip install 'm2m100[eval]'")
         self.folder = RunFolder(Path(settings.output))
         # Read from what the command names, also on --resume: run.json then tells whether it changed.
-        self.config = (M2M100Config.from_pretrained(settings.model) if settings.model is not None
-                       else M2M100Config.from_json_file(settings.init_config))
+        if settings.model is not None:
+            self.config = M2M100Config.from_pretrained(settings.model)
+        else:  # TrainSettings.check: one of model and init_config, and a tokenizer with init_config
+            assert settings.init_config is not None and settings.tokenizer is not None
+            self.config = M2M100Config.from_json_file(settings.init_config)
         if settings.dropout is not None:
             self.config = dataclasses.replace(self.config, dropout=settings.dropout)
-        self.tokenizer = M2M100Tokenizer.from_pretrained(settings.tokenizer or settings.model)
+        self.tokenizer = M2M100Tokenizer.from_pretrained(settings.tokenizer or settings.model or "")
         known = list(self.tokenizer.lang_code_to_id)
         for flag, code in (("--src-lang", settings.src_lang), ("--tgt-lang", settings.tgt_lang)):
             if code is not None and code not in known:
@@ -157,11 +160,11 @@ class _Run:
                     and (settings.src_lang is None or settings.tgt_lang is None)):
                 raise SettingsError(f"{path} is TSV, which holds no language codes: give --src-lang and --tgt-lang")
         max_length = settings.max_length or min(self.tokenizer.model_max_length, self.config.max_position_embeddings)
-        options = dict(src_lang=settings.src_lang, tgt_lang=settings.tgt_lang, skip_bad_lines=settings.skip_bad_lines,
-                       max_length=max_length, max_tokens=settings.max_batch_tokens, vocab_size=self.config.vocab_size)
-        self.train_data = data.load_dataset(settings.train_file, self.tokenizer, **options)
-        self.valid_data = (data.load_dataset(settings.valid_file, self.tokenizer, **options)
-                           if settings.valid_file else None)
+        load = functools.partial(data.load_dataset, tokenizer=self.tokenizer, src_lang=settings.src_lang,
+                       tgt_lang=settings.tgt_lang, skip_bad_lines=settings.skip_bad_lines, max_length=max_length,
+                       max_tokens=settings.max_batch_tokens, vocab_size=self.config.vocab_size)
+        self.train_data = load(settings.train_file)
+        self.valid_data = load(settings.valid_file) if settings.valid_file else None
         self.group = dist.world_size * settings.grad_accum
         self.steps_per_epoch = data.steps_per_epoch(len(self.train_data.batches), self.group)
         limits = [settings.max_steps or math.inf, (settings.epochs or math.inf) * self.steps_per_epoch]
@@ -185,7 +188,7 @@ class _Run:
         if s.resume:
             model = M2M100ForConditionalGeneration.from_pretrained(self.folder.last, device=self.dist.device)
         elif s.model is not None:
-            overrides = {} if s.dropout is None else {"dropout": s.dropout}
+            overrides: dict[str, Any] = {} if s.dropout is None else {"dropout": s.dropout}
             model = M2M100ForConditionalGeneration.from_pretrained(s.model, device=self.dist.device, **overrides)
         else:
             torch.manual_seed(s.seed)  # the same random weights on every rank
@@ -260,7 +263,7 @@ class _Run:
                     self.folder.append_log({**record, "loss": meter.loss / meter.targets,
                                             "nll_loss": meter.nll / meter.targets})
                 meter = _Meter()
-            if self.valid_data is not None and (self.step % s.eval_every == 0 or last):
+            if self.valid_data is not None and (self.step % (s.eval_every or s.save_every) == 0 or last):
                 self._validate()
             if self.step % s.save_every == 0 or last:
                 self._save_last()
@@ -314,6 +317,7 @@ class _Run:
         """Validation loss (and corpus BLEU/chrF over all directions together) on the whole set,
         each rank scoring its share of the batches; OUTPUT/best follows ``best_metric``."""
         s, dist = self.settings, self.dist
+        assert self.valid_data is not None, "validation runs only with a validation file"
         examples, batches = self.valid_data.examples, self.valid_data.batches
         mine = [b for i, b in enumerate(batches) if i % dist.world_size == dist.rank]
         loss_sum = nll_sum = 0.0
