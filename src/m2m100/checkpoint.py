@@ -231,8 +231,7 @@ def save_weights(model: nn.Module, folder: Path, *, tied_keys: Iterable[str] = T
     for key, value in model.state_dict().items():
         if key in skip:
             continue
-        value = value.detach()
-        value = (value.to_dense() if value.is_mkldnn else value).contiguous()
+        value = value.detach().contiguous()
         if value.data_ptr() in seen:  # safetensors refuses two names for one storage
             value = value.clone()
         seen.add(value.data_ptr())

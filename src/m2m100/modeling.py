@@ -97,6 +97,9 @@ class M2M100PreTrainedModel(nn.Module):
     def shared_embedding(self) -> nn.Embedding:
         raise NotImplementedError
 
+    def get_decoder(self) -> Decoder:
+        raise NotImplementedError
+
     def tie_weights(self) -> None:
         """Point lm_head (when tied) at the shared embedding matrix."""
 
@@ -196,21 +199,23 @@ class M2M100PreTrainedModel(nn.Module):
         if quantize is not None:
             quantize_int8(model)
         else:
-            pack_weights(model)  # CPU only; a no-op elsewhere
+            model.pack_weights()  # CPU only; a no-op elsewhere
         return model.eval()
 
     def pack_weights(self) -> int:
-        """Put the linear weights in oneDNN's layout for fast CPU inference (``from_pretrained``
-        does it); ``train()`` and ``.to()`` undo it. Returns the number of layers packed."""
-        return pack_weights(self)
+        """Keep the decoder's per-step linear weights also in oneDNN's layout, for fast CPU
+        inference (``from_pretrained`` does it; the parameters stay plain tensors). ``train()``
+        and ``.to()`` drop the copies; the next CPU inference call rebuilds them. Returns the
+        number of layers packed."""
+        return pack_weights(self.get_decoder().step_linears())
 
     def train(self: ModelT, mode: bool = True) -> ModelT:
         if mode:
-            unpack_weights(self)  # gradients need the plain layout
+            unpack_weights(self)  # training changes the weights: the packed copies go (memory back)
         return super().train(mode)
 
     def _apply(self: ModelT, fn: Any, recurse: bool = True) -> ModelT:
-        unpack_weights(self)  # .to(), .half(), .cuda() work on plain tensors
+        unpack_weights(self)  # .to(), .half(), .cuda(): the packed copies are rebuilt from the new weights
         return super()._apply(fn, recurse)
 
     def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:

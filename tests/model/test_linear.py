@@ -85,26 +85,90 @@ def test_int8_fused_qkv_equals_separate_quantized_projections(tmp_path):
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
 
 
-def test_packed_weights_replace_the_plain_ones_and_come_back_bit_for_bit(tmp_path):
-    from safetensors.torch import load_file
+def _logits(model, ids=((5, 6, 7, 2),), dec=((2, 9, 10),)):
+    with torch.no_grad():
+        return model(input_ids=torch.tensor(ids), decoder_input_ids=torch.tensor(dec)).logits
 
+
+def test_loaded_weights_are_plain_tensors(tmp_path):
+    """Every parameter works with any torch operation and every way of saving it, while the
+    decoder's per-step layers keep a packed copy beside it for CPU inference."""
+    import copy
+    import io
+
+    from safetensors.torch import load_file, load_model, save_model
+
+    folder = save_hf_checkpoint(tmp_path / "hf")
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    if torch.backends.mkldnn.is_available():
+        layer = model.model.decoder.layers[0].fc1
+        assert layer.pack and layer.packed_weight() is not None and layer.packed_weight().is_mkldnn
+        assert not model.model.encoder.layers[0].fc1.pack  # run once per batch: the reorder is amortised
+        assert not model.model.decoder.layers[0].encoder_attn.k_proj.pack  # once per input
+    assert not any(p.is_mkldnn for p in model.parameters())
+    state = model.state_dict()
+    assert all(torch.equal(v, v.clone()) and (v == v).all() for v in state.values() if v.is_floating_point())
+    assert float(sum(p.detach().sum() for p in model.parameters())) == pytest.approx(
+        float(sum(p.detach().numpy().sum() for p in model.parameters())), rel=1e-4)
+    save_model(model, str(tmp_path / "x.safetensors"))  # safetensors' own helper for tied weights
+    load_model(m2m100.M2M100ForConditionalGeneration(model.config), str(tmp_path / "x.safetensors"))
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    reloaded = torch.load(buffer, weights_only=True)
+    original = load_file(str(folder / "model.safetensors"))
+    assert all(torch.equal(reloaded[k], original[k]) for k in original)
+    torch.save(model, io.BytesIO())  # the whole module pickles (the packed copies are left out)
+    twin = copy.deepcopy(model)
+    fresh = m2m100.M2M100ForConditionalGeneration(model.config).eval()
+    fresh.load_state_dict(state)
+    expected = _logits(model)
+    torch.testing.assert_close(_logits(twin), expected, atol=1e-5, rtol=0)
+    torch.testing.assert_close(_logits(fresh), expected, atol=1e-4, rtol=0)
+    model.save_pretrained(tmp_path / "ours")
+    saved = load_file(str(tmp_path / "ours" / "model.safetensors"))
+    assert saved.keys() == original.keys() and all(torch.equal(saved[k], original[k]) for k in saved)
+
+
+@pytest.mark.parametrize("edit", ["data", "no_grad", "load_state_dict", "assign"])
+def test_weight_edits_reach_the_packed_copy(tmp_path, edit):
+    """However a packed layer's weight changes, the next call computes with the new values."""
+    folder = save_hf_checkpoint(tmp_path / "hf")
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    reference = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    unpack_weights(reference)
+    for m in reference.modules():
+        if isinstance(m, Linear):
+            m.pack = False
+    _logits(model)  # the packed copies are in use
+    delta = torch.randn_like(model.model.decoder.layers[0].fc1.weight) * 0.05
+    for m in (model, reference):
+        layer = m.model.decoder.layers[0].fc1
+        if edit == "data":  # as PEFT merges a LoRA adapter
+            layer.weight.data += delta
+        elif edit == "no_grad":
+            with torch.no_grad():
+                layer.weight.add_(delta)
+        elif edit == "load_state_dict":
+            layer.load_state_dict({"weight": layer.weight.detach() + delta, "bias": layer.bias.detach()})
+        else:
+            layer.weight = torch.nn.Parameter(layer.weight.detach() + delta)
+    assert not torch.allclose(_logits(reference), _logits(reference.__class__(reference.config).eval()))
+    torch.testing.assert_close(_logits(model), _logits(reference), atol=1e-4, rtol=0)
+
+
+def test_training_drops_the_packed_copies_and_inference_rebuilds_them(tmp_path):
     folder = save_hf_checkpoint(tmp_path / "hf")
     model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
     if not torch.backends.mkldnn.is_available():
         pytest.skip("this torch build has no oneDNN")
     layer = model.model.decoder.layers[0].fc1
-    assert layer.weight.is_mkldnn, "from_pretrained packs CPU linears"
-    assert not model.lm_head.weight.is_mkldnn and model.lm_head.weight is model.model.shared.weight
-    plain = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
-    plain.train().eval()  # train() unpacks
-    assert not plain.model.decoder.layers[0].fc1.weight.is_mkldnn
-    ids = torch.tensor([[5, 6, 7, 2]])
-    dec = torch.tensor([[2, 9, 10]])
-    with torch.no_grad():
-        torch.testing.assert_close(model(input_ids=ids, decoder_input_ids=dec).logits,
-                                   plain(input_ids=ids, decoder_input_ids=dec).logits, atol=1e-4, rtol=0)
-    model.save_pretrained(tmp_path / "ours")
-    saved, original = load_file(str(tmp_path / "ours" / "model.safetensors")), load_file(str(folder / "model.safetensors"))
-    assert saved.keys() == original.keys() and all(torch.equal(saved[k], original[k]) for k in saved)
-    model.to(torch.bfloat16)  # .to() works on plain tensors: the weights are unpacked first
-    assert model.dtype == torch.bfloat16 and not model.model.decoder.layers[0].fc1.weight.is_mkldnn
+    model.train()
+    assert layer._packed is None
+    model.eval()
+    _logits(model)
+    assert layer._packed is not None
+    model.to(torch.bfloat16)
+    assert model.dtype == torch.bfloat16 and layer._packed is None
+    _logits(model)
+    assert layer._packed is not None and layer._packed.dtype == torch.bfloat16

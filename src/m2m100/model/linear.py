@@ -3,16 +3,22 @@
 On CPU, ``torch.nn.functional.linear`` goes through MKL, which takes its AVX2 path on AMD
 processors and is slow on the skinny matrices of decoding (one row per beam). oneDNN, which
 PyTorch ships too, is 1.5-2.5x faster on those shapes, so inference on CPU calls it directly, with
-the same results up to float rounding. :func:`pack_weights` goes one step further: it reorders
-each weight once into oneDNN's blocked layout, in place of the plain one (no second copy), which
-saves the reorder oneDNN otherwise does at every call (up to 35% of a greedy batch's time).
-Training, other devices and anything that needs gradients use ``F.linear`` on plain weights
-(:func:`unpack_weights`, which ``train()`` and ``.to()`` call).
+the same results up to float rounding. For the layers a decoding step calls, :func:`pack_weights`
+goes one step further: it keeps a copy of the weight in oneDNN's blocked layout beside the
+parameter, which saves the reorder oneDNN otherwise does at every call (up to 35% of a greedy
+batch's time).
+
+The parameters themselves stay ordinary tensors (``state_dict``, ``torch.save``, safetensors,
+``deepcopy``, LoRA adapters and in-place edits all see plain weights). The packed copy is derived
+data: it is rebuilt when the weight is replaced or changed in place (its version counter moves,
+or its ``.data`` was touched, see :class:`PackedParameter`), and dropped by training and ``.to()``.
+Training, other devices and anything that needs gradients use ``F.linear`` on the plain weight.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from collections.abc import Iterable
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +26,7 @@ from torch import nn
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
+_TENSOR_DATA: Any = torch.Tensor.data  # the C descriptor behind Tensor.data
 
 
 def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -33,64 +40,135 @@ def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
     )
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor] = None, *,
-           activation: Optional[str] = None) -> torch.Tensor:
+def linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: Optional[torch.Tensor] = None,
+    *,
+    activation: Optional[str] = None,
+    packed: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
     """``x @ weight.T + bias``, optionally followed by "relu" (fused into the GEMM on oneDNN).
 
-    ``weight`` is a plain (out, in) tensor or one packed by :func:`pack_weights`.
+    Args:
+        packed: ``weight`` in oneDNN's layout (:meth:`Linear.packed_weight`), used on the oneDNN path.
     """
     if use_onednn(x, weight):
+        w = packed if packed is not None else weight
         if activation == "relu":
-            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "relu", [None], "")
-        return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
-    if weight.is_mkldnn:  # e.g. gradients wanted for the input: compute from a plain copy
-        weight = weight.to_dense()
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), w, bias, "relu", [None], "")
+        return torch.ops.mkldnn._linear_pointwise(x.contiguous(), w, bias, "none", [], "")
     out = F.linear(x, weight, bias)
     return F.relu(out) if activation == "relu" else out
 
 
+class PackedParameter(nn.Parameter):
+    """An ordinary parameter that tells its layer when its ``.data`` is read or replaced.
+
+    In-place changes through ``.data`` (``weight.data += delta``, as PEFT merges LoRA adapters)
+    bypass the version counter that :class:`Linear` checks before using its packed copy, so any
+    use of ``.data`` marks the copy stale. Everything else about the tensor is plain.
+    """
+
+    _data_touches: int
+
+    def __new__(cls, data: torch.Tensor, requires_grad: bool = True) -> PackedParameter:
+        param = super().__new__(cls, data, requires_grad)
+        param._data_touches = 0
+        return param
+
+    @property
+    def data(self) -> torch.Tensor:
+        self._data_touches += 1
+        return _TENSOR_DATA.__get__(self)
+
+    @data.setter
+    def data(self, value: torch.Tensor) -> None:
+        self._data_touches += 1
+        _TENSOR_DATA.__set__(self, value)
+
+    def raw(self) -> torch.Tensor:
+        """``.data`` without marking the packed copy stale."""
+        return _TENSOR_DATA.__get__(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> PackedParameter:
+        if id(self) not in memo:
+            memo[id(self)] = PackedParameter(self.raw().clone(memory_format=torch.preserve_format), self.requires_grad)
+        return memo[id(self)]
+
+    def __reduce_ex__(self, protocol: Any) -> Any:  # pickles (torch.save) as a plain nn.Parameter
+        return nn.Parameter(self.raw(), self.requires_grad).__reduce_ex__(protocol)
+
+
 class Linear(nn.Linear):
-    """``nn.Linear`` (same parameters, same state dict) whose CPU inference uses oneDNN."""
+    """``nn.Linear`` (same parameters, same state dict) whose CPU inference uses oneDNN, with a
+    packed copy of the weight when :func:`pack_weights` chose the layer."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.weight, self.bias)
+    _packed: Optional[torch.Tensor] = None
+    _packed_key: Optional[tuple[int, int, int, int]] = None
+    pack: bool = False  # keep a packed copy (set by pack_weights)
+
+    def packed_weight(self) -> Optional[torch.Tensor]:
+        """The weight in oneDNN's layout, (re)built when the weight changed; None when the layer
+        does not pack or oneDNN cannot take this weight."""
+        if not self.pack:
+            return None
+        w = self.weight
+        key = (id(w), w.data_ptr(), w._version, getattr(w, "_data_touches", 0))
+        if key != self._packed_key:
+            if not _ONEDNN or w.device.type != "cpu" or w.dtype not in _ONEDNN_DTYPES:
+                return None
+            with torch.no_grad():
+                self._packed = torch.ops.mkldnn._reorder_linear_weight(w.detach(), None)
+            self._packed_key = key
+        return self._packed
+
+    def unpack(self) -> None:
+        """Drop the packed copy (memory back; the next packed call rebuilds it)."""
+        self._packed = self._packed_key = None
+
+    def __getstate__(self) -> dict[str, Any]:  # deepcopy and pickle: the packed copy is derived data
+        state = self.__dict__.copy()
+        state.pop("_packed", None)
+        state.pop("_packed_key", None)
+        return state
+
+    def forward(self, x: torch.Tensor, *, activation: Optional[str] = None) -> torch.Tensor:
+        """``x @ weight.T + bias``, then ``activation`` ("relu", fused into oneDNN's GEMM) if given."""
+        packed = self.packed_weight() if self.pack and not self.training else None
+        return linear(x, self.weight, self.bias, activation=activation, packed=packed)
 
 
-def pack_weights(model: nn.Module) -> int:
-    """Reorder the weight of every :class:`Linear` of a CPU fp32/bf16 model into oneDNN's
-    blocked layout, replacing the plain weight (inference only; ``to_dense()`` gives it back
-    bit for bit). A weight shared with another module (the LM head tied to the embedding) stays
-    plain: packing it would need a second copy.
+def pack_weights(layers: Iterable[nn.Module]) -> int:
+    """Keep a packed copy of the weight of each :class:`Linear` in ``layers`` (CPU, fp32/bf16),
+    for inference. Each weight becomes a :class:`PackedParameter` (same values, a new object), so
+    call it before handing parameters to an optimizer. The caller chooses the layers: m2m100 packs
+    those a decoding step calls, never a weight tied to another module (the copy would be as large
+    as the embedding).
 
     Returns:
         The number of layers packed (0 where oneDNN or the device/dtype does not allow it).
     """
     if not _ONEDNN:
         return 0
-    shared = _shared_weights(model)
     packed = 0
-    for module in model.modules():
-        if not isinstance(module, Linear) or module.weight.is_mkldnn or id(module.weight) in shared:
+    for module in layers:
+        if not isinstance(module, Linear):
             continue
-        weight = module.weight
-        if weight.device.type != "cpu" or weight.dtype not in _ONEDNN_DTYPES:
+        w = module.weight
+        if type(w) is nn.Parameter:  # so that edits through .data are seen too
+            module.weight = PackedParameter(_TENSOR_DATA.__get__(w), w.requires_grad)
+        module.pack = True
+        if module.packed_weight() is None:
+            module.pack = False
             continue
-        module.weight = nn.Parameter(torch.ops.mkldnn._reorder_linear_weight(weight.detach(), None),
-                                     requires_grad=False)
         packed += 1
     return packed
 
 
 def unpack_weights(model: nn.Module) -> None:
-    """Give every packed :class:`Linear` its plain, trainable weight back."""
+    """Drop every packed copy of ``model``'s :class:`Linear` layers (training, ``.to()``); a
+    packing layer builds its copy again at its next inference call on CPU."""
     for module in model.modules():
-        if isinstance(module, Linear) and module.weight.is_mkldnn:
-            module.weight = nn.Parameter(module.weight.to_dense())
-
-
-def _shared_weights(model: nn.Module) -> set[int]:
-    seen: dict[int, int] = {}
-    for module in model.modules():
-        for param in module.parameters(recurse=False):
-            seen[id(param)] = seen.get(id(param), 0) + 1
-    return {key for key, count in seen.items() if count > 1}
+        if isinstance(module, Linear):
+            module.unpack()

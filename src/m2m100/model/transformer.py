@@ -24,7 +24,7 @@ from m2m100.activations import ACTIVATIONS
 from m2m100.config import M2M100Config
 from m2m100.model.attention import Attention, TokenIndex, apply_dropout, causal_mask, padding_mask
 from m2m100.model.cache import DecoderCache, KVCache
-from m2m100.model.linear import Linear, linear
+from m2m100.model.linear import Linear
 
 
 # --------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ class _PreNormLayer(nn.Module):
         """fc1 -> activation -> fc2 on the normalised input (without the residual)."""
         h = self.final_layer_norm(x)
         if self.activation is F.relu and isinstance(self.fc1, Linear):  # fused into the GEMM on oneDNN
-            h = linear(h, self.fc1.weight, self.fc1.bias, activation="relu")
+            h = self.fc1(h, activation="relu")
         else:
             h = self.activation(self.fc1(h))
         h = apply_dropout(h, self.activation_dropout, self.training)
@@ -306,6 +306,16 @@ class Decoder(_Stack):
     def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
         super().__init__(config, embed_tokens)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
+
+    def step_linears(self) -> list[nn.Module]:
+        """The linear layers every decoding step calls: all but the cross-attention keys and
+        values, which are computed once per input."""
+        found: list[nn.Module] = []
+        for layer in self.layers:
+            assert isinstance(layer, DecoderLayer)
+            a, c = layer.self_attn, layer.encoder_attn
+            found += [a.q_proj, a.k_proj, a.v_proj, a.out_proj, c.q_proj, c.out_proj, layer.fc1, layer.fc2]
+        return found
 
     def forward(
         self, input_ids: Optional[torch.Tensor] = None, *, encoder_hidden_states: Optional[torch.Tensor],
