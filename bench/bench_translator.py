@@ -70,9 +70,9 @@ def main() -> None:
     import transformers
 
     from m2m100 import Translator
-    from m2m100.demo import model_path
+    from m2m100.demo import model_or_demo
 
-    folder = Path(args.model) if args.model else model_path()
+    folder = Path(model_or_demo(args.model))
     lines = (Path(args.input).read_text(encoding="utf-8").splitlines() if args.input
              else demo_lines(args.src, args.lines, seed=0))
     translator = Translator(folder, device="cpu", dtype="float32", max_batch_tokens=args.max_batch_tokens)

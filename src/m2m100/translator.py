@@ -20,7 +20,7 @@ import torch
 from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
-from m2m100.demo import DEMO_NOTICE, model_path
+from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages, unknown_language_error
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
@@ -104,9 +104,7 @@ class Translator:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.max_batch_tokens = max_batch_tokens
-        if model is None:
-            model = model_path()
-            logger.warning(DEMO_NOTICE)
+        model = model_or_demo(model, notice=logger.warning)
         if isinstance(model, M2M100ForConditionalGeneration):
             if tokenizer is None:
                 raise ValueError("pass the tokenizer along with a loaded model")

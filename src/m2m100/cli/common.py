@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Optional, Sequence
 
 from m2m100.config import M2M100Config
-from m2m100.demo import DEMO_NOTICE, model_path
+from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, trained_languages, unknown_language_error
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import QUANTIZATIONS
@@ -80,13 +80,11 @@ def check_inputs(paths: Sequence[str]) -> None:
 def resolve_model(args: argparse.Namespace) -> str:
     """The model of a command: ``-m/--model``, else the bundled demo model (said once on stderr).
     Sets ``args.model``, so that a second call says nothing."""
-    if args.model is None:
-        try:
-            args.model = str(model_path())
-        except FileNotFoundError as err:
-            raise CLIError(f"no model given (-m/--model), and {err}") from err
-        print(f"m2m100: {DEMO_NOTICE}", file=sys.stderr)
-    return str(args.model)
+    try:
+        args.model = str(model_or_demo(args.model, notice=lambda text: print(f"m2m100: {text}", file=sys.stderr)))
+    except FileNotFoundError as err:
+        raise CLIError(f"no model given (-m/--model), and {err}") from err
+    return args.model
 
 
 def model_languages(model: str) -> list[str]:

@@ -20,7 +20,7 @@ from m2m100.cli.common import (
 )
 from m2m100.demo import evaluate as demo_evaluate
 from m2m100.demo import export as demo_export
-from m2m100.demo import model_path
+from m2m100.demo import model_or_demo
 from m2m100.demo.data import BuildOptions, build
 from m2m100.demo.evaluate import (
     KindScores, Scores, format_kinds, format_report, is_name, load_names, load_test, per_direction,
@@ -138,7 +138,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m m2m100.demo.evaluate``: score a demo model and print the report."""
     args = evaluate_parser().parse_args(argv)
     try:
-        model = Path(args.model) if args.model else model_path()
+        model = Path(model_or_demo(args.model))  # the shipped model, without the notice
         records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
         records += load_names(model, args.names)
         translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
