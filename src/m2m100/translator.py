@@ -27,6 +27,10 @@ from m2m100.tokenizer import M2M100Tokenizer
 
 logger = logging.getLogger(__name__)
 
+# Source tokens (padded) of one model call, unless the caller sets another budget: the default of
+# the Translator, of --max-batch-tokens in the commands that translate, and of the server's batches.
+DEFAULT_MAX_BATCH_TOKENS = 4096
+
 # Scripts written without spaces between sentences: translated parts are joined without one.
 NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
@@ -99,7 +103,7 @@ class Translator:
         self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration, None] = None, *,
         tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
         dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
-        quantize: Optional[str] = None, max_batch_tokens: int = 4096,
+        quantize: Optional[str] = None, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
     ) -> None:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")

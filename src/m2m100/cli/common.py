@@ -17,6 +17,7 @@ from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, trained_languages, unknown_language_error
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import QUANTIZATIONS
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -173,7 +174,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """Decoding and model-loading options of the commands that translate (translate, evaluate)."""
     p.add_argument("--beam-size", type=positive_int, default=None, help="beams (default: the checkpoint's)")
     p.add_argument("--max-new-tokens", type=positive_int, default=None, help="longest translation in tokens")
-    p.add_argument("--max-batch-tokens", type=positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS,
+                   help="source tokens per model call")
     add_loading_options(p)
 
 

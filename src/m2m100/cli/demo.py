@@ -27,7 +27,7 @@ from m2m100.demo.evaluate import (
 )
 from m2m100.demo.export import MAX_MB, export
 from m2m100.demo.sources import DEFAULT_LANGUAGES, HELD_OUT_RULE, UnusableLanguage
-from m2m100.translator import Segment, Translator
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator
 
 
 def add_parser(commands: Any) -> None:
@@ -128,7 +128,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--beam-size", type=positive_int, default=1, help="beams (default 1: greedy)")
     add_loading_options(p)
-    p.add_argument("--max-batch-tokens", type=positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS,
+                   help="source tokens per model call")
     p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N wrong translations")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     return p
