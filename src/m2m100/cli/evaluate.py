@@ -162,9 +162,9 @@ def _translate(args: argparse.Namespace, sources: list[str], output: Optional[Pa
     bar = progress_bar(args, total=len(sources), initial=0)
     hypotheses = []
     try:
+        # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
-            sources, src=args.src, tgt=args.tgt, beam_size=args.beam_size,
-            max_new_tokens=args.max_new_tokens, max_batch_tokens=args.max_batch_tokens)
+            sources, src=args.src, tgt=args.tgt, beam_size=args.beam_size, max_new_tokens=args.max_new_tokens)
         for translation in stream:
             hypotheses.append(" ".join(translation.splitlines()))
             if bar is not None:

@@ -91,9 +91,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
     try:
+        # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
-            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens,
-            max_batch_tokens=args.max_batch_tokens, on_batch=on_batch)
+            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch)
         for translation in stream:
             line = pending.popleft()
             out.write(format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt))
