@@ -10,7 +10,7 @@ import contextlib
 import importlib
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from m2m100.config import M2M100Config
 from m2m100.demo import model_or_demo
@@ -73,6 +73,35 @@ def check_inputs(paths: Sequence[str]) -> None:
             raise CLIError(f"input file {path} does not exist", EXIT_USAGE)
         if Path(path).is_dir():
             raise CLIError(f"input {path} is a folder; give files (or - for stdin)", EXIT_USAGE)
+
+
+def check_output(path: Optional[str], inputs: Iterable[str], *, overwrite: bool, resume: Optional[bool] = None,
+                 contents: str = "translation") -> Optional[Path]:
+    """The ``-o/--output`` file of a command, checked before any work (None: no file).
+
+    Never one of ``inputs``; an existing file only with ``overwrite`` (or ``resume``, for a
+    command that can continue one; None for a command that cannot, whose message then offers
+    --overwrite alone); a new file only in a folder that exists. ``contents`` names what the
+    file holds, in the message that asks for another file.
+    """
+    if path is None:
+        if resume:
+            raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
+        return None
+    output = Path(path)
+    if not output.exists():
+        if resume:
+            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
+                           EXIT_USAGE)
+        if not output.parent.is_dir():
+            raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
+        return output
+    if any(p != "-" and Path(p).exists() and output.samefile(p) for p in inputs):
+        raise CLIError(f"{output} is also an input file; write the {contents} to another file", EXIT_USAGE)
+    if not (overwrite or resume):
+        choices = "pass --overwrite to replace it" + (" or --resume to continue it" if resume is not None else "")
+        raise CLIError(f"{output} exists; {choices}", EXIT_USAGE)
+    return output
 
 
 # ------------------------------------------------------------------------------------------
