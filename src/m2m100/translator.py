@@ -163,13 +163,9 @@ class Translator:
         if not all(isinstance(t, str) for t in items):
             raise ValueError("texts must be a string or a sequence of strings")
         segments = [Segment(t, src, tgt) for t in items]
-        out = list(self.translate_segments(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
-                                           max_batch_tokens=max_batch_tokens, **generate_kwargs))
+        out = list(self.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
+                                         max_batch_tokens=max_batch_tokens, **generate_kwargs))
         return out[0] if single else out
-
-    def translate_segments(self, segments: Iterable[Segment], **options: Any) -> Iterator[str]:
-        """Translate segments that may each have their own direction (lazily, in input order)."""
-        return self.translate_stream(segments, **options)
 
     def translate_stream(
         self, lines: Iterable[Union[str, Segment]], *, src: Optional[str] = None, tgt: Optional[str] = None,
@@ -181,7 +177,8 @@ class Translator:
         within the window), and translations are yielded in input order.
 
         Args:
-            lines: strings (with ``src``/``tgt``) or :class:`Segment` objects.
+            lines: strings (with ``src``/``tgt``) or :class:`Segment` objects, which may each
+                have their own direction.
             window_tokens: source tokens read ahead before translating (default: 8 batches); a
                 blank input counts as one token, so that a run of them is not read without end.
             on_batch: called with :attr:`stats` after every model call (for progress displays).

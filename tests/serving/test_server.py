@@ -161,7 +161,7 @@ def expected_many(translator: Translator, *bodies: dict[str, Any]) -> list[list[
     beam_size, max_new_tokens = settings.pop()
     segments = [Segment(text, body["src"], body["tgt"]) for body in bodies
                 for text in ([body["text"]] if "text" in body else body["texts"])]
-    out = iter(translator.translate_segments(segments, beam_size=beam_size, max_new_tokens=max_new_tokens))
+    out = iter(translator.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens))
     return [[next(out) for _ in ([body["text"]] if "text" in body else body["texts"])] for body in bodies]
 
 

@@ -149,7 +149,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     start = time.perf_counter()
     segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
-    hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
+    hypotheses = list(translator.translate_stream(segments, beam_size=args.beam_size))
     seconds = time.perf_counter() - start
     scores, names = Scores(), KindScores()
     errors = [(r, h) for r, h in zip(records, hypotheses) if not (names if is_name(r) else scores).add(r, h)]

@@ -186,8 +186,8 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
         translator = state.translator
         assert translator is not None  # requests reach the batcher only once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
-        out = list(translator.translate_segments([Segment(*s) for s in segments], beam_size=options.beam_size,
-                                                 max_new_tokens=options.max_new_tokens))
+        out = list(translator.translate_stream([Segment(*s) for s in segments], beam_size=options.beam_size,
+                                               max_new_tokens=options.max_new_tokens))
         metrics.source_tokens.inc(translator.stats.source_tokens - before[0])
         metrics.generated_tokens.inc(translator.stats.generated_tokens - before[1])
         return out
