@@ -10,7 +10,7 @@ from m2m100.checkpoint import resolve_checkpoint_dir, weight_files
 from m2m100.cli.common import EXIT_USAGE, CLIError, add_model_argument, resolve_model
 from m2m100.cli.languages import loaded_languages
 from m2m100.config import M2M100Config
-from m2m100.demo import DEMO_KNOWS, is_demo_model
+from m2m100.demo import demo_knows, is_demo_model
 from m2m100.demo.vocab import parameter_count
 
 
@@ -56,7 +56,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("size on disk", _human_bytes(size)),
     ]
     if demo:
-        rows.insert(3, ("knows", DEMO_KNOWS))
+        rows.insert(3, ("knows", demo_knows(len(languages))))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")

@@ -13,13 +13,20 @@ import importlib.resources
 from pathlib import Path
 from typing import Callable, Optional, TypeVar, Union
 
-__all__ = ["DEMO_KNOWS", "DEMO_NOTICE", "is_demo_model", "model_or_demo", "model_path"]
+__all__ = ["DEMO_KNOWS", "DEMO_NOTICE", "demo_knows", "is_demo_model", "model_or_demo", "model_path"]
 
 M = TypeVar("M")
 
-# What the demo model was trained on, in one line (the CLI, `m2m100 info` and the web page say it).
-DEMO_KNOWS = ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, months, languages, "
-              "territories) in 24 languages; not for real text")
+
+def demo_knows(languages: int = 24) -> str:
+    """What a demo model was trained on, in one line: the one text that ``m2m100 info`` ("knows"),
+    ``GET /languages`` ("description") and the web page's notice show. ``languages``: how many it
+    was trained on (24 for the shipped model; a build of its own may have others)."""
+    return ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, months, languages, "
+            f"territories) in {languages} languages; not for real text")
+
+
+DEMO_KNOWS = demo_knows()  # the shipped model's
 DEMO_NOTICE = ("no model given: using the bundled demo model (number words and CLDR names in 24 languages, "
                "6 M parameters); pass a checkpoint such as facebook/m2m100_418M for real translation")
 
