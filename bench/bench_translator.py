@@ -27,6 +27,8 @@ from typing import Callable
 
 import torch
 
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS
+
 
 def demo_lines(src: str, count: int, seed: int) -> list[str]:
     from m2m100.demo.sources import language_texts
@@ -61,7 +63,8 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1500, help="lines drawn from the demo texts")
     parser.add_argument("--batch", type=int, default=32, help="lines per batch of the plain loops")
     parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--max-batch-tokens", type=int, default=4096, help="the Translator's budget")
+    parser.add_argument("--max-batch-tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS,
+                        help="the Translator's budget")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -70,9 +73,9 @@ def main() -> None:
     import transformers
 
     from m2m100 import Translator
-    from m2m100.demo import model_path
+    from m2m100.demo import model_or_demo
 
-    folder = Path(args.model) if args.model else model_path()
+    folder = Path(model_or_demo(args.model))
     lines = (Path(args.input).read_text(encoding="utf-8").splitlines() if args.input
              else demo_lines(args.src, args.lines, seed=0))
     translator = Translator(folder, device="cpu", dtype="float32", max_batch_tokens=args.max_batch_tokens)

@@ -70,7 +70,7 @@ def test_mixed_directions_in_one_batch(translator, reference, texts):
     directions = [("en", "fr"), ("fr", "de"), ("de", "zh"), ("ru", "en"), ("en", "de"), ("ja", "ar")]
     segments = [Segment(t, *directions[i % len(directions)]) for i, t in enumerate(texts)]
     segments.append(Segment(texts[0], "en", "ru"))  # the same text, another target
-    got = list(translator.translate_segments(segments, beam_size=2, max_new_tokens=8))
+    got = list(translator.translate_stream(segments, beam_size=2, max_new_tokens=8))
     expected = [reference(s.text, s.src, s.tgt, beam_size=2, max_new_tokens=8) for s in segments]
     assert got == expected
     assert expected[0] != expected[-1]  # the target language matters
@@ -79,7 +79,7 @@ def test_mixed_directions_in_one_batch(translator, reference, texts):
 def test_mixed_directions_share_a_model_call(translator, texts, monkeypatch):
     calls = Calls(translator, monkeypatch)
     segments = [Segment(texts[0], "en", "fr"), Segment(texts[1], "fr", "de"), Segment(texts[2], "de", "zh")]
-    list(translator.translate_segments(segments, max_new_tokens=4))
+    list(translator.translate_stream(segments, max_new_tokens=4))
     assert len(calls.rows) == 1
     lang = translator.tokenizer.get_lang_id
     directions = sorted(zip([row[0] for row in calls.rows[0]], list(calls.forced[0])))
@@ -181,7 +181,7 @@ def test_unknown_language_names_the_closest_codes(translator):
         translator.translate_stream((read.append(t) or t for t in ["a"]), src="ch", tgt="en")
     assert read == []
     with pytest.raises(ValueError, match="Did you mean .*'fr'"):
-        list(translator.translate_segments([Segment("bonjour", "french", "en")]))
+        list(translator.translate_stream([Segment("bonjour", "french", "en")]))
 
 
 def test_options_are_checked_before_any_work(translator, translation_folder):

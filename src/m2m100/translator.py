@@ -20,12 +20,16 @@ import torch
 from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
-from m2m100.demo import DEMO_NOTICE, model_path
+from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages, unknown_language_error
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
 
 logger = logging.getLogger(__name__)
+
+# Source tokens (padded) of one model call, unless the caller sets another budget: the default of
+# the Translator, of --max-batch-tokens in the commands that translate, and of the server's batches.
+DEFAULT_MAX_BATCH_TOKENS = 4096
 
 # Scripts written without spaces between sentences: translated parts are joined without one.
 NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
@@ -99,14 +103,12 @@ class Translator:
         self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration, None] = None, *,
         tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
         dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
-        quantize: Optional[str] = None, max_batch_tokens: int = 4096,
+        quantize: Optional[str] = None, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
     ) -> None:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
         self.max_batch_tokens = max_batch_tokens
-        if model is None:
-            model = model_path()
-            logger.warning(DEMO_NOTICE)
+        model = model_or_demo(model, notice=logger.warning)
         if isinstance(model, M2M100ForConditionalGeneration):
             if tokenizer is None:
                 raise ValueError("pass the tokenizer along with a loaded model")
@@ -161,13 +163,9 @@ class Translator:
         if not all(isinstance(t, str) for t in items):
             raise ValueError("texts must be a string or a sequence of strings")
         segments = [Segment(t, src, tgt) for t in items]
-        out = list(self.translate_segments(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
-                                           max_batch_tokens=max_batch_tokens, **generate_kwargs))
+        out = list(self.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
+                                         max_batch_tokens=max_batch_tokens, **generate_kwargs))
         return out[0] if single else out
-
-    def translate_segments(self, segments: Iterable[Segment], **options: Any) -> Iterator[str]:
-        """Translate segments that may each have their own direction (lazily, in input order)."""
-        return self.translate_stream(segments, **options)
 
     def translate_stream(
         self, lines: Iterable[Union[str, Segment]], *, src: Optional[str] = None, tgt: Optional[str] = None,
@@ -179,7 +177,8 @@ class Translator:
         within the window), and translations are yielded in input order.
 
         Args:
-            lines: strings (with ``src``/``tgt``) or :class:`Segment` objects.
+            lines: strings (with ``src``/``tgt``) or :class:`Segment` objects, which may each
+                have their own direction.
             window_tokens: source tokens read ahead before translating (default: 8 batches); a
                 blank input counts as one token, so that a run of them is not read without end.
             on_batch: called with :attr:`stats` after every model call (for progress displays).

@@ -283,7 +283,7 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
                if (r["src_lang"], r["tgt_lang"]) in chosen]
     assert len(records) == 36
     translator = Translator(folder, device="cpu", **mode)
-    out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
+    out = translator.translate_stream([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     correct = [hyp == r["tgt"] for hyp, r in zip(out, records)]
     assert sum(correct) >= 0.9 * len(records), [(r["src"], r["tgt"]) for r, ok in zip(records, correct) if not ok]
 
@@ -302,7 +302,7 @@ def test_shipped_model_knows_its_names(mode: dict) -> None:
     folder = shipped_model()
     records = name_pairs(BuildOptions.from_manifest(folder / "demo_data.json"), per_kind=400, seed=11)
     translator = Translator(folder, device="cpu", **mode)
-    out = translator.translate_segments([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
+    out = translator.translate_stream([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
     wrong: dict[str, list[str]] = {kind: [] for kind in NAME_THRESHOLDS}
     for record, hypothesis in zip(records, out):
         if normalize(hypothesis) != normalize(record["tgt"]):

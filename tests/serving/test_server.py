@@ -161,7 +161,7 @@ def expected_many(translator: Translator, *bodies: dict[str, Any]) -> list[list[
     beam_size, max_new_tokens = settings.pop()
     segments = [Segment(text, body["src"], body["tgt"]) for body in bodies
                 for text in ([body["text"]] if "text" in body else body["texts"])]
-    out = iter(translator.translate_segments(segments, beam_size=beam_size, max_new_tokens=max_new_tokens))
+    out = iter(translator.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens))
     return [[next(out) for _ in ([body["text"]] if "text" in body else body["texts"])] for body in bodies]
 
 
@@ -209,8 +209,8 @@ def test_the_demo_model_offers_its_24_languages_and_says_it_is_a_demo(tmp_path):
         assert len(codes) == 24 and sorted(codes) == sorted(trained)
         assert {"code": "ja", "name": "Japanese"} in answer["languages"]
         assert (answer["model"], answer["demo"]) == (str(folder), True)
-        assert answer["description"] == ("number words and CLDR names (weekdays, months, languages, territories) "
-                                         "in 24 languages; not for real text")
+        assert answer["description"] == ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, "
+                                         "months, languages, territories) in 24 languages; not for real text")
 
         # zh is an M2M100 language, but not one of the demo model's.
         for body in ({"text": "twenty-one", "src": "en", "tgt": "zh"}, {"text": "二十一", "src": "zh", "tgt": "en"}):

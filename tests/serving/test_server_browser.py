@@ -138,8 +138,9 @@ def test_the_demo_model_says_so_and_offers_its_languages_only(browser, tmp_path)
             expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
             notice = page.locator("#notice")
             expect(notice).to_be_visible()
-            expect(notice).to_contain_text("demo model: number words and CLDR names (weekdays, months, languages, "
-                                           "territories) in 24 languages; not for real text")
+            expect(notice).to_contain_text("demo model: number words (0-9999, cardinals and ordinals) and CLDR names "
+                                           "(weekdays, months, languages, territories) in 24 languages; "
+                                           "not for real text")
             for menu in ("#src", "#tgt"):
                 expect(page.locator(f"{menu} option")).to_have_count(24)
                 expect(page.locator(f"{menu} option[value=zh]")).to_have_count(0)

@@ -10,13 +10,14 @@ import contextlib
 import importlib
 import sys
 from pathlib import Path
-from typing import IO, Any, Callable, Iterator, Optional, Sequence
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from m2m100.config import M2M100Config
-from m2m100.demo import DEMO_NOTICE, model_path
+from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, trained_languages, unknown_language_error
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import QUANTIZATIONS
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -74,19 +75,46 @@ def check_inputs(paths: Sequence[str]) -> None:
             raise CLIError(f"input {path} is a folder; give files (or - for stdin)", EXIT_USAGE)
 
 
+def check_output(path: Optional[str], inputs: Iterable[str], *, overwrite: bool, resume: Optional[bool] = None,
+                 contents: str = "translation") -> Optional[Path]:
+    """The ``-o/--output`` file of a command, checked before any work (None: no file).
+
+    Never one of ``inputs``; an existing file only with ``overwrite`` (or ``resume``, for a
+    command that can continue one; None for a command that cannot, whose message then offers
+    --overwrite alone); a new file only in a folder that exists. ``contents`` names what the
+    file holds, in the message that asks for another file.
+    """
+    if path is None:
+        if resume:
+            raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
+        return None
+    output = Path(path)
+    if not output.exists():
+        if resume:
+            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
+                           EXIT_USAGE)
+        if not output.parent.is_dir():
+            raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
+        return output
+    if any(p != "-" and Path(p).exists() and output.samefile(p) for p in inputs):
+        raise CLIError(f"{output} is also an input file; write the {contents} to another file", EXIT_USAGE)
+    if not (overwrite or resume):
+        choices = "pass --overwrite to replace it" + (" or --resume to continue it" if resume is not None else "")
+        raise CLIError(f"{output} exists; {choices}", EXIT_USAGE)
+    return output
+
+
 # ------------------------------------------------------------------------------------------
 # The model and its languages
 # ------------------------------------------------------------------------------------------
 def resolve_model(args: argparse.Namespace) -> str:
     """The model of a command: ``-m/--model``, else the bundled demo model (said once on stderr).
     Sets ``args.model``, so that a second call says nothing."""
-    if args.model is None:
-        try:
-            args.model = str(model_path())
-        except FileNotFoundError as err:
-            raise CLIError(f"no model given (-m/--model), and {err}") from err
-        print(f"m2m100: {DEMO_NOTICE}", file=sys.stderr)
-    return str(args.model)
+    try:
+        args.model = str(model_or_demo(args.model, notice=lambda text: print(f"m2m100: {text}", file=sys.stderr)))
+    except FileNotFoundError as err:
+        raise CLIError(f"no model given (-m/--model), and {err}") from err
+    return args.model
 
 
 def model_languages(model: str) -> list[str]:
@@ -175,7 +203,8 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """Decoding and model-loading options of the commands that translate (translate, evaluate)."""
     p.add_argument("--beam-size", type=positive_int, default=None, help="beams (default: the checkpoint's)")
     p.add_argument("--max-new-tokens", type=positive_int, default=None, help="longest translation in tokens")
-    p.add_argument("--max-batch-tokens", type=positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS,
+                   help="source tokens per model call")
     add_loading_options(p)
 
 

@@ -20,14 +20,14 @@ from m2m100.cli.common import (
 )
 from m2m100.demo import evaluate as demo_evaluate
 from m2m100.demo import export as demo_export
-from m2m100.demo import model_path
+from m2m100.demo import model_or_demo
 from m2m100.demo.data import BuildOptions, build
 from m2m100.demo.evaluate import (
     KindScores, Scores, format_kinds, format_report, is_name, load_names, load_test, per_direction,
 )
 from m2m100.demo.export import MAX_MB, export
 from m2m100.demo.sources import DEFAULT_LANGUAGES, HELD_OUT_RULE, UnusableLanguage
-from m2m100.translator import Segment, Translator
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator
 
 
 def add_parser(commands: Any) -> None:
@@ -128,7 +128,8 @@ def evaluate_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--beam-size", type=positive_int, default=1, help="beams (default 1: greedy)")
     add_loading_options(p)
-    p.add_argument("--max-batch-tokens", type=positive_int, default=4096, help="source tokens per model call")
+    p.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS,
+                   help="source tokens per model call")
     p.add_argument("--show-errors", type=int, default=0, metavar="N", help="print N wrong translations")
     p.add_argument("--json", action="store_true", help="print the scores as one JSON object")
     return p
@@ -138,7 +139,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m m2m100.demo.evaluate``: score a demo model and print the report."""
     args = evaluate_parser().parse_args(argv)
     try:
-        model = Path(args.model) if args.model else model_path()
+        model = Path(model_or_demo(args.model))  # the shipped model, without the notice
         records = per_direction(load_test(Path(args.test) if args.test else None, model), args.per_direction)
         records += load_names(model, args.names)
         translator = Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
@@ -148,7 +149,7 @@ def evaluate_main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     start = time.perf_counter()
     segments = [Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records]
-    hypotheses = list(translator.translate_segments(segments, beam_size=args.beam_size))
+    hypotheses = list(translator.translate_stream(segments, beam_size=args.beam_size))
     seconds = time.perf_counter() - start
     scores, names = Scores(), KindScores()
     errors = [(r, h) for r, h in zip(records, hypotheses) if not (names if is_name(r) else scores).add(r, h)]

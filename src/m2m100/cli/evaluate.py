@@ -11,8 +11,8 @@ from typing import Any, Optional, Sequence
 
 from m2m100.cli.common import (
     EXIT_USAGE, CLIError, add_language_arguments, add_model_argument, add_model_options, check_inputs,
-    check_languages, check_placement_options, load_translator, model_languages, progress_bar, read_lines,
-    require_extra, resolve_model,
+    check_languages, check_output, check_placement_options, load_translator, model_languages, progress_bar,
+    read_lines, require_extra, resolve_model,
 )
 from m2m100.evaluation import AUTO, bleu_metric, resolve_tokenize, score
 from m2m100.languages import language_codes
@@ -74,7 +74,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     check_inputs(list(files.values()))
     _check_languages(args)
     tokenize, note = _resolve_tokenize(args)
-    output = _check_output(args, files.values())
+    output = check_output(args.output, files.values(), overwrite=args.overwrite, contents="translations")
 
     lines = {name: _read(path, errors=args.errors) for name, path in files.items()}
     for name in ("src", "hyp"):
@@ -141,20 +141,6 @@ def _read(path: str, *, errors: str) -> list[str]:
     return [text for _, _, text in read_lines([path], errors=errors)]
 
 
-def _check_output(args: argparse.Namespace, inputs: Any) -> Optional[Path]:
-    if args.output is None:
-        return None
-    output = Path(args.output)
-    if output.exists():
-        if any(p != "-" and Path(p).exists() and output.samefile(p) for p in inputs):
-            raise CLIError(f"{output} is also an input file; write the translations to another file", EXIT_USAGE)
-        if not args.overwrite:
-            raise CLIError(f"{output} exists; pass --overwrite to replace it", EXIT_USAGE)
-    elif not output.parent.is_dir():
-        raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
-    return output
-
-
 def _translate(args: argparse.Namespace, sources: list[str], output: Optional[Path]) -> list[str]:
     """Translate the source lines; each translation is one line (as ``translate`` writes it)."""
     translator = load_translator(args, Translator)
@@ -162,9 +148,9 @@ def _translate(args: argparse.Namespace, sources: list[str], output: Optional[Pa
     bar = progress_bar(args, total=len(sources), initial=0)
     hypotheses = []
     try:
+        # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
-            sources, src=args.src, tgt=args.tgt, beam_size=args.beam_size,
-            max_new_tokens=args.max_new_tokens, max_batch_tokens=args.max_batch_tokens)
+            sources, src=args.src, tgt=args.tgt, beam_size=args.beam_size, max_new_tokens=args.max_new_tokens)
         for translation in stream:
             hypotheses.append(" ".join(translation.splitlines()))
             if bar is not None:

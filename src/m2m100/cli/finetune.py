@@ -21,6 +21,7 @@ from m2m100.cli.common import (
     EXIT_FAILURE, EXIT_USAGE, CLIError, add_model_argument, check_inputs, check_placement_options, int_at_least,
     non_negative_float, positive_int, require_extra, resolve_model,
 )
+from m2m100.training.settings import DEFAULT_TRAIN_BATCH_TOKENS
 
 
 def add_parser(commands: Any) -> None:
@@ -45,8 +46,8 @@ def add_parser(commands: Any) -> None:
     files.add_argument("--skip-bad-lines", action="store_true", help="leave out malformed lines instead of stopping")
     files.add_argument("--max-length", type=positive_int, help="skip pairs with a longer side (default: the model's)")
     run = p.add_argument_group("training")
-    run.add_argument("--max-batch-tokens", type=positive_int, default=4096,
-                     help="padded source + target tokens of a batch, per process (default 4096)")
+    run.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_TRAIN_BATCH_TOKENS,
+                     help="padded source + target tokens of a batch, per process (default %(default)s)")
     run.add_argument("--max-steps", type=positive_int, help="optimizer steps to train")
     run.add_argument("--epochs", type=positive_int, help="epochs to train (the first limit reached stops)")
     run.add_argument("--lr", type=non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")

@@ -10,7 +10,8 @@ from m2m100.checkpoint import resolve_checkpoint_dir, weight_files
 from m2m100.cli.common import EXIT_USAGE, CLIError, add_model_argument, resolve_model
 from m2m100.cli.languages import loaded_languages
 from m2m100.config import M2M100Config
-from m2m100.demo import DEMO_KNOWS, is_demo_model
+from m2m100.demo import demo_knows, is_demo_model
+from m2m100.demo.vocab import parameter_count
 
 
 def add_parser(commands: Any) -> None:
@@ -35,7 +36,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, OSError) as err:
         raise CLIError(f"cannot read the checkpoint: {err}") from err
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-    params = _parameter_count(config)
+    params = parameter_count(config)  # the model's own count, on the meta device: no weights read
     demo = is_demo_model(folder)
     kind = ("demo model: trained from scratch on number words and CLDR names (m2m100.demo), not for real text"
             if demo else "translation checkpoint")
@@ -55,22 +56,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("size on disk", _human_bytes(size)),
     ]
     if demo:
-        rows.insert(3, ("knows", DEMO_KNOWS))
+        rows.insert(3, ("knows", demo_knows(len(languages))))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     return 0
-
-
-def _parameter_count(config: Any) -> int:
-    """Parameters of the model a config describes (the tied embedding counted once)."""
-    d = config.d_model
-    attention = 4 * (d * d + d)
-    norm = 2 * d
-    enc = attention + norm + (d * config.encoder_ffn_dim + config.encoder_ffn_dim) + (config.encoder_ffn_dim * d + d) + norm
-    dec = 2 * attention + 2 * norm + (d * config.decoder_ffn_dim + config.decoder_ffn_dim) + (config.decoder_ffn_dim * d + d) + norm
-    head = 0 if config.tie_word_embeddings else config.vocab_size * d
-    return config.vocab_size * d + config.encoder_layers * enc + config.decoder_layers * dec + 2 * norm + head
 
 
 def _human_bytes(size: int) -> str:

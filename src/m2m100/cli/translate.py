@@ -19,8 +19,8 @@ from typing import IO, Any, Iterator, Optional, Sequence
 
 from m2m100.cli.common import (
     EXIT_USAGE, CLIError, add_language_arguments, add_model_argument, add_model_options, check_inputs,
-    check_languages, check_placement_options, load_translator, model_languages, progress_bar, read_lines,
-    resolve_model,
+    check_languages, check_output, check_placement_options, load_translator, model_languages, progress_bar,
+    read_lines, resolve_model,
 )
 from m2m100.translator import Segment, Translator
 
@@ -56,7 +56,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
         raise CLIError("-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "
                        "\"src\"/\"tgt\")", EXIT_USAGE)
     check_inputs(args.files)
-    output, skip = check_output(args)
+    output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
+    skip = lines_done(output) if args.resume and output is not None else 0  # lines an interrupted run wrote
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
     check_languages(codes, known)
@@ -91,9 +92,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
     try:
+        # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
-            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens,
-            max_batch_tokens=args.max_batch_tokens, on_batch=on_batch)
+            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch)
         for translation in stream:
             line = pending.popleft()
             out.write(format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt))
@@ -194,27 +195,6 @@ def line_direction(line: InputLine, src: Optional[str], tgt: Optional[str]) -> t
 # ------------------------------------------------------------------------------------------
 # Output
 # ------------------------------------------------------------------------------------------
-def check_output(args: argparse.Namespace) -> tuple[Optional[Path], int]:
-    """The output file and how many of its lines an interrupted run already wrote."""
-    if args.output is None:
-        if args.resume:
-            raise CLIError("--resume needs -o/--output pointing at the file of the interrupted run", EXIT_USAGE)
-        return None, 0
-    output = Path(args.output)
-    if not output.exists():
-        if args.resume:
-            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
-                           EXIT_USAGE)
-        if not output.parent.is_dir():
-            raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
-        return output, 0
-    if any(p != "-" and Path(p).exists() and output.samefile(p) for p in args.files):
-        raise CLIError(f"{output} is also an input file; write the translation to another file", EXIT_USAGE)
-    if not (args.resume or args.overwrite):
-        raise CLIError(f"{output} exists; pass --overwrite to replace it or --resume to continue it", EXIT_USAGE)
-    return output, lines_done(output) if args.resume else 0
-
-
 def lines_done(path: Path) -> int:
     """Complete lines already in an output file; a last line cut short by an interruption is
     removed so that ``--resume`` rewrites it."""

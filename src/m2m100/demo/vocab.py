@@ -145,7 +145,8 @@ def model_config(vocab_size: int) -> M2M100Config:
 
 
 def parameter_count(config: M2M100Config) -> int:
-    """Parameters of the model ``config`` describes (the tied embedding once), counted on the
-    meta device without allocating them."""
+    """Parameters of the model ``config`` describes, as its ``num_parameters`` counts them (the
+    tied embedding once), on the meta device without allocating them (``m2m100 info`` and the
+    demo build report it)."""
     with torch.device("meta"):
         return M2M100ForConditionalGeneration(config).num_parameters()

@@ -40,7 +40,7 @@ from m2m100 import __version__
 from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
 from m2m100.serving.info import ModelInfo, model_info
-from m2m100.translator import Segment, Translator
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -56,7 +56,7 @@ SERVE_MODULES = ("fastapi", "fastapi_offline", "prometheus_client", "uvicorn")  
 class ServerSettings:
     """Batching and request limits of the service (the ``serve`` flags of the same names)."""
 
-    max_batch_tokens: int = 4096  # estimated source tokens of one batch of requests
+    max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS  # estimated source tokens of one batch of requests
     max_batch_requests: int = 64  # requests in one batch; 1 turns batching off
     max_wait_ms: float = 10.0  # how long a request waits for others to share its batch
     max_queue: int = 256  # requests waiting for the model; more get 503
@@ -186,8 +186,8 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
         translator = state.translator
         assert translator is not None  # requests reach the batcher only once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
-        out = list(translator.translate_segments([Segment(*s) for s in segments], beam_size=options.beam_size,
-                                                 max_new_tokens=options.max_new_tokens))
+        out = list(translator.translate_stream([Segment(*s) for s in segments], beam_size=options.beam_size,
+                                               max_new_tokens=options.max_new_tokens))
         metrics.source_tokens.inc(translator.stats.source_tokens - before[0])
         metrics.generated_tokens.inc(translator.stats.generated_tokens - before[1])
         return out

@@ -2,7 +2,7 @@
 
 Requests wait in one first-in, first-out queue. The scheduler takes the oldest request and waits
 at most ``max_wait`` seconds for others with the same settings (beam size, length limit: one
-``translate_segments`` call takes one of each) until their estimated source tokens reach
+``translate_stream`` call takes one of each) until their estimated source tokens reach
 ``max_batch_tokens`` or ``max_batch_requests`` are waiting; the batch then runs on the one worker
 thread that owns the model (the Translator is not thread-safe, and the event loop must stay free).
 Directions may differ within a batch: each text is a :class:`~m2m100.translator.Segment`. While a

@@ -7,12 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypedDict
 
-from m2m100.demo import is_demo_model
+from m2m100.demo import demo_knows, is_demo_model
 from m2m100.languages import LANGUAGE_NAMES
 from m2m100.translator import Translator
-
-DEMO_DESCRIPTION = ("number words and CLDR names (weekdays, months, languages, territories) in {n} languages; "
-                    "not for real text")
 
 
 class Language(TypedDict):
@@ -34,7 +31,6 @@ def model_info(translator: Translator) -> ModelInfo:
     codes = translator.languages
     folder = translator.model.name_or_path  # where it was loaded from (for a hub id, the download)
     demo = bool(folder) and is_demo_model(Path(folder))
-    description = (DEMO_DESCRIPTION.format(n=len(codes)) if demo
-                   else f"M2M100 translation checkpoint, {len(codes)} languages")
+    description = demo_knows(len(codes)) if demo else f"M2M100 translation checkpoint, {len(codes)} languages"
     return {"model": translator.name, "demo": demo, "description": description,
             "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes]}

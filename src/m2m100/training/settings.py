@@ -19,6 +19,9 @@ SCHEDULES = ("inverse-sqrt", "linear", "constant")
 PRECISIONS = ("fp32", "bf16", "fp16")
 BEST_METRICS = ("loss", "bleu", "chrf")
 DEFAULT_LR = {"finetune": 1e-4, "scratch": 5e-4}
+# Padded source + target tokens of a batch, per process: a training budget, not the Translator's
+# (m2m100.translator.DEFAULT_MAX_BATCH_TOKENS counts source tokens of one model call).
+DEFAULT_TRAIN_BATCH_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class TrainSettings:
     valid_file: Optional[str] = None
     src_lang: Optional[str] = None  # direction of TSV files (JSONL lines may carry their own)
     tgt_lang: Optional[str] = None
-    max_batch_tokens: int = 4096  # padded source + target tokens of a batch, per process
+    max_batch_tokens: int = DEFAULT_TRAIN_BATCH_TOKENS  # padded source + target tokens of a batch, per process
     max_length: Optional[int] = None  # pairs with a longer side are skipped (default: the model's)
     max_steps: Optional[int] = None  # stop after this many optimizer steps ...
     epochs: Optional[int] = None  # ... or epochs, whichever comes first
