@@ -17,12 +17,11 @@ import argparse
 import gc
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
-
-import torch
 
 import common
+import torch
 
 NEW_TOKENS = 32
 TARGET = "fr"
@@ -52,8 +51,15 @@ def generate_runner(model) -> Callable:
 
     def run(ids, mask, beams):
         with torch.inference_mode():
-            out = model.generate(input_ids=ids, attention_mask=mask, num_beams=beams, max_new_tokens=NEW_TOKENS,
-                                 min_new_tokens=NEW_TOKENS, forced_bos_token_id=128028, early_stopping=True)
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                num_beams=beams,
+                max_new_tokens=NEW_TOKENS,
+                min_new_tokens=NEW_TOKENS,
+                forced_bos_token_id=128028,
+                early_stopping=True,
+            )
         return [row[1:].tolist() for row in out]
 
     return run
@@ -69,8 +75,11 @@ def hf_system(folder, dtype: torch.dtype, attn: str = "sdpa") -> Callable:
 def m2m100_system(folder, dtype: torch.dtype, quantize=None, attn: str = "sdpa") -> Callable:
     import m2m100
 
-    return generate_runner(m2m100.M2M100ForConditionalGeneration.from_pretrained(
-        folder, dtype=dtype, quantize=quantize, device=DEVICE, attn_implementation=attn))
+    return generate_runner(
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(
+            folder, dtype=dtype, quantize=quantize, device=DEVICE, attn_implementation=attn
+        )
+    )
 
 
 def ct2_system(folder, quantization: str) -> Callable:
@@ -84,8 +93,9 @@ def ct2_system(folder, quantization: str) -> Callable:
         from ctranslate2.converters import TransformersConverter
 
         TransformersConverter(str(folder)).convert(str(converted), quantization=quantization, force=True)
-    translator = ctranslate2.Translator(str(converted), device="cpu", compute_type=quantization,
-                                        inter_threads=1, intra_threads=torch.get_num_threads())
+    translator = ctranslate2.Translator(
+        str(converted), device="cpu", compute_type=quantization, inter_threads=1, intra_threads=torch.get_num_threads()
+    )
     vocab = common.token_strings(folder)
     index = {token: i for i, token in enumerate(vocab)}
     lang = f"__{TARGET}__"
@@ -93,8 +103,14 @@ def ct2_system(folder, quantization: str) -> Callable:
     def run(ids, mask, beams):
         sources = [[vocab[i] for i in row[m.bool()].tolist()] for row, m in zip(ids, mask)]
         results = translator.translate_batch(
-            sources, target_prefix=[[lang]] * len(sources), beam_size=beams, max_decoding_length=NEW_TOKENS,
-            min_decoding_length=NEW_TOKENS, max_batch_size=0, return_scores=False)
+            sources,
+            target_prefix=[[lang]] * len(sources),
+            beam_size=beams,
+            max_decoding_length=NEW_TOKENS,
+            min_decoding_length=NEW_TOKENS,
+            max_batch_size=0,
+            return_scores=False,
+        )
         return [[index[t] for t in r.hypotheses[0]] for r in results]
 
     return run
@@ -120,8 +136,10 @@ GPU_SYSTEMS = "hf-fp32,m2m100-fp32,hf-fp16,m2m100-fp16,hf-bf16,m2m100-bf16,hf-fa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--systems", help=f"comma-separated, of: {', '.join(SYSTEMS)} "
-                        f"(default on CPU: {CPU_SYSTEMS}; on CUDA: {GPU_SYSTEMS})")
+    parser.add_argument(
+        "--systems",
+        help=f"comma-separated, of: {', '.join(SYSTEMS)} (default on CPU: {CPU_SYSTEMS}; on CUDA: {GPU_SYSTEMS})",
+    )
     parser.add_argument("--workloads", default=DEFAULT_WORKLOADS, help=f"comma-separated, of: {', '.join(WORKLOADS)}")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -132,7 +150,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     systems_arg = args.systems or (GPU_SYSTEMS if DEVICE.type == "cuda" else CPU_SYSTEMS)
     names = [s for s in systems_arg.split(",") if s]
-    unknown = [n for n in names if n not in SYSTEMS] + [w for w in args.workloads.split(",") if w and w not in WORKLOADS]
+    unknown = [n for n in names if n not in SYSTEMS] + [
+        w for w in args.workloads.split(",") if w and w not in WORKLOADS
+    ]
     if unknown:
         parser.error(f"unknown system or workload: {', '.join(unknown)}")
     if "hf-fp32" not in names:
@@ -187,8 +207,10 @@ def main() -> None:
             seconds, out = results[(workload.name, name)]
             produced = workload.batch * NEW_TOKENS
             same = sum(a == b for a, b in zip(out, reference))
-            print(f"| {workload.name} | {name} | {seconds:.2f} | {produced / seconds:.1f} | "
-                  f"{base_time / seconds:.2f}x | {same}/{len(reference)} rows |")
+            print(
+                f"| {workload.name} | {name} | {seconds:.2f} | {produced / seconds:.1f} | "
+                f"{base_time / seconds:.2f}x | {same}/{len(reference)} rows |"
+            )
         if workload.batch == 1:
             for name in names:
                 if (workload.name, name) not in results:

@@ -50,8 +50,10 @@ def main() -> None:
     print("|---|---|---|---|")
     for system in ("transformers-fp32", "m2m100-fp32", "m2m100-int8"):
         result = measure(system, str(folder))
-        print(f"| {system} | {result['peak'] / 2**30:.2f} GiB | {result['peak'] / weights:.2f}x | "
-              f"{result['resident'] / 2**30:.2f} GiB |")
+        print(
+            f"| {system} | {result['peak'] / 2**30:.2f} GiB | {result['peak'] / weights:.2f}x | "
+            f"{result['resident'] / 2**30:.2f} GiB |"
+        )
     print("\ntransformers maps the file and reads it lazily: its pages become resident as the model first runs.")
 
 

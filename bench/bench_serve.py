@@ -28,9 +28,11 @@ from pathlib import Path
 
 import common
 
-WORDS = ("the a house river small old city people time year day water light green stone road book child "
-         "market morning evening window garden friend letter music train winter summer mountain bread "
-         "walks sees brings writes opens finds keeps reads under over near before after quickly slowly").split()
+WORDS = (
+    "the a house river small old city people time year day water light green stone road book child "
+    "market morning evening window garden friend letter music train winter summer mountain bread "
+    "walks sees brings writes opens finds keeps reads under over near before after quickly slowly"
+).split()
 
 
 @dataclass
@@ -58,8 +60,9 @@ def tiny_checkpoint() -> Path:
     from transformers import M2M100Tokenizer
 
     build_tokenizer_dir(folder)
-    model = build_hf_model(seed=1, std=0.3, vocab_size=len(M2M100Tokenizer.from_pretrained(str(folder))) + 4,
-                           max_position_embeddings=64)
+    model = build_hf_model(
+        seed=1, std=0.3, vocab_size=len(M2M100Tokenizer.from_pretrained(str(folder))) + 4, max_position_embeddings=64
+    )
     model.save_pretrained(folder)
     return folder
 
@@ -67,16 +70,36 @@ def tiny_checkpoint() -> Path:
 def workload(clients: int, requests: int, seed: int = 0) -> list[list[dict]]:
     """Each client's request bodies."""
     rng = random.Random(seed)
-    return [[{"text": " ".join(rng.choices(WORDS, k=rng.randint(6, 30))).capitalize() + ".", "src": "en", "tgt": "fr"}
-             for _ in range(requests)] for _ in range(clients)]
+    return [
+        [
+            {"text": " ".join(rng.choices(WORDS, k=rng.randint(6, 30))).capitalize() + ".", "src": "en", "tgt": "fr"}
+            for _ in range(requests)
+        ]
+        for _ in range(clients)
+    ]
 
 
 def start_server(model: str, options: list[str], *, device: str | None, threads: int) -> tuple[subprocess.Popen, str]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "m2m100", "serve", "-m", model, "--port", str(port), "--log-level", "warning",
-               "--max-queue", "4096", "--max-texts", "1", *options]
+    command = [
+        sys.executable,
+        "-m",
+        "m2m100",
+        "serve",
+        "-m",
+        model,
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--max-queue",
+        "4096",
+        "--max-texts",
+        "1",
+        *options,
+    ]
     if device:
         command += ["--device", device]
     process = subprocess.Popen(command, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
@@ -159,22 +182,34 @@ def main() -> None:
     bodies = workload(args.clients, args.requests)
     modes = {
         "batching off": ["--max-batch-requests", "1", "--max-wait-ms", "0"],
-        "batching on": ["--max-batch-requests", "64", "--max-wait-ms", str(args.max_wait_ms),
-                        "--max-batch-tokens", "8192"],
+        "batching on": [
+            "--max-batch-requests",
+            "64",
+            "--max-wait-ms",
+            str(args.max_wait_ms),
+            "--max-batch-tokens",
+            "8192",
+        ],
     }
     results = {name: run_mode(str(model), options, bodies, args) for name, options in modes.items()}
 
     total = args.clients * args.requests
-    print(f"\n{model}: {args.clients} clients x {args.requests} requests, one sentence each, greedy, "
-          f"at most {args.max_new_tokens} new tokens, device {args.device or 'default'}, {args.threads} threads\n")
+    print(
+        f"\n{model}: {args.clients} clients x {args.requests} requests, one sentence each, greedy, "
+        f"at most {args.max_new_tokens} new tokens, device {args.device or 'default'}, {args.threads} threads\n"
+    )
     print("| mode | requests/s | p50 latency | p99 latency | generated tokens/s | requests per batch |")
     print("|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {total / r.seconds:.1f} | {1000 * r.percentile(0.5):.0f} ms | "
-              f"{1000 * r.percentile(0.99):.0f} ms | {r.generated_tokens / r.seconds:.0f} | {total / r.batches:.1f} |")
+        print(
+            f"| {name} | {total / r.seconds:.1f} | {1000 * r.percentile(0.5):.0f} ms | "
+            f"{1000 * r.percentile(0.99):.0f} ms | {r.generated_tokens / r.seconds:.0f} | {total / r.batches:.1f} |"
+        )
     off, on = results["batching off"], results["batching on"]
-    print(f"\nthroughput ratio (on / off): {off.seconds / on.seconds:.2f}x; "
-          f"same translations in both modes: {'yes' if off.translations == on.translations else 'NO'}")
+    print(
+        f"\nthroughput ratio (on / off): {off.seconds / on.seconds:.2f}x; "
+        f"same translations in both modes: {'yes' if off.translations == on.translations else 'NO'}"
+    )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -46,8 +46,12 @@ def loop_runner(model, tokenizer, *, batch: int, beams: int, limit: Callable[[in
         for start in range(0, len(lines), batch):
             enc = tokenizer(lines[start : start + batch], padding=True, return_tensors="pt")
             with torch.inference_mode():
-                ids = model.generate(**enc, forced_bos_token_id=tokenizer.get_lang_id(tgt), num_beams=beams,
-                                     max_new_tokens=limit(enc["input_ids"].shape[1]))
+                ids = model.generate(
+                    **enc,
+                    forced_bos_token_id=tokenizer.get_lang_id(tgt),
+                    num_beams=beams,
+                    max_new_tokens=limit(enc["input_ids"].shape[1]),
+                )
             out += tokenizer.batch_decode(ids, skip_special_tokens=True)
         return out
 
@@ -63,8 +67,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1500, help="lines drawn from the demo texts")
     parser.add_argument("--batch", type=int, default=32, help="lines per batch of the plain loops")
     parser.add_argument("--beam-size", type=int, default=4)
-    parser.add_argument("--max-batch-tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS,
-                        help="the Translator's budget")
+    parser.add_argument(
+        "--max-batch-tokens", type=int, default=DEFAULT_MAX_BATCH_TOKENS, help="the Translator's budget"
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -76,19 +81,23 @@ def main() -> None:
     from m2m100.demo import model_or_demo
 
     folder = Path(model_or_demo(args.model))
-    lines = (Path(args.input).read_text(encoding="utf-8").splitlines() if args.input
-             else demo_lines(args.src, args.lines, seed=0))
+    lines = (
+        Path(args.input).read_text(encoding="utf-8").splitlines()
+        if args.input
+        else demo_lines(args.src, args.lines, seed=0)
+    )
     translator = Translator(folder, device="cpu", dtype="float32", max_batch_tokens=args.max_batch_tokens)
     limit = translator._default_limit  # the same length limit for every system
     hf_model = transformers.M2M100ForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
     hf_tokenizer = transformers.M2M100Tokenizer.from_pretrained(str(folder))
     systems: dict[str, Callable] = {
-        "transformers loop": loop_runner(hf_model, hf_tokenizer, batch=args.batch, beams=args.beam_size,
-                                         limit=limit),
-        "m2m100 loop": loop_runner(translator.model, translator.tokenizer, batch=args.batch,
-                                   beams=args.beam_size, limit=limit),
-        "m2m100 Translator": lambda lines, src, tgt: translator.translate(lines, src=src, tgt=tgt,
-                                                                          beam_size=args.beam_size),
+        "transformers loop": loop_runner(hf_model, hf_tokenizer, batch=args.batch, beams=args.beam_size, limit=limit),
+        "m2m100 loop": loop_runner(
+            translator.model, translator.tokenizer, batch=args.batch, beams=args.beam_size, limit=limit
+        ),
+        "m2m100 Translator": lambda lines, src, tgt: translator.translate(
+            lines, src=src, tgt=tgt, beam_size=args.beam_size
+        ),
     }
     for run in systems.values():
         run(lines[:4], args.src, args.tgt)  # warm-up
@@ -102,18 +111,24 @@ def main() -> None:
             best[name] = min(best[name], time.perf_counter() - start)
 
     pieces = sum(len(translator.tokenizer.encode(t, add_special_tokens=False)) for t in outputs["m2m100 Translator"])
-    print(f"\n{len(lines)} lines {args.src}->{args.tgt}, beam {args.beam_size}, {torch.get_num_threads()} threads, "
-          f"loops of {args.batch} lines, Translator budget {args.max_batch_tokens} tokens, best of {args.repeats}\n")
-    print("| system | time (s) | lines/s | output pieces/s | vs transformers loop | vs m2m100 loop "
-          "| lines equal transformers |")
+    print(
+        f"\n{len(lines)} lines {args.src}->{args.tgt}, beam {args.beam_size}, {torch.get_num_threads()} threads, "
+        f"loops of {args.batch} lines, Translator budget {args.max_batch_tokens} tokens, best of {args.repeats}\n"
+    )
+    print(
+        "| system | time (s) | lines/s | output pieces/s | vs transformers loop | vs m2m100 loop "
+        "| lines equal transformers |"
+    )
     print("|---|---|---|---|---|---|---|")
     reference = outputs["transformers loop"]
     for name in systems:
         seconds = best[name]
         same = sum(a == b for a, b in zip(outputs[name], reference))
-        print(f"| {name} | {seconds:.2f} | {len(lines) / seconds:.1f} | {pieces / seconds:.0f} | "
-              f"{best['transformers loop'] / seconds:.2f}x | {best['m2m100 loop'] / seconds:.2f}x | "
-              f"{same}/{len(lines)} |")
+        print(
+            f"| {name} | {seconds:.2f} | {len(lines) / seconds:.1f} | {pieces / seconds:.0f} | "
+            f"{best['transformers loop'] / seconds:.2f}x | {best['m2m100 loop'] / seconds:.2f}x | "
+            f"{same}/{len(lines)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ import gc
 import os
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -58,20 +58,42 @@ def write_full_size_tokenizer(folder: Path) -> None:
 
     corpus = folder / "spm_corpus.txt"
     corpus.write_text("\n".join(f"sentence number {i} for the benchmark tokenizer" for i in range(200)))
-    spm.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(folder / "sentencepiece.bpe"),
-                                   vocab_size=60, model_type="bpe", minloglevel=2)
+    spm.SentencePieceTrainer.train(
+        input=str(corpus),
+        model_prefix=str(folder / "sentencepiece.bpe"),
+        vocab_size=60,
+        model_type="bpe",
+        minloglevel=2,
+    )
     corpus.unlink()
     (folder / "sentencepiece.bpe.vocab").unlink()
     vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
     vocab.update({f"\u2581t{i}": i for i in range(4, 128004)})
     (folder / "vocab.json").write_text(json.dumps(vocab))
     langs = [f"__{c}__" for c in language_codes("m2m100")]
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "M2M100Tokenizer", "model_max_length": 1024, "additional_special_tokens": langs,
-        "language_codes": "m2m100", "num_madeup_words": 8}))
-    (folder / "special_tokens_map.json").write_text(json.dumps({
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>", "pad_token": "<pad>",
-        "additional_special_tokens": langs}))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "M2M100Tokenizer",
+                "model_max_length": 1024,
+                "additional_special_tokens": langs,
+                "language_codes": "m2m100",
+                "num_madeup_words": 8,
+            }
+        )
+    )
+    (folder / "special_tokens_map.json").write_text(
+        json.dumps(
+            {
+                "bos_token": "<s>",
+                "eos_token": "</s>",
+                "unk_token": "<unk>",
+                "sep_token": "</s>",
+                "pad_token": "<pad>",
+                "additional_special_tokens": langs,
+            }
+        )
+    )
 
 
 def source_batch(batch: int, *, vocab: int = 128112, min_len: int = 12, max_len: int = 40, seed: int = 0):

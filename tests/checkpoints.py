@@ -12,9 +12,20 @@ from typing import Any
 import torch
 
 TINY = dict(
-    vocab_size=160, d_model=32, encoder_layers=2, decoder_layers=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-    encoder_attention_heads=4, decoder_attention_heads=4, max_position_embeddings=64,
-    dropout=0.0, attention_dropout=0.0, activation_dropout=0.0, encoder_layerdrop=0.0, decoder_layerdrop=0.0,
+    vocab_size=160,
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=2,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    max_position_embeddings=64,
+    dropout=0.0,
+    attention_dropout=0.0,
+    activation_dropout=0.0,
+    encoder_layerdrop=0.0,
+    decoder_layerdrop=0.0,
 )
 
 
@@ -29,7 +40,9 @@ def build_hf_model(*, seed: int = 0, std: float | None = None, **overrides: Any)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if "layer_norm" in name:
-                param.copy_(1.0 + 0.1 * torch.randn_like(param) if name.endswith("weight") else 0.1 * torch.randn_like(param))
+                param.copy_(
+                    1.0 + 0.1 * torch.randn_like(param) if name.endswith("weight") else 0.1 * torch.randn_like(param)
+                )
             else:
                 param.normal_(0.0, std)
         model.model.shared.weight[config.pad_token_id].zero_()

@@ -67,8 +67,12 @@ class Reference:
         """The translation of source ids ([src_lang] pieces </s>)."""
         key = (tuple(ids), tgt, beam_size, max_new_tokens)
         if key not in self._done:
-            out = self.model.generate(torch.tensor([ids]), forced_bos_token_id=self.tokenizer.get_lang_id(tgt),
-                                      num_beams=beam_size, max_new_tokens=max_new_tokens)
+            out = self.model.generate(
+                torch.tensor([ids]),
+                forced_bos_token_id=self.tokenizer.get_lang_id(tgt),
+                num_beams=beam_size,
+                max_new_tokens=max_new_tokens,
+            )
             self._done[key] = self.tokenizer.batch_decode(out, skip_special_tokens=True)[0]
         return self._done[key]
 

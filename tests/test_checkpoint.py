@@ -10,7 +10,6 @@ import torch
 
 import m2m100
 from m2m100 import checkpoint
-
 from tests.checkpoints import build_hf_model, save_hf_checkpoint
 
 
@@ -95,8 +94,9 @@ def test_dtype_auto_device_map_and_model_device(tmp_path):
     assert json.loads((tmp_path / "config.json").read_text())["dtype"] == "bfloat16"
     model = m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path, dtype="auto", device_map="auto")
     assert model.dtype == torch.bfloat16 and model.device.type == "cpu"
-    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path, torch_dtype=torch.float32,
-                                                                  device_map={"": "cpu"})
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(
+        tmp_path, torch_dtype=torch.float32, device_map={"": "cpu"}
+    )
     assert model.dtype == torch.float32
     with pytest.raises(ValueError, match="dtype 'float8'"):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path, dtype="float8")

@@ -13,11 +13,32 @@ def test_defaults_are_the_documented_418m_shape():
     from transformers import M2M100Config as HFConfig
 
     ours, ref = M2M100Config(), HFConfig()
-    for name in ("vocab_size", "d_model", "encoder_layers", "decoder_layers", "encoder_ffn_dim", "decoder_ffn_dim",
-                 "encoder_attention_heads", "decoder_attention_heads", "activation_function", "scale_embedding",
-                 "encoder_layerdrop", "decoder_layerdrop", "dropout", "attention_dropout", "activation_dropout",
-                 "pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id", "max_position_embeddings",
-                 "use_cache", "init_std", "is_encoder_decoder", "tie_word_embeddings"):
+    for name in (
+        "vocab_size",
+        "d_model",
+        "encoder_layers",
+        "decoder_layers",
+        "encoder_ffn_dim",
+        "decoder_ffn_dim",
+        "encoder_attention_heads",
+        "decoder_attention_heads",
+        "activation_function",
+        "scale_embedding",
+        "encoder_layerdrop",
+        "decoder_layerdrop",
+        "dropout",
+        "attention_dropout",
+        "activation_dropout",
+        "pad_token_id",
+        "bos_token_id",
+        "eos_token_id",
+        "decoder_start_token_id",
+        "max_position_embeddings",
+        "use_cache",
+        "init_std",
+        "is_encoder_decoder",
+        "tie_word_embeddings",
+    ):
         assert getattr(ours, name) == getattr(ref, name), name
     assert ours.hidden_size == 1024 and ours.num_attention_heads == 16 and ours.num_hidden_layers == 12
 
@@ -25,8 +46,9 @@ def test_defaults_are_the_documented_418m_shape():
 def test_reads_transformers_config_and_keeps_unknown_keys(tmp_path):
     from transformers import M2M100Config as HFConfig
 
-    HFConfig(d_model=64, encoder_layers=3, num_beams=5, max_length=200, early_stopping=True,
-             my_custom_key={"a": 1}).save_pretrained(tmp_path)
+    HFConfig(
+        d_model=64, encoder_layers=3, num_beams=5, max_length=200, early_stopping=True, my_custom_key={"a": 1}
+    ).save_pretrained(tmp_path)
     config = M2M100Config.from_pretrained(tmp_path)
     assert config.d_model == 64 and config.encoder_layers == 3
     assert config.num_beams == 5 and config.my_custom_key == {"a": 1}

@@ -22,8 +22,13 @@ OPTIONS = ["-s", "en", "-t", "fr", "--beam-size", "2", "--device", "cpu"]
 def run_cli(*args: object, sacrebleu_dir: Path) -> subprocess.CompletedProcess:
     # SACREBLEU points sacrebleu at a folder of our choosing: with or without the flores model.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "SACREBLEU": str(sacrebleu_dir)}
-    return subprocess.run([sys.executable, "-m", "m2m100", "evaluate", *map(str, args)], capture_output=True,
-                          text=True, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "m2m100", "evaluate", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -48,16 +53,34 @@ def data(translation_folder: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     (flores / "models").mkdir(parents=True)
     # A stand-in for the flores200 spm model: any sentencepiece model exercises the spm path.
     shutil.copy(translation_folder / "sentencepiece.bpe.model", flores / "models" / "flores200sacrebleuspm")
-    return types.SimpleNamespace(sources=sources, hypotheses=hypotheses, references=references, root=root,
-                                 offline=root / "sacrebleu-empty", flores=flores, **paths)
+    return types.SimpleNamespace(
+        sources=sources,
+        hypotheses=hypotheses,
+        references=references,
+        root=root,
+        offline=root / "sacrebleu-empty",
+        flores=flores,
+        **paths,
+    )
 
 
 @pytest.fixture(scope="module")
 def translated(translation_folder: Path, data: types.SimpleNamespace) -> types.SimpleNamespace:
     """One real run that translates, saves the translations and prints JSON."""
     output = data.root / "hyp.txt"
-    result = run_cli("--model", translation_folder, "--src-file", data.src, "--ref-file", data.ref, *OPTIONS,
-                     "--output", output, "--json", sacrebleu_dir=data.offline)
+    result = run_cli(
+        "--model",
+        translation_folder,
+        "--src-file",
+        data.src,
+        "--ref-file",
+        data.ref,
+        *OPTIONS,
+        "--output",
+        output,
+        "--json",
+        sacrebleu_dir=data.offline,
+    )
     assert result.returncode == 0, result.stderr
     return types.SimpleNamespace(result=result, output=output, record=json.loads(result.stdout))
 
@@ -89,8 +112,9 @@ def test_score_existing_hypotheses(data: types.SimpleNamespace, translated: type
     assert (old.returncode, old.stdout) == (0, result.stdout), old.stderr
 
 
-def test_flores_tokenizer_when_its_model_is_there(data: types.SimpleNamespace, translated: types.SimpleNamespace,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_flores_tokenizer_when_its_model_is_there(
+    data: types.SimpleNamespace, translated: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sacrebleu.tokenizers import tokenizer_spm
 
     result = run_cli("--hyp-file", translated.output, "--ref-file", data.ref, "--json", sacrebleu_dir=data.flores)
@@ -131,8 +155,22 @@ def test_without_a_model_the_demo_model_translates(tmp_path: Path, capsys: pytes
     (tmp_path / "src.fr").write_text("cent\ndeux\n", encoding="utf-8")
     (tmp_path / "ref.en").write_text("one hundred\ntwo\n", encoding="utf-8")
     output = tmp_path / "hyp.en"
-    result = run_cli("--src-file", tmp_path / "src.fr", "--ref-file", tmp_path / "ref.en", "-s", "fr", "-t", "en",
-                     "--device", "cpu", "-o", output, "--json", sacrebleu_dir=tmp_path / "sacrebleu")
+    result = run_cli(
+        "--src-file",
+        tmp_path / "src.fr",
+        "--ref-file",
+        tmp_path / "ref.en",
+        "-s",
+        "fr",
+        "-t",
+        "en",
+        "--device",
+        "cpu",
+        "-o",
+        output,
+        "--json",
+        sacrebleu_dir=tmp_path / "sacrebleu",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("bundled demo model") == 1
     assert all(line.startswith("m2m100: ") for line in result.stderr.splitlines()), result.stderr  # no log lines
@@ -140,8 +178,22 @@ def test_without_a_model_the_demo_model_translates(tmp_path: Path, capsys: pytes
     record = json.loads(result.stdout)
     assert record["model"] == str(demo) and record["chrf"] == 100.0
     # The languages are the demo model's 24 (its config.json), checked before it is loaded.
-    assert main(["evaluate", "--src-file", str(tmp_path / "src.fr"), "--ref-file", str(tmp_path / "ref.en"),
-                 "-s", "fr", "-t", "zh"]) == 2
+    assert (
+        main(
+            [
+                "evaluate",
+                "--src-file",
+                str(tmp_path / "src.fr"),
+                "--ref-file",
+                str(tmp_path / "ref.en"),
+                "-s",
+                "fr",
+                "-t",
+                "zh",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "-t/--tgt-lang: Unknown language code 'zh'" in err and "Valid codes: ar, cs, da, de, en, es" in err
 
@@ -153,8 +205,9 @@ def _one_error_line(err: str) -> None:
     assert sum(line.startswith("m2m100: error: ") for line in err.splitlines()) == 1, err
 
 
-def test_errors(translation_folder: Path, data: types.SimpleNamespace, tmp_path: Path,
-                capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors(
+    translation_folder: Path, data: types.SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from m2m100.cli import main
 
     (tmp_path / "empty.txt").write_text("")
@@ -164,33 +217,63 @@ def test_errors(translation_folder: Path, data: types.SimpleNamespace, tmp_path:
     translate = [*model, "--src-file", data.src, "--ref-file", data.ref, *OPTIONS]
     cases = [
         # Usage errors, found before any work: 2.
-        ([*model, "--src-file", data.src, "--ref-file", tmp_path / "missing.txt", *OPTIONS], 2,
-         f"input file {tmp_path / 'missing.txt'} does not exist"),
+        (
+            [*model, "--src-file", data.src, "--ref-file", tmp_path / "missing.txt", *OPTIONS],
+            2,
+            f"input file {tmp_path / 'missing.txt'} does not exist",
+        ),
         (["--hyp-file", tmp_path / "missing.txt", "--ref-file", data.ref], 2, "missing.txt does not exist"),
-        ([*model, "--src-file", data.src, "--ref-file", data.ref, "-s", "en", "-t", "frr"], 2,
-         "-t/--tgt-lang: Unknown language code 'frr'. Did you mean 'fr'"),
+        (
+            [*model, "--src-file", data.src, "--ref-file", data.ref, "-s", "en", "-t", "frr"],
+            2,
+            "-t/--tgt-lang: Unknown language code 'frr'. Did you mean 'fr'",
+        ),
         (["--hyp-file", data.ref, "--ref-file", data.ref, "-t", "frr"], 2, "Unknown language code 'frr'"),
         (["--src-file", data.src, "--ref-file", data.ref, "-t", "fr"], 2, "translating needs -s/--src-lang"),
         (["--ref-file", data.ref, "-s", "en", "-t", "fr"], 2, "translating needs --src-file"),
         (["--hyp-file", data.ref], 2, "evaluate needs --ref-file FILE"),
-        (["--hyp-file", data.ref, "--ref-file", data.ref, "-o", tmp_path / "new.txt"], 2,
-         "with --hyp-file nothing is translated"),
-        (["--hyp-file", data.ref, "--ref-file", data.ref, "--tokenize", "spbleu"], 2,
-         "unknown BLEU tokenizer 'spbleu'"),
+        (
+            ["--hyp-file", data.ref, "--ref-file", data.ref, "-o", tmp_path / "new.txt"],
+            2,
+            "with --hyp-file nothing is translated",
+        ),
+        (
+            ["--hyp-file", data.ref, "--ref-file", data.ref, "--tokenize", "spbleu"],
+            2,
+            "unknown BLEU tokenizer 'spbleu'",
+        ),
         ([*translate, "-o", tmp_path / "taken.txt"], 2, "taken.txt exists; pass --overwrite"),
         ([*translate, "-o", data.src, "--overwrite"], 2, "is also an input file"),
         ([*translate, "--device", "tpu"], 2, "device 'tpu' is not a device torch knows"),
         ([*translate, "--quantize", "int8", "--dtype", "float16"], 2, "cannot be combined with dtype 'float16'"),
         # Failures at run time: 1.
-        ([*model, "--src-file", data.src, "--ref-file", data.short, *OPTIONS], 1,
-         f"{data.src} has 9 lines but {data.short} has 8"),
+        (
+            [*model, "--src-file", data.src, "--ref-file", data.short, *OPTIONS],
+            1,
+            f"{data.src} has 9 lines but {data.short} has 8",
+        ),
         (["--hyp-file", data.short, "--ref-file", data.ref], 1, f"{data.short} has 8 lines but {data.ref} has 9"),
-        (["--hyp-file", tmp_path / "empty.txt", "--ref-file", tmp_path / "empty.txt"], 1,
-         "is empty: nothing to score"),
-        (["--hyp-file", tmp_path / "latin1.txt", "--ref-file", data.ref], 1,
-         "latin1.txt:1: not valid UTF-8 (byte 0xe9 at column 4)"),
-        (["--model", str(tmp_path / "nowhere"), "--src-file", data.src, "--ref-file", data.ref, *OPTIONS,
-          "--tokenize", "13a"], 1, "cannot load the model"),
+        (["--hyp-file", tmp_path / "empty.txt", "--ref-file", tmp_path / "empty.txt"], 1, "is empty: nothing to score"),
+        (
+            ["--hyp-file", tmp_path / "latin1.txt", "--ref-file", data.ref],
+            1,
+            "latin1.txt:1: not valid UTF-8 (byte 0xe9 at column 4)",
+        ),
+        (
+            [
+                "--model",
+                str(tmp_path / "nowhere"),
+                "--src-file",
+                data.src,
+                "--ref-file",
+                data.ref,
+                *OPTIONS,
+                "--tokenize",
+                "13a",
+            ],
+            1,
+            "cannot load the model",
+        ),
     ]
     for args, status, message in cases:
         assert main(["evaluate", *map(str, args)]) == status, message
@@ -199,8 +282,12 @@ def test_errors(translation_folder: Path, data: types.SimpleNamespace, tmp_path:
         _one_error_line(err)
     assert (tmp_path / "taken.txt").read_text() == "x\n" and not (tmp_path / "new.txt").exists()
     # --errors replace reads the bytes that are not UTF-8 (as translate does).
-    assert main(["evaluate", "--hyp-file", str(tmp_path / "latin1.txt"), "--ref-file", str(data.ref),
-                 "--errors", "replace"]) == 0
+    assert (
+        main(
+            ["evaluate", "--hyp-file", str(tmp_path / "latin1.txt"), "--ref-file", str(data.ref), "--errors", "replace"]
+        )
+        == 0
+    )
 
 
 def test_src_is_a_language_not_a_file(data: types.SimpleNamespace, capsys: pytest.CaptureFixture[str]) -> None:
@@ -214,12 +301,15 @@ def test_src_is_a_language_not_a_file(data: types.SimpleNamespace, capsys: pytes
     assert "--src FILE is now --src-file FILE" in capsys.readouterr().err
 
 
-def test_a_missing_extra_names_the_install_command(data: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_extra_names_the_install_command(
+    data: types.SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from m2m100.cli import main
 
     monkeypatch.setitem(sys.modules, "sacrebleu", None)  # as if it were not installed
     assert main(["evaluate", "--hyp-file", str(data.ref), "--ref-file", str(data.ref)]) == 1
     err = capsys.readouterr().err
-    assert err == ("m2m100: error: m2m100 evaluate needs the [eval] extra (sacrebleu is not installed): "
-                   "pip install 'm2m100[eval]'\n")
+    assert err == (
+        "m2m100: error: m2m100 evaluate needs the [eval] extra (sacrebleu is not installed): "
+        "pip install 'm2m100[eval]'\n"
+    )

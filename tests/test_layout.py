@@ -20,8 +20,18 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "m2m100"
 
 # Imports that may sit inside a function: the optional extras (and flash-attn, which nothing
 # installs), so that the package works without them; cli/ may also defer what ``--help`` does not need.
-OPTIONAL = ("huggingface_hub", "sacrebleu", "babel", "num2words", "fastapi", "fastapi_offline", "pydantic",
-            "prometheus_client", "uvicorn", "flash_attn")
+OPTIONAL = (
+    "huggingface_hub",
+    "sacrebleu",
+    "babel",
+    "num2words",
+    "fastapi",
+    "fastapi_offline",
+    "pydantic",
+    "prometheus_client",
+    "uvicorn",
+    "flash_attn",
+)
 # fairseq pickles its arguments as an argparse.Namespace: the safe load has to allow that class.
 ARGPARSE_OUTSIDE_CLI = {"m2m100.fairseq"}
 
@@ -30,8 +40,7 @@ ARGPARSE_OUTSIDE_CLI = {"m2m100.fairseq"}
 # ones below, never one above. ``m2m100.demo`` itself only names the shipped model's folder; its
 # submodules build the demo data and model with the library.
 LAYERS = (
-    ("m2m100.activations", "m2m100.checkpoint", "m2m100.languages", "m2m100.outputs", "m2m100.runtime",
-     "m2m100.demo="),
+    ("m2m100.activations", "m2m100.checkpoint", "m2m100.languages", "m2m100.outputs", "m2m100.runtime", "m2m100.demo="),
     ("m2m100.config",),
     ("m2m100.tokenizer",),
     ("m2m100.model",),
@@ -46,8 +55,12 @@ LAYERS = (
 def layer(name: str) -> int:
     """The index in :data:`LAYERS` of module ``name``: the longest prefix that matches wins (one
     ending in "=" matches only the module itself, and beats the same prefix without it)."""
-    matches = [(len(prefix) + prefix.endswith("="), i) for i, prefixes in enumerate(LAYERS) for prefix in prefixes
-               if name == prefix.rstrip("=") or (not prefix.endswith("=") and name.startswith(prefix + "."))]
+    matches = [
+        (len(prefix) + prefix.endswith("="), i)
+        for i, prefixes in enumerate(LAYERS)
+        for prefix in prefixes
+        if name == prefix.rstrip("=") or (not prefix.endswith("=") and name.startswith(prefix + "."))
+    ]
     if not matches:
         raise AssertionError(f"{name} belongs to no layer of LAYERS")
     return max(matches)[1]
@@ -57,11 +70,15 @@ def upward_imports(modules: dict[str, ast.Module]) -> list[str]:
     """Imports of a module from a higher layer (the package root, whose ``__init__`` re-exports
     the public names and carries ``__version__``, and the ``python -m`` entry points aside)."""
     known = set(modules)
-    return list(dict.fromkeys(
-        f"{name}:{line} imports {target}" for name, tree in modules.items()
-        if name != "m2m100" and not is_entry_point(name)
-        for target, line, _ in imports(name, tree, known)
-        if target in known and target != "m2m100" and layer(target) > layer(name)))
+    return list(
+        dict.fromkeys(
+            f"{name}:{line} imports {target}"
+            for name, tree in modules.items()
+            if name != "m2m100" and not is_entry_point(name)
+            for target, line, _ in imports(name, tree, known)
+            if target in known and target != "m2m100" and layer(target) > layer(name)
+        )
+    )
 
 
 def module_name(path: Path) -> str:
@@ -70,8 +87,10 @@ def module_name(path: Path) -> str:
 
 
 def read_modules() -> dict[str, ast.Module]:
-    return {module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
-            for path in sorted(PACKAGE.rglob("*.py"))}
+    return {
+        module_name(path): ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for path in sorted(PACKAGE.rglob("*.py"))
+    }
 
 
 def imports(name: str, tree: ast.Module, known: set[str]) -> list[tuple[str, int, bool]]:
@@ -95,8 +114,10 @@ def imports(name: str, tree: ast.Module, known: set[str]) -> list[tuple[str, int
 
 def graph(modules: dict[str, ast.Module]) -> dict[str, set[str]]:
     known = set(modules)
-    return {name: {target for target, _, _ in imports(name, tree, known) if target in known and target != name}
-            for name, tree in modules.items()}
+    return {
+        name: {target for target, _, _ in imports(name, tree, known) if target in known and target != name}
+        for name, tree in modules.items()
+    }
 
 
 def circles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -160,9 +181,15 @@ def cli_in_library(modules: dict[str, ast.Module]) -> list[str]:
 def deferred_imports(modules: dict[str, ast.Module]) -> list[str]:
     """Imports inside functions of modules outside cli/, other than the optional extras."""
     known = set(modules)
-    return list(dict.fromkeys(f"{name}:{line} imports {target}" for name, tree in modules.items() if not is_cli(name)
-                              for target, line, at_top in imports(name, tree, known)
-                              if not at_top and target.split(".")[0] not in OPTIONAL))
+    return list(
+        dict.fromkeys(
+            f"{name}:{line} imports {target}"
+            for name, tree in modules.items()
+            if not is_cli(name)
+            for target, line, at_top in imports(name, tree, known)
+            if not at_top and target.split(".")[0] not in OPTIONAL
+        )
+    )
 
 
 def test_no_import_circles() -> None:
@@ -204,8 +231,11 @@ if __name__ == "__main__":
     edges = graph(modules)
     print(f"{len(modules)} modules, {sum(map(len, edges.values()))} import edges inside m2m100")
     print("circles:", circles(edges) or "none")
-    print("argparse or m2m100.cli outside cli/:", cli_in_library(modules) or "none",
-          f"(allowed: argparse in {', '.join(sorted(ARGPARSE_OUTSIDE_CLI))}; entry points: "
-          f"{', '.join(sorted(name for name in modules if is_entry_point(name)))})")
+    print(
+        "argparse or m2m100.cli outside cli/:",
+        cli_in_library(modules) or "none",
+        f"(allowed: argparse in {', '.join(sorted(ARGPARSE_OUTSIDE_CLI))}; entry points: "
+        f"{', '.join(sorted(name for name in modules if is_entry_point(name)))})",
+    )
     print("imports inside functions outside cli/, other than optional extras:", deferred_imports(modules) or "none")
     print("upward imports (a lower layer importing a higher one):", upward_imports(modules) or "none")

@@ -57,13 +57,24 @@ def test_readme_has_examples() -> None:
 
 @pytest.mark.parametrize("examples", console_examples(), ids=lambda e: f"README.md:{e[0].line}")
 def test_console_block(examples: list[Example], tmp_path: Path) -> None:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "COLUMNS": "100", "OMP_NUM_THREADS": "2"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "COLUMNS": "100",
+        "OMP_NUM_THREADS": "2",
+    }
     for example in examples:
         if re.match(r"pip3? install ", example.command):
             continue
-        run = subprocess.run(["bash", "-o", "pipefail", "-c", example.command], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+        run = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", example.command],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+        )
         assert run.stdout == example.output, f"README.md:{example.line}: $ {example.command}"
 
 

@@ -130,7 +130,8 @@ def test_flash_attention_example(checkpoint_dir):
     from m2m100 import M2M100ForConditionalGeneration, M2M100Tokenizer
 
     load = lambda: M2M100ForConditionalGeneration.from_pretrained(  # noqa: E731
-        checkpoint_dir, dtype=torch.float16, attn_implementation="flash_attention_2", device_map="auto").eval()
+        checkpoint_dir, dtype=torch.float16, attn_implementation="flash_attention_2", device_map="auto"
+    ).eval()
     if not torch.cuda.is_available():
         # transformers refuses too; ours says why
         with pytest.raises(ValueError, match="flash_attention_2"):
@@ -152,8 +153,9 @@ def test_sdpa_example(checkpoint_dir):
 
     from m2m100 import M2M100ForConditionalGeneration, M2M100Tokenizer
 
-    model = M2M100ForConditionalGeneration.from_pretrained(checkpoint_dir, dtype=torch.float16,
-                                                           attn_implementation="sdpa")
+    model = M2M100ForConditionalGeneration.from_pretrained(
+        checkpoint_dir, dtype=torch.float16, attn_implementation="sdpa"
+    )
     assert model.dtype == torch.float16 and model.attn_implementation == "sdpa"
     # the same steps as the flash example, on whatever device the model is on
     tokenizer = M2M100Tokenizer.from_pretrained(checkpoint_dir)

@@ -6,15 +6,15 @@ mix-up of rows (sorting, padding, order restoration, directions) cannot pass unn
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import sentencex
 import torch
 
 from m2m100.translator import Segment, Translator
-
 from tests.tokenizer_fixture import SAMPLE_TEXTS
 
 SHORT = [t for t in SAMPLE_TEXTS[90:] if t.strip() and "\n" not in t]
@@ -151,8 +151,9 @@ def test_stream_reads_lazily_and_yields_in_order(translator, reference, texts):
             read += 1
             yield line
 
-    stream = translator.translate_stream(lines(), src="en", tgt="fr", window_tokens=60, max_batch_tokens=60,
-                                         max_new_tokens=4)
+    stream = translator.translate_stream(
+        lines(), src="en", tgt="fr", window_tokens=60, max_batch_tokens=60, max_new_tokens=4
+    )
     assert read == 0
     first = next(stream)
     assert 0 < read < len(many) // 4

@@ -3,7 +3,7 @@
 from m2m100.config import M2M100Config
 from m2m100.generation.config import GenerationConfig
 from m2m100.model.cache import DecoderCache, KVCache
-from m2m100.modeling import M2M100Model, M2M100ForConditionalGeneration, M2M100PreTrainedModel
+from m2m100.modeling import M2M100ForConditionalGeneration, M2M100Model, M2M100PreTrainedModel
 from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
 from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
 from m2m100.translator import Segment, Translator

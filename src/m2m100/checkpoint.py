@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import torch
 from safetensors.torch import save_file
@@ -27,22 +27,35 @@ WEIGHT_FILES = (SAFE_WEIGHTS, SAFE_INDEX, TORCH_WEIGHTS, TORCH_INDEX)
 
 # One matrix, four names: transformers may store any subset of them.
 TIED_EMBEDDING_KEYS = (
-    "model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight",
+    "model.shared.weight",
+    "model.encoder.embed_tokens.weight",
+    "model.decoder.embed_tokens.weight",
     "lm_head.weight",
 )
 # Computed buffers that older checkpoints stored; never loaded.
 IGNORED_KEY_PARTS = ("embed_positions.weights", "embed_positions._float_tensor")
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-          "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DTYPES = {
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "fp32": torch.float32,
+    "fp16": torch.float16,
+    "bf16": torch.bfloat16,
+}
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 
-def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = None,
-                           cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
-                           token: Union[str, bool, None] = None,
-                           allow_patterns: Optional[Sequence[str]] = None) -> Path:
+def resolve_checkpoint_dir(
+    name_or_path: PathLike,
+    *,
+    revision: str | None = None,
+    cache_dir: PathLike | None = None,
+    local_files_only: bool = False,
+    token: str | bool | None = None,
+    allow_patterns: Sequence[str] | None = None,
+) -> Path:
     """A local folder as is, or a hub id ("facebook/m2m100_418M") downloaded with huggingface_hub.
 
     Args:
@@ -66,22 +79,30 @@ def resolve_checkpoint_dir(name_or_path: PathLike, *, revision: Optional[str] = 
     except ImportError:
         raise OSError(
             f"{text!r} is not a local folder; fetching it from the Hugging Face Hub needs huggingface_hub "
-            f"(pip install 'm2m100[hub]'), and huggingface_hub is not installed: {local_hint}") from None
+            f"(pip install 'm2m100[hub]'), and huggingface_hub is not installed: {local_hint}"
+        ) from None
     if allow_patterns is None:
         allow_patterns = ["*.json", "*.safetensors", "*.model", "*.txt", "*.spm"]
         if not _has_safetensors_on_hub(text, revision, local_files_only):
             allow_patterns.append("*.bin")
     try:
-        folder = snapshot_download(repo_id=text, revision=revision, cache_dir=None if cache_dir is None else str(cache_dir),
-                                   local_files_only=local_files_only, token=token, allow_patterns=list(allow_patterns))
+        folder = snapshot_download(
+            repo_id=text,
+            revision=revision,
+            cache_dir=None if cache_dir is None else str(cache_dir),
+            local_files_only=local_files_only,
+            token=token,
+            allow_patterns=list(allow_patterns),
+        )
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
             f"could not download {text!r} from the Hugging Face Hub: the hub could not be reached or has no "
-            f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}") from err
+            f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}"
+        ) from err
     return Path(folder)
 
 
-def _has_safetensors_on_hub(repo_id: str, revision: Optional[str], local_only: bool) -> bool:
+def _has_safetensors_on_hub(repo_id: str, revision: str | None, local_only: bool) -> bool:
     if local_only:
         return True
     try:
@@ -104,9 +125,7 @@ def weight_files(folder: Path) -> list[Path]:
             if missing:
                 raise FileNotFoundError(f"{folder / index_name} lists shards that are missing: {', '.join(missing)}")
             return [folder / name for name in shards]
-    raise FileNotFoundError(
-        f"{folder} holds no weights: expected one of {', '.join(WEIGHT_FILES)}"
-    )
+    raise FileNotFoundError(f"{folder} holds no weights: expected one of {', '.join(WEIGHT_FILES)}")
 
 
 def read_tensors(files: Iterable[Path]) -> dict[str, torch.Tensor]:
@@ -122,8 +141,15 @@ def read_tensors(files: Iterable[Path]) -> dict[str, torch.Tensor]:
 
 
 _SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
     "BOOL": torch.bool,
 }
 
@@ -142,8 +168,9 @@ def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
         header = json.loads(handle.read(header_size))
         start = 8 + header_size
         tensors = {}
-        entries = sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
-                         key=lambda item: item[1]["data_offsets"][0])
+        entries = sorted(
+            ((k, v) for k, v in header.items() if k != "__metadata__"), key=lambda item: item[1]["data_offsets"][0]
+        )
         for name, entry in entries:
             if entry["dtype"] not in _SAFETENSORS_DTYPES:
                 raise ValueError(f"{file}: tensor {name} has dtype {entry['dtype']}, which this package cannot load")
@@ -159,8 +186,9 @@ def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
     return tensors
 
 
-def resolve_dtype(dtype: Union[str, torch.dtype, None], tensors: Mapping[str, torch.Tensor],
-                  config_dtype: Optional[str]) -> torch.dtype:
+def resolve_dtype(
+    dtype: str | torch.dtype | None, tensors: Mapping[str, torch.Tensor], config_dtype: str | None
+) -> torch.dtype:
     """``None`` -> float32 (as transformers); "auto" -> the checkpoint's own dtype."""
     if dtype is None:
         return torch.float32
@@ -176,8 +204,14 @@ def resolve_dtype(dtype: Union[str, torch.dtype, None], tensors: Mapping[str, to
     raise ValueError(f"dtype {dtype!r} is not supported; valid: 'auto', {', '.join(sorted(DTYPES))} or a torch.dtype")
 
 
-def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, dtype: torch.dtype,
-                 device: Union[str, torch.device, None] = None, source: str = "checkpoint") -> None:
+def load_weights(
+    model: nn.Module,
+    tensors: Mapping[str, torch.Tensor],
+    *,
+    dtype: torch.dtype,
+    device: str | torch.device | None = None,
+    source: str = "checkpoint",
+) -> None:
     """Assign ``tensors`` to ``model`` (built on the meta device) without a second copy.
 
     Raises:
@@ -186,7 +220,7 @@ def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, dtype
     """
     expected = model.state_dict()
     given = {k: v for k, v in tensors.items() if not any(part in k for part in IGNORED_KEY_PARTS)}
-    bare = [k[len("model."):] for k in TIED_EMBEDDING_KEYS if k.startswith("model.")]
+    bare = [k[len("model.") :] for k in TIED_EMBEDDING_KEYS if k.startswith("model.")]
     tied = [k for k in (*TIED_EMBEDDING_KEYS, *bare) if k in expected]
     if getattr(getattr(model, "config", None), "tie_word_embeddings", True) is False:
         tied = [k for k in tied if k != "lm_head.weight"]
@@ -196,8 +230,11 @@ def load_weights(model: nn.Module, tensors: Mapping[str, torch.Tensor], *, dtype
             given.setdefault(key, stored)
     missing = sorted(set(expected) - set(given))
     unexpected = sorted(set(given) - set(expected))
-    mismatched = [f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
-                  for k in sorted(set(given) & set(expected)) if given[k].shape != expected[k].shape]
+    mismatched = [
+        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(given) & set(expected))
+        if given[k].shape != expected[k].shape
+    ]
     problems = []
     if missing:
         problems.append(f"missing from the {source} ({len(missing)}): {_listing(missing)}")

@@ -67,8 +67,13 @@ class M2M100Config:
     def validate(self) -> None:
         """Check every field; raises ValueError naming the first impossible one."""
         positive = (
-            "vocab_size", "max_position_embeddings", "d_model", "encoder_ffn_dim", "decoder_ffn_dim",
-            "encoder_attention_heads", "decoder_attention_heads",
+            "vocab_size",
+            "max_position_embeddings",
+            "d_model",
+            "encoder_ffn_dim",
+            "decoder_ffn_dim",
+            "encoder_attention_heads",
+            "decoder_attention_heads",
         )
         for name in positive:
             value = getattr(self, name)
@@ -81,11 +86,14 @@ class M2M100Config:
         for heads in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads):
                 raise ValueError(
-                    f"M2M100Config.d_model ({self.d_model}) must be divisible by {heads} "
-                    f"({getattr(self, heads)})"
+                    f"M2M100Config.d_model ({self.d_model}) must be divisible by {heads} ({getattr(self, heads)})"
                 )
         probabilities = (
-            "dropout", "attention_dropout", "activation_dropout", "encoder_layerdrop", "decoder_layerdrop",
+            "dropout",
+            "attention_dropout",
+            "activation_dropout",
+            "encoder_layerdrop",
+            "decoder_layerdrop",
         )
         for name in probabilities:
             value = getattr(self, name)
@@ -99,9 +107,7 @@ class M2M100Config:
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < self.vocab_size:
-                raise ValueError(
-                    f"M2M100Config.{name} ({value}) must lie in the vocabulary [0, {self.vocab_size})"
-                )
+                raise ValueError(f"M2M100Config.{name} ({value}) must lie in the vocabulary [0, {self.vocab_size})")
 
     # transformers-compatible names -------------------------------------------------------
     model_type = "m2m_100"
@@ -132,7 +138,7 @@ class M2M100Config:
 
     # JSON ---------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> "M2M100Config":
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> M2M100Config:
         """Build a config from a config.json dict; unknown keys go to ``extra``."""
         merged = {**data, **overrides}
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
@@ -159,7 +165,7 @@ class M2M100Config:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json_file(cls, path: str | os.PathLike[str]) -> "M2M100Config":
+    def from_json_file(cls, path: str | os.PathLike[str]) -> M2M100Config:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -170,7 +176,7 @@ class M2M100Config:
         return cls.from_dict(data)
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike[str], **overrides: Any) -> "M2M100Config":
+    def from_pretrained(cls, name_or_path: str | os.PathLike[str], **overrides: Any) -> M2M100Config:
         """Read config.json from a checkpoint folder (or a hub id, with huggingface_hub)."""
         folder = resolve_checkpoint_dir(name_or_path)
         path = folder / CONFIG_NAME

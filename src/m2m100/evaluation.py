@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ class Scores:
 
     def format(self) -> str:
         """Two lines as sacrebleu's command prints them: ``BLEU|signature = score details``."""
-        return (f"BLEU|{self.bleu_signature} = {self.bleu:.2f} {self.bleu_details}\n"
-                f"chrF2|{self.chrf_signature} = {self.chrf:.2f}")
+        return (
+            f"BLEU|{self.bleu_signature} = {self.bleu:.2f} {self.bleu_details}\n"
+            f"chrF2|{self.chrf_signature} = {self.chrf:.2f}"
+        )
 
 
 def spm_model_path(tokenize: str) -> Path:
@@ -71,7 +74,7 @@ def tokenizer_names() -> tuple[str, ...]:
     return (AUTO, *BLEU.TOKENIZERS)
 
 
-def resolve_tokenize(tokenize: str = AUTO, *, tgt: Optional[str] = None) -> tuple[str, Optional[str]]:
+def resolve_tokenize(tokenize: str = AUTO, *, tgt: str | None = None) -> tuple[str, str | None]:
     """The BLEU tokenizer to use, and a note to show when "auto" could not use a flores one.
 
     Args:
@@ -94,9 +97,11 @@ def resolve_tokenize(tokenize: str = AUTO, *, tgt: Optional[str] = None) -> tupl
         if path.is_file() and path.stat().st_size > 0:
             return name, None
     fallback = FALLBACK_TOKENIZERS.get(tgt or "", FALLBACK_TOKENIZER)
-    note = (f"the flores200 spm model is not at {spm_model_path('flores200')} (sacrebleu downloads it on "
-            f"first use, which needs a network); BLEU uses tokenize={fallback} instead, which gives other "
-            f"numbers than spBLEU. Pass --tokenize flores200 to download it, or --tokenize NAME to choose.")
+    note = (
+        f"the flores200 spm model is not at {spm_model_path('flores200')} (sacrebleu downloads it on "
+        f"first use, which needs a network); BLEU uses tokenize={fallback} instead, which gives other "
+        f"numbers than spBLEU. Pass --tokenize flores200 to download it, or --tokenize NAME to choose."
+    )
     return fallback, note
 
 
@@ -108,13 +113,21 @@ def bleu_metric(tokenize: str, *, lowercase: bool = False) -> Any:
         return BLEU(tokenize=tokenize, lowercase=lowercase)
     # sacrebleu's download raises URLError (an OSError), or exits on an SSL error.
     except (OSError, SystemExit) as err:
-        raise OSError(f"the {tokenize} tokenizer needs its spm model at {spm_model_path(tokenize)}, which is not "
-                      f"there and could not be downloaded ({err}); fetch it on a machine with a network, or "
-                      f"pass another tokenizer (e.g. 13a)") from err
+        raise OSError(
+            f"the {tokenize} tokenizer needs its spm model at {spm_model_path(tokenize)}, which is not "
+            f"there and could not be downloaded ({err}); fetch it on a machine with a network, or "
+            f"pass another tokenizer (e.g. 13a)"
+        ) from err
 
 
-def score(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str = AUTO,
-          tgt: Optional[str] = None, lowercase: bool = False) -> Scores:
+def score(
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    *,
+    tokenize: str = AUTO,
+    tgt: str | None = None,
+    lowercase: bool = False,
+) -> Scores:
     """Corpus BLEU and chrF of ``hypotheses`` against one reference each.
 
     Args:
@@ -146,8 +159,16 @@ def score(hypotheses: Sequence[str], references: Sequence[str], *, tokenize: str
     chrf_metric = CHRF(lowercase=lowercase)
     bleu = bleu_scorer.corpus_score(hypotheses, [references])
     chrf = chrf_metric.corpus_score(hypotheses, [references])
-    details = (f"{bleu.prec_str} (BP = {bleu.bp:.3f} ratio = {bleu.ratio:.3f} hyp_len = {bleu.sys_len} "
-               f"ref_len = {bleu.ref_len})")  # as sacrebleu prints it
-    return Scores(bleu=bleu.score, chrf=chrf.score, tokenize=name,
-                  bleu_signature=str(bleu_scorer.get_signature()), chrf_signature=str(chrf_metric.get_signature()),
-                  bleu_details=details, segments=len(hypotheses))
+    details = (
+        f"{bleu.prec_str} (BP = {bleu.bp:.3f} ratio = {bleu.ratio:.3f} hyp_len = {bleu.sys_len} "
+        f"ref_len = {bleu.ref_len})"
+    )  # as sacrebleu prints it
+    return Scores(
+        bleu=bleu.score,
+        chrf=chrf.score,
+        tokenize=name,
+        bleu_signature=str(bleu_scorer.get_signature()),
+        chrf_signature=str(chrf_metric.get_signature()),
+        bleu_details=details,
+        segments=len(hypotheses),
+    )

@@ -23,7 +23,7 @@ from argparse import Namespace  # the class of the "args" that fairseq pickles i
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import sentencepiece
 import torch
@@ -67,8 +67,12 @@ EMBEDDING = ("encoder.embed_tokens.weight", "model.shared.weight")
 # The same matrix as the encoder's embedding in M2M-100 (share_all_embeddings).
 TIED = ("decoder.embed_tokens.weight", "decoder.output_projection.weight")
 # Computed or bookkeeping entries, never weights.
-DROPPED = ("encoder.embed_positions._float_tensor", "decoder.embed_positions._float_tensor",
-           "encoder.version", "decoder.version")
+DROPPED = (
+    "encoder.embed_positions._float_tensor",
+    "decoder.embed_positions._float_tensor",
+    "encoder.version",
+    "decoder.version",
+)
 
 # Our config field <- fairseq argument names (first present wins) and the default when absent;
 # a default of None means the argument is required.
@@ -90,10 +94,14 @@ CONFIG_MAP: dict[str, tuple[tuple[str, ...], Any]] = {
 }
 # Architecture options our model implements in one way only: (argument, required value, default).
 FIXED_ARGS = (
-    ("encoder_normalize_before", True, False), ("decoder_normalize_before", True, False),
-    ("encoder_learned_pos", False, False), ("decoder_learned_pos", False, False),
-    ("layernorm_embedding", False, False), ("no_token_positional_embeddings", False, False),
-    ("cross_self_attention", False, False), ("adaptive_softmax_cutoff", None, None),
+    ("encoder_normalize_before", True, False),
+    ("decoder_normalize_before", True, False),
+    ("encoder_learned_pos", False, False),
+    ("decoder_learned_pos", False, False),
+    ("layernorm_embedding", False, False),
+    ("no_token_positional_embeddings", False, False),
+    ("cross_self_attention", False, False),
+    ("adaptive_softmax_cutoff", None, None),
 )
 
 FAIRSEQ_SPECIALS = ("<s>", "<pad>", "</s>", "<unk>")  # ids 0-3, implied in front of dict.txt
@@ -118,18 +126,22 @@ def load_checkpoint(path: Path, *, trust: bool = False) -> dict[str, Any]:
             with torch.serialization.safe_globals([Namespace]):
                 data = torch.load(path, map_location="cpu", weights_only=True)
     except ModuleNotFoundError as err:
-        raise ValueError(f"{path} needs the module {err.name!r} to be read; install it (pip install {err.name})") \
-            from err
+        raise ValueError(
+            f"{path} needs the module {err.name!r} to be read; install it (pip install {err.name})"
+        ) from err
     except Exception as err:  # a damaged or foreign file fails in many ways inside the unpickler
         refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if not isinstance(err, pickle.UnpicklingError) or refused is None or trust:
-            raise ValueError(f"cannot read {path} as a PyTorch checkpoint: the file is damaged or was not written "
-                             f"by torch.save ({type(err).__name__})") from err
+            raise ValueError(
+                f"cannot read {path} as a PyTorch checkpoint: the file is damaged or was not written "
+                f"by torch.save ({type(err).__name__})"
+            ) from err
         raise ValueError(
             f"{path} holds a {refused.group(1)} object, which a safe load refuses: fairseq stores its configuration "
             "as such objects (omegaconf, fairseq classes). If the file comes from a source you trust (e.g. "
             "dl.fbaipublicfiles.com), pass --trust-checkpoint to load it with full pickle, which runs code from "
-            "the file and needs the modules it names") from err
+            "the file and needs the modules it names"
+        ) from err
     if not isinstance(data, Mapping) or not isinstance(data.get("model"), Mapping):
         raise ValueError(f"{path} is not a fairseq checkpoint: expected a dict with a 'model' state dict")
     return dict(data)
@@ -175,8 +187,10 @@ def build_config(args: Any, *, vocab_size: int) -> Any:
             raise ValueError(f"the checkpoint has {name}={value!r}; M2M100 needs {name}={required!r}")
     for name in ("decoder_embed_dim", "decoder_input_dim", "decoder_output_dim"):
         if _get(args, name, fields["d_model"]) != fields["d_model"]:
-            raise ValueError(f"the checkpoint has {name}={_get(args, name)} but encoder_embed_dim={fields['d_model']}; "
-                             "M2M100 has one model width")
+            raise ValueError(
+                f"the checkpoint has {name}={_get(args, name)} but encoder_embed_dim={fields['d_model']}; "
+                "M2M100 has one model width"
+            )
     return M2M100Config(vocab_size=vocab_size, scale_embedding=not _get(args, "no_scale_embedding", False), **fields)
 
 
@@ -202,8 +216,10 @@ class Conversion:
     foreign_pieces: tuple[str, ...]  # pieces of dict.txt the spm model lacks (a few are tolerated)
 
     def summary(self) -> str:
-        return (f"{self.encoder_layers} + {self.decoder_layers} layers, vocabulary {self.vocabulary} + "
-                f"{self.languages} languages + {self.fillers} fillers")
+        return (
+            f"{self.encoder_layers} + {self.decoder_layers} layers, vocabulary {self.vocabulary} + "
+            f"{self.languages} languages + {self.fillers} fillers"
+        )
 
 
 def read_dictionary(path: Path) -> list[str]:
@@ -236,8 +252,9 @@ def _kind(symbol: str) -> str:
     return "filler" if _MADEUP_WORD.fullmatch(symbol) else "piece"
 
 
-def split_vocabulary(symbols: list[str], *, embedding_rows: int, language_codes: Optional[str] = None,
-                     source: str = "dict.txt") -> Vocabulary:
+def split_vocabulary(
+    symbols: list[str], *, embedding_rows: int, language_codes: str | None = None, source: str = "dict.txt"
+) -> Vocabulary:
     """Check that the dictionary is laid out as the tokenizer numbers it, and split it.
 
     The tokenizer gives vocab.json ids 0..N-1 and the i-th language code id N + i; fairseq's
@@ -257,13 +274,17 @@ def split_vocabulary(symbols: list[str], *, embedding_rows: int, language_codes:
     kinds = [_kind(symbol) for symbol in symbols]
     for index in range(1, len(symbols)):
         if _KIND_ORDER.index(kinds[index]) < _KIND_ORDER.index(kinds[index - 1]):
-            raise ValueError(f"{source}: {symbols[index]!r} (id {index}) follows {symbols[index - 1]!r}; the tokenizer "
-                             "needs the pieces first, then the __xx__ language tokens, then the madeupword fillers")
+            raise ValueError(
+                f"{source}: {symbols[index]!r} (id {index}) follows {symbols[index - 1]!r}; the tokenizer "
+                "needs the pieces first, then the __xx__ language tokens, then the madeupword fillers"
+            )
     pieces = kinds.count("piece")
     found = tuple(symbol[2:-2] for symbol, kind in zip(symbols, kinds) if kind == "language")
     if not found and "filler" in kinds:
-        raise ValueError(f"{source} has madeupword fillers but no language tokens: fairseq then appends the language "
-                         "tokens after the fillers, where the tokenizer does not put them")
+        raise ValueError(
+            f"{source} has madeupword fillers but no language tokens: fairseq then appends the language "
+            "tokens after the fillers, where the tokenizer does not put them"
+        )
     if language_codes is None:  # the list whose first code the tokens start with (checked below)
         language_codes = next((k for k, codes in LANGUAGE_CODES.items() if codes[:1] == found[:1]), "m2m100")
     codes = LANGUAGE_CODES[language_codes]
@@ -273,15 +294,22 @@ def split_vocabulary(symbols: list[str], *, embedding_rows: int, language_codes:
             where = f"__{found[position]}__ has id {pieces + position}, where the tokenizer puts __{codes[position]}__"
         else:
             where = f"it has {len(found)} language tokens, the {language_codes} list {len(codes)}"
-        raise ValueError(f"{source}: the language tokens are not where the tokenizer puts them: {where}. The "
-                         f"tokenizer gives __xx__ the id {pieces} (the entries before the language tokens) + the "
-                         f"index of xx in the {language_codes} list of m2m100.languages ({', '.join(codes[:5])}, ...)")
+        raise ValueError(
+            f"{source}: the language tokens are not where the tokenizer puts them: {where}. The "
+            f"tokenizer gives __xx__ the id {pieces} (the entries before the language tokens) + the "
+            f"index of xx in the {language_codes} list of m2m100.languages ({', '.join(codes[:5])}, ...)"
+        )
     needed = pieces + len(codes) + kinds.count("filler")
     if embedding_rows < needed:
-        raise ValueError(f"the checkpoint's embedding has {embedding_rows} rows, but {source} has {pieces} entries, "
-                         f"{len(codes)} language tokens and {kinds.count('filler')} fillers ({needed} rows)")
-    return Vocabulary(vocab={s: i for i, s in enumerate(symbols[:pieces])}, language_codes=language_codes,
-                      num_madeup_words=embedding_rows - pieces - len(codes))
+        raise ValueError(
+            f"the checkpoint's embedding has {embedding_rows} rows, but {source} has {pieces} entries, "
+            f"{len(codes)} language tokens and {kinds.count('filler')} fillers ({needed} rows)"
+        )
+    return Vocabulary(
+        vocab={s: i for i, s in enumerate(symbols[:pieces])},
+        language_codes=language_codes,
+        num_madeup_words=embedding_rows - pieces - len(codes),
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -293,8 +321,9 @@ def key_pairs(config: Any) -> list[tuple[str, str]]:
     for source, target in MODULE_MAP.items():
         count = config.encoder_layers if source.startswith("encoder") else config.decoder_layers
         for layer in range(count) if "{}" in source else [""]:
-            pairs += [(f"{source.format(layer)}.{param}", f"{target.format(layer)}.{param}")
-                      for param in ("weight", "bias")]
+            pairs += [
+                (f"{source.format(layer)}.{param}", f"{target.format(layer)}.{param}") for param in ("weight", "bias")
+            ]
     return pairs
 
 
@@ -309,23 +338,36 @@ def convert_state_dict(state: Mapping[str, Any], config: Any) -> dict[str, Any]:
     needed = {source for source, _ in pairs}
     missing = sorted(needed - set(state))
     unexpected = sorted(set(state) - needed - set(TIED) - set(DROPPED))
-    problems = [f"{what} ({len(names)}): {', '.join(names)}" for what, names in
-                (("missing", missing), ("unknown to the conversion", unexpected)) if names]
+    problems = [
+        f"{what} ({len(names)}): {', '.join(names)}"
+        for what, names in (("missing", missing), ("unknown to the conversion", unexpected))
+        if names
+    ]
     if problems:
         raise ValueError("the fairseq state dict does not fit M2M100:\n  " + "\n  ".join(problems))
     for name in TIED:
         if name in state and not torch.equal(state[name], state[EMBEDDING[0]]):
-            raise ValueError(f"{name} differs from {EMBEDDING[0]}: M2M100 shares one embedding matrix "
-                             "(share_all_embeddings), and this checkpoint does not")
+            raise ValueError(
+                f"{name} differs from {EMBEDDING[0]}: M2M100 shares one embedding matrix "
+                "(share_all_embeddings), and this checkpoint does not"
+            )
     return {target: state[source] for source, target in pairs}
 
 
 # ------------------------------------------------------------------------------------------
 # The conversion
 # ------------------------------------------------------------------------------------------
-def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] | str,
-            spm: os.PathLike[str] | str, out: os.PathLike[str] | str, overwrite: bool = False,
-            dtype: Optional[str] = None, language_codes: Optional[str] = None, trust: bool = False) -> Conversion:
+def convert(
+    checkpoint: os.PathLike[str] | str,
+    *,
+    dictionary: os.PathLike[str] | str,
+    spm: os.PathLike[str] | str,
+    out: os.PathLike[str] | str,
+    overwrite: bool = False,
+    dtype: str | None = None,
+    language_codes: str | None = None,
+    trust: bool = False,
+) -> Conversion:
     """Write a checkpoint folder for a fairseq M2M-100 model.
 
     Args:
@@ -364,8 +406,9 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
         raise ValueError(f"{paths['checkpoint']} has no {EMBEDDING[0]}: not a fairseq transformer checkpoint")
     rows = state[EMBEDDING[0]].shape[0]
     config = build_config(architecture(data), vocab_size=rows)
-    vocabulary = split_vocabulary(read_dictionary(paths["dict"]), embedding_rows=rows, language_codes=language_codes,
-                                  source=str(paths["dict"]))
+    vocabulary = split_vocabulary(
+        read_dictionary(paths["dict"]), embedding_rows=rows, language_codes=language_codes, source=str(paths["dict"])
+    )
     foreign = _foreign_pieces(vocabulary, paths["spm model"])
     tensors = convert_state_dict(state, config)
     target_dtype = DTYPES[dtype] if dtype else tensors[EMBEDDING[1]].dtype
@@ -376,8 +419,14 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
     model.tie_weights()
     # As the facebook/m2m100_* repositories: fairseq's evaluation settings.
     model.generation_config = GenerationConfig(
-        bos_token_id=0, pad_token_id=1, eos_token_id=2, decoder_start_token_id=2, num_beams=5, max_length=200,
-        early_stopping=True)
+        bos_token_id=0,
+        pad_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        num_beams=5,
+        max_length=200,
+        early_stopping=True,
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
@@ -388,17 +437,28 @@ def convert(checkpoint: os.PathLike[str] | str, *, dictionary: os.PathLike[str] 
         shutil.copyfile(paths["spm model"], staging / "sentencepiece.bpe.model")
         codes = LANGUAGE_CODES[vocabulary.language_codes]
         tokenizer = M2M100Tokenizer(
-            staging / "vocab.json", staging / "sentencepiece.bpe.model", language_codes=vocabulary.language_codes,
-            num_madeup_words=vocabulary.num_madeup_words, model_max_length=config.max_position_embeddings,
-            additional_special_tokens=[f"__{code}__" for code in codes])
+            staging / "vocab.json",
+            staging / "sentencepiece.bpe.model",
+            language_codes=vocabulary.language_codes,
+            num_madeup_words=vocabulary.num_madeup_words,
+            model_max_length=config.max_position_embeddings,
+            additional_special_tokens=[f"__{code}__" for code in codes],
+        )
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging)
         _move_into_place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    done = Conversion(out, config.encoder_layers, config.decoder_layers, len(vocabulary.vocab), len(codes),
-                      vocabulary.num_madeup_words, tuple(foreign))
+    done = Conversion(
+        out,
+        config.encoder_layers,
+        config.decoder_layers,
+        len(vocabulary.vocab),
+        len(codes),
+        vocabulary.num_madeup_words,
+        tuple(foreign),
+    )
     logger.info("wrote %s: %s", out, done.summary())
     return done
 
@@ -414,8 +474,10 @@ def _foreign_pieces(vocabulary: Vocabulary, spm: Path) -> list[str]:
     pieces = [p for p in vocabulary.vocab if p not in FAIRSEQ_SPECIALS]
     foreign = [p for p in pieces if p not in known]
     if pieces and len(foreign) > len(pieces) // 2:
-        raise ValueError(f"{len(foreign)} of the {len(pieces)} pieces of dict.txt are not in {spm} "
-                         f"(e.g. {', '.join(map(repr, foreign[:5]))}): the two files do not belong together")
+        raise ValueError(
+            f"{len(foreign)} of the {len(pieces)} pieces of dict.txt are not in {spm} "
+            f"(e.g. {', '.join(map(repr, foreign[:5]))}): the two files do not belong together"
+        )
     if foreign:
         logger.warning("%d pieces of dict.txt are not in %s (e.g. %s)", len(foreign), spm, foreign[:5])
     return foreign

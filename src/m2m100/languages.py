@@ -23,33 +23,113 @@ M2M100_CODES: tuple[str, ...] = (
 WMT21_CODES: tuple[str, ...] = ("en", "ha", "is", "ja", "cs", "ru", "zh", "de")
 # fmt: on
 
-LANGUAGE_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {"m2m100": M2M100_CODES, "wmt21": WMT21_CODES}
-)
+LANGUAGE_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType({"m2m100": M2M100_CODES, "wmt21": WMT21_CODES})
 
 # Names follow the M2M100 model card, shortened to the common English name.
-LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType({
-    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "ast": "Asturian", "az": "Azerbaijani",
-    "ba": "Bashkir", "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "br": "Breton",
-    "bs": "Bosnian", "ca": "Catalan", "ceb": "Cebuano", "cs": "Czech", "cy": "Welsh",
-    "da": "Danish", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
-    "et": "Estonian", "fa": "Persian", "ff": "Fulah", "fi": "Finnish", "fr": "French",
-    "fy": "Western Frisian", "ga": "Irish", "gd": "Scottish Gaelic", "gl": "Galician",
-    "gu": "Gujarati", "ha": "Hausa", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian",
-    "ht": "Haitian Creole", "hu": "Hungarian", "hy": "Armenian", "id": "Indonesian", "ig": "Igbo",
-    "ilo": "Iloko", "is": "Icelandic", "it": "Italian", "ja": "Japanese", "jv": "Javanese",
-    "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada", "ko": "Korean",
-    "lb": "Luxembourgish", "lg": "Ganda", "ln": "Lingala", "lo": "Lao", "lt": "Lithuanian",
-    "lv": "Latvian", "mg": "Malagasy", "mk": "Macedonian", "ml": "Malayalam", "mn": "Mongolian",
-    "mr": "Marathi", "ms": "Malay", "my": "Burmese", "ne": "Nepali", "nl": "Dutch",
-    "no": "Norwegian", "ns": "Northern Sotho", "oc": "Occitan", "or": "Oriya", "pa": "Punjabi",
-    "pl": "Polish", "ps": "Pashto", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
-    "sd": "Sindhi", "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian", "so": "Somali",
-    "sq": "Albanian", "sr": "Serbian", "ss": "Swati", "su": "Sundanese", "sv": "Swedish",
-    "sw": "Swahili", "ta": "Tamil", "th": "Thai", "tl": "Tagalog", "tn": "Tswana",
-    "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek", "vi": "Vietnamese",
-    "wo": "Wolof", "xh": "Xhosa", "yi": "Yiddish", "yo": "Yoruba", "zh": "Chinese", "zu": "Zulu",
-})
+LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "af": "Afrikaans",
+        "am": "Amharic",
+        "ar": "Arabic",
+        "ast": "Asturian",
+        "az": "Azerbaijani",
+        "ba": "Bashkir",
+        "be": "Belarusian",
+        "bg": "Bulgarian",
+        "bn": "Bengali",
+        "br": "Breton",
+        "bs": "Bosnian",
+        "ca": "Catalan",
+        "ceb": "Cebuano",
+        "cs": "Czech",
+        "cy": "Welsh",
+        "da": "Danish",
+        "de": "German",
+        "el": "Greek",
+        "en": "English",
+        "es": "Spanish",
+        "et": "Estonian",
+        "fa": "Persian",
+        "ff": "Fulah",
+        "fi": "Finnish",
+        "fr": "French",
+        "fy": "Western Frisian",
+        "ga": "Irish",
+        "gd": "Scottish Gaelic",
+        "gl": "Galician",
+        "gu": "Gujarati",
+        "ha": "Hausa",
+        "he": "Hebrew",
+        "hi": "Hindi",
+        "hr": "Croatian",
+        "ht": "Haitian Creole",
+        "hu": "Hungarian",
+        "hy": "Armenian",
+        "id": "Indonesian",
+        "ig": "Igbo",
+        "ilo": "Iloko",
+        "is": "Icelandic",
+        "it": "Italian",
+        "ja": "Japanese",
+        "jv": "Javanese",
+        "ka": "Georgian",
+        "kk": "Kazakh",
+        "km": "Khmer",
+        "kn": "Kannada",
+        "ko": "Korean",
+        "lb": "Luxembourgish",
+        "lg": "Ganda",
+        "ln": "Lingala",
+        "lo": "Lao",
+        "lt": "Lithuanian",
+        "lv": "Latvian",
+        "mg": "Malagasy",
+        "mk": "Macedonian",
+        "ml": "Malayalam",
+        "mn": "Mongolian",
+        "mr": "Marathi",
+        "ms": "Malay",
+        "my": "Burmese",
+        "ne": "Nepali",
+        "nl": "Dutch",
+        "no": "Norwegian",
+        "ns": "Northern Sotho",
+        "oc": "Occitan",
+        "or": "Oriya",
+        "pa": "Punjabi",
+        "pl": "Polish",
+        "ps": "Pashto",
+        "pt": "Portuguese",
+        "ro": "Romanian",
+        "ru": "Russian",
+        "sd": "Sindhi",
+        "si": "Sinhala",
+        "sk": "Slovak",
+        "sl": "Slovenian",
+        "so": "Somali",
+        "sq": "Albanian",
+        "sr": "Serbian",
+        "ss": "Swati",
+        "su": "Sundanese",
+        "sv": "Swedish",
+        "sw": "Swahili",
+        "ta": "Tamil",
+        "th": "Thai",
+        "tl": "Tagalog",
+        "tn": "Tswana",
+        "tr": "Turkish",
+        "uk": "Ukrainian",
+        "ur": "Urdu",
+        "uz": "Uzbek",
+        "vi": "Vietnamese",
+        "wo": "Wolof",
+        "xh": "Xhosa",
+        "yi": "Yiddish",
+        "yo": "Yoruba",
+        "zh": "Chinese",
+        "zu": "Zulu",
+    }
+)
 
 
 def language_codes(kind: str = "m2m100") -> tuple[str, ...]:
@@ -158,11 +238,14 @@ def trained_languages(declared: object, known: Sequence[str]) -> list[str]:
     if declared is None:
         return list(known)
     if not isinstance(declared, list) or not declared or not all(isinstance(c, str) for c in declared):
-        raise ValueError(f'config.json: "{TRAINED_LANGUAGES_KEY}" must be a non-empty list of language codes, '
-                         f"got {declared!r}")
+        raise ValueError(
+            f'config.json: "{TRAINED_LANGUAGES_KEY}" must be a non-empty list of language codes, got {declared!r}'
+        )
     for code in declared:
         if code not in known:
-            raise ValueError(f'config.json: "{TRAINED_LANGUAGES_KEY}" names {code!r}, which the tokenizer has '
-                             f"no language token for; valid: {', '.join(known)}")
+            raise ValueError(
+                f'config.json: "{TRAINED_LANGUAGES_KEY}" names {code!r}, which the tokenizer has '
+                f"no language token for; valid: {', '.join(known)}"
+            )
     chosen = set(declared)
     return [code for code in known if code in chosen]

@@ -50,8 +50,10 @@ def check_attn_implementation(name: str, *, dtype: torch.dtype, device: torch.de
     try:
         import flash_attn  # noqa: F401
     except ImportError as err:
-        raise ValueError("attn_implementation='flash_attention_2' needs the flash-attn package "
-                         "(pip install flash-attn --no-build-isolation); use 'sdpa' otherwise") from err
+        raise ValueError(
+            "attn_implementation='flash_attention_2' needs the flash-attn package "
+            "(pip install flash-attn --no-build-isolation); use 'sdpa' otherwise"
+        ) from err
     if device.type != "cuda":
         raise ValueError(f"attn_implementation='flash_attention_2' runs on CUDA only; the model is on {device}")
     if dtype not in (torch.float16, torch.bfloat16):
@@ -144,12 +146,20 @@ class M2M100PreTrainedModel(nn.Module):
     # checkpoints ----------------------------------------------------------------------------
     @classmethod
     def from_pretrained(
-        cls: type[ModelT], pretrained_model_name_or_path: str | os.PathLike[str], *,
-        config: M2M100Config | None = None, dtype: str | torch.dtype | None = None,
-        torch_dtype: str | torch.dtype | None = None, attn_implementation: str | None = None,
-        device: str | torch.device | None = None, device_map: str | dict | torch.device | int | None = None,
-        revision: str | None = None, cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False, token: str | None = None, quantize: str | None = None,
+        cls: type[ModelT],
+        pretrained_model_name_or_path: str | os.PathLike[str],
+        *,
+        config: M2M100Config | None = None,
+        dtype: str | torch.dtype | None = None,
+        torch_dtype: str | torch.dtype | None = None,
+        attn_implementation: str | None = None,
+        device: str | torch.device | None = None,
+        device_map: str | dict | torch.device | int | None = None,
+        revision: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        local_files_only: bool = False,
+        token: str | None = None,
+        quantize: str | None = None,
         **config_overrides: Any,
     ) -> ModelT:
         """Load a checkpoint folder written by transformers (or this package), or a hub id.
@@ -166,11 +176,16 @@ class M2M100PreTrainedModel(nn.Module):
             ValueError: the tensors do not fit the config (names and shapes listed), or an
                 unsupported dtype / attention backend.
         """
-        target_device = check_placement(device if device is not None else device_map,
-                                        dtype if dtype is not None else torch_dtype, quantize)
+        target_device = check_placement(
+            device if device is not None else device_map, dtype if dtype is not None else torch_dtype, quantize
+        )
         folder = checkpoint.resolve_checkpoint_dir(
-            pretrained_model_name_or_path, revision=revision, cache_dir=cache_dir,
-            local_files_only=local_files_only, token=token)
+            pretrained_model_name_or_path,
+            revision=revision,
+            cache_dir=cache_dir,
+            local_files_only=local_files_only,
+            token=token,
+        )
         if config is None:
             config = M2M100Config.from_pretrained(folder)
         if config_overrides:
@@ -182,7 +197,7 @@ class M2M100PreTrainedModel(nn.Module):
             model = cls(config)
         has_prefix = any(k.startswith("model.") for k in tensors)
         if isinstance(model, M2M100Model) and has_prefix:  # the bare model reading a checkpoint with a head
-            tensors = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+            tensors = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         elif not isinstance(model, M2M100Model) and not has_prefix:  # the head class reading a bare model
             tensors = {f"model.{k}": v for k, v in tensors.items()}
         checkpoint.load_weights(model, tensors, dtype=target_dtype, device=target_device, source=str(folder))
@@ -221,8 +236,10 @@ class M2M100PreTrainedModel(nn.Module):
     def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:
         """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
         if any(isinstance(m, Int8Linear) for m in self.modules()):
-            raise ValueError("an int8-quantized model cannot be saved as a checkpoint; save the float model "
-                             "and pass quantize='int8' when loading it")
+            raise ValueError(
+                "an int8-quantized model cannot be saved as a checkpoint; save the float model "
+                "and pass quantize='int8' when loading it"
+            )
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
         config = dataclasses.replace(self.config, extra={**self.config.extra, "dtype": str(self.dtype).split(".")[-1]})
@@ -233,7 +250,7 @@ class M2M100PreTrainedModel(nn.Module):
         self.generation_config.save_pretrained(folder)
         names = set(self.state_dict())
         tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in names]
-        tied += [k[len("model."):] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model."):] in names]
+        tied += [k[len("model.") :] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model.") :] in names]
         if not self.config.tie_word_embeddings:
             tied = []  # transformers then expects every embedding name in the file
         checkpoint.save_weights(self, folder, tied_keys=tied[1:])
@@ -262,14 +279,23 @@ class M2M100Model(M2M100PreTrainedModel):
         self.shared = self.encoder.embed_tokens = self.decoder.embed_tokens = value
 
     def forward(
-        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
-        cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
-        past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None, use_cache: bool | None = None,
-        output_attentions: bool | None = None, output_hidden_states: bool | None = None,
-        return_dict: bool | None = None, cache_position: torch.Tensor | None = None,
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        decoder_head_mask: torch.Tensor | None = None,
+        cross_attn_head_mask: torch.Tensor | None = None,
+        encoder_outputs: Any | None = None,
+        past_key_values: Any | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        cache_position: torch.Tensor | None = None,
     ) -> Seq2SeqModelOutput | tuple:
         """Encode the source (unless ``encoder_outputs`` is given) and decode the target.
 
@@ -287,28 +313,42 @@ class M2M100Model(M2M100PreTrainedModel):
                 raise ValueError("pass decoder_input_ids (or labels, or decoder_inputs_embeds) to run the decoder")
             decoder_inputs_embeds = inputs_embeds  # transformers' documented fallback
         if encoder_outputs is None:
-            enc = self.encoder(input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                               probe=_probe(output_attentions, output_hidden_states, head_mask))
+            enc = self.encoder(
+                input_ids,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                probe=_probe(output_attentions, output_hidden_states, head_mask),
+            )
             encoder_outputs = BaseModelOutput(enc.last_hidden_state, enc.hidden_states, enc.attentions)
         elif not isinstance(encoder_outputs, BaseModelOutput):
             parts = tuple(encoder_outputs) + (None, None)
             encoder_outputs = BaseModelOutput(parts[0], parts[1], parts[2])
         cache = _as_cache(past_key_values, len(self.decoder.layers)) if use_cache else None
         dec: StackOutput = self.decoder(
-            decoder_input_ids, encoder_hidden_states=encoder_outputs.last_hidden_state,
-            encoder_attention_mask=attention_mask, attention_mask=decoder_attention_mask,
-            inputs_embeds=decoder_inputs_embeds, cache=cache,
-            probe=_probe(output_attentions, output_hidden_states, decoder_head_mask, cross_attn_head_mask))
+            decoder_input_ids,
+            encoder_hidden_states=encoder_outputs.last_hidden_state,
+            encoder_attention_mask=attention_mask,
+            attention_mask=decoder_attention_mask,
+            inputs_embeds=decoder_inputs_embeds,
+            cache=cache,
+            probe=_probe(output_attentions, output_hidden_states, decoder_head_mask, cross_attn_head_mask),
+        )
         out = Seq2SeqModelOutput(
-            last_hidden_state=dec.last_hidden_state, past_key_values=cache,
-            decoder_hidden_states=dec.hidden_states, decoder_attentions=dec.attentions,
-            cross_attentions=dec.cross_attentions, encoder_last_hidden_state=encoder_outputs.last_hidden_state,
-            encoder_hidden_states=encoder_outputs.hidden_states, encoder_attentions=encoder_outputs.attentions)
+            last_hidden_state=dec.last_hidden_state,
+            past_key_values=cache,
+            decoder_hidden_states=dec.hidden_states,
+            decoder_attentions=dec.attentions,
+            cross_attentions=dec.cross_attentions,
+            encoder_last_hidden_state=encoder_outputs.last_hidden_state,
+            encoder_hidden_states=encoder_outputs.hidden_states,
+            encoder_attentions=encoder_outputs.attentions,
+        )
         return out if return_dict else out.to_tuple()
 
 
-def _probe(attentions: bool, hidden_states: bool, head_mask: torch.Tensor | None,
-           cross_head_mask: torch.Tensor | None = None) -> Probe | None:
+def _probe(
+    attentions: bool, hidden_states: bool, head_mask: torch.Tensor | None, cross_head_mask: torch.Tensor | None = None
+) -> Probe | None:
     """The core's inspection argument for transformers' flags; None (the fast path) when unused."""
     if not (attentions or hidden_states) and head_mask is None and cross_head_mask is None:
         return None
@@ -353,14 +393,23 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         return self.lm_head
 
     def forward(
-        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None,
-        decoder_input_ids: torch.Tensor | None = None, decoder_attention_mask: torch.Tensor | None = None,
-        head_mask: torch.Tensor | None = None, decoder_head_mask: torch.Tensor | None = None,
-        cross_attn_head_mask: torch.Tensor | None = None, encoder_outputs: Any | None = None,
-        past_key_values: Any | None = None, inputs_embeds: torch.Tensor | None = None,
-        decoder_inputs_embeds: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-        use_cache: bool | None = None, output_attentions: bool | None = None,
-        output_hidden_states: bool | None = None, return_dict: bool | None = None,
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        decoder_input_ids: torch.Tensor | None = None,
+        decoder_attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        decoder_head_mask: torch.Tensor | None = None,
+        cross_attn_head_mask: torch.Tensor | None = None,
+        encoder_outputs: Any | None = None,
+        past_key_values: Any | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        decoder_inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
         cache_position: torch.Tensor | None = None,
     ) -> Seq2SeqLMOutput | tuple:
         """Logits over the vocabulary for every target position; with ``labels``, the mean
@@ -371,24 +420,39 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         """
         return_dict = self.config.return_dict if return_dict is None else return_dict
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
-            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id,
-                                                   self.config.decoder_start_token_id)
+            decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
         out = self.model(
-            input_ids, attention_mask=attention_mask, decoder_input_ids=decoder_input_ids,
-            decoder_attention_mask=decoder_attention_mask, head_mask=head_mask,
-            decoder_head_mask=decoder_head_mask, cross_attn_head_mask=cross_attn_head_mask,
-            encoder_outputs=encoder_outputs, past_key_values=past_key_values, inputs_embeds=inputs_embeds,
-            decoder_inputs_embeds=decoder_inputs_embeds, use_cache=use_cache,
-            output_attentions=output_attentions, output_hidden_states=output_hidden_states, return_dict=True)
+            input_ids,
+            attention_mask=attention_mask,
+            decoder_input_ids=decoder_input_ids,
+            decoder_attention_mask=decoder_attention_mask,
+            head_mask=head_mask,
+            decoder_head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            encoder_outputs=encoder_outputs,
+            past_key_values=past_key_values,
+            inputs_embeds=inputs_embeds,
+            decoder_inputs_embeds=decoder_inputs_embeds,
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         logits = self.lm_head(out.last_hidden_state)
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits.view(-1, self.config.vocab_size), labels.to(logits.device).view(-1))
         result = Seq2SeqLMOutput(
-            loss=loss, logits=logits, past_key_values=out.past_key_values,
-            decoder_hidden_states=out.decoder_hidden_states, decoder_attentions=out.decoder_attentions,
-            cross_attentions=out.cross_attentions, encoder_last_hidden_state=out.encoder_last_hidden_state,
-            encoder_hidden_states=out.encoder_hidden_states, encoder_attentions=out.encoder_attentions)
+            loss=loss,
+            logits=logits,
+            past_key_values=out.past_key_values,
+            decoder_hidden_states=out.decoder_hidden_states,
+            decoder_attentions=out.decoder_attentions,
+            cross_attentions=out.cross_attentions,
+            encoder_last_hidden_state=out.encoder_last_hidden_state,
+            encoder_hidden_states=out.encoder_hidden_states,
+            encoder_attentions=out.encoder_attentions,
+        )
         return result if return_dict else result.to_tuple()
 
     # the decoding seam (m2m100.generation.decoding.Seq2SeqLM) --------------------------------
@@ -404,8 +468,9 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     def decode_step(self, tokens: torch.Tensor, memory: Memory, cache: DecoderCache) -> torch.Tensor:
         """Feed (N, T) new target tokens; returns the (N, d_model) hidden state of the last one.
         The first step fills the cache's cross keys/values from ``memory.hidden``."""
-        hidden = self.model.decoder(tokens, encoder_hidden_states=memory.hidden, encoder_attention_mask=memory.mask,
-                                    cache=cache).last_hidden_state
+        hidden = self.model.decoder(
+            tokens, encoder_hidden_states=memory.hidden, encoder_attention_mask=memory.mask, cache=cache
+        ).last_hidden_state
         return hidden[:, -1]
 
     def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -414,8 +479,12 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
 
     @torch.no_grad()
     def generate(
-        self, input_ids: torch.Tensor | None = None, attention_mask: torch.Tensor | None = None, *,
-        generation_config: GenerationConfig | None = None, **kwargs: Any,
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        generation_config: GenerationConfig | None = None,
+        **kwargs: Any,
     ) -> Generated:
         """Translate with greedy search, sampling or beam search (transformers' ``generate``);
         see :func:`m2m100.generation.decoding.generate` for the arguments and outputs."""

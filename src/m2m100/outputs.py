@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, fields
-from typing import Any, Optional, cast
+from typing import Any, cast
 
 import torch
 
@@ -36,36 +36,36 @@ class ModelOutput(OrderedDict):
         return (self.__class__, tuple(getattr(self, f.name) for f in fields(cast(Any, self))))
 
 
-Tensors = Optional[tuple[torch.Tensor, ...]]
+Tensors = tuple[torch.Tensor, ...] | None
 
 
 @dataclass(repr=False, eq=False)
 class BaseModelOutput(ModelOutput):
-    last_hidden_state: Optional[torch.Tensor] = None
+    last_hidden_state: torch.Tensor | None = None
     hidden_states: Tensors = None
     attentions: Tensors = None
 
 
 @dataclass(repr=False, eq=False)
 class Seq2SeqModelOutput(ModelOutput):
-    last_hidden_state: Optional[torch.Tensor] = None
-    past_key_values: Optional[Any] = None
+    last_hidden_state: torch.Tensor | None = None
+    past_key_values: Any | None = None
     decoder_hidden_states: Tensors = None
     decoder_attentions: Tensors = None
     cross_attentions: Tensors = None
-    encoder_last_hidden_state: Optional[torch.Tensor] = None
+    encoder_last_hidden_state: torch.Tensor | None = None
     encoder_hidden_states: Tensors = None
     encoder_attentions: Tensors = None
 
 
 @dataclass(repr=False, eq=False)
 class Seq2SeqLMOutput(ModelOutput):
-    loss: Optional[torch.Tensor] = None
-    logits: Optional[torch.Tensor] = None
-    past_key_values: Optional[Any] = None
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    past_key_values: Any | None = None
     decoder_hidden_states: Tensors = None
     decoder_attentions: Tensors = None
     cross_attentions: Tensors = None
-    encoder_last_hidden_state: Optional[torch.Tensor] = None
+    encoder_last_hidden_state: torch.Tensor | None = None
     encoder_hidden_states: Tensors = None
     encoder_attentions: Tensors = None

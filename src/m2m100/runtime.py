@@ -21,7 +21,6 @@ import ctypes
 import logging
 import os
 import platform
-from typing import Optional
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD_BYTES = 256 << 20
 TRIM_THRESHOLD_BYTES = 1 << 30
 
-_tuned: Optional[bool] = None
+_tuned: bool | None = None
 
 
 def tune_malloc() -> bool:

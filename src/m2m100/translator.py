@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any
 
 import torch
 from sentencex import segment as sentences
@@ -62,8 +63,8 @@ class _Unit:
     part: int
     ids: list[int]  # [src_lang] pieces </s>
     tgt: str
-    limit: Optional[int] = None  # max_new_tokens when the caller gave none (see _default_limit)
-    output: Optional[str] = None
+    limit: int | None = None  # max_new_tokens when the caller gave none (see _default_limit)
+    output: str | None = None
 
 
 @dataclass
@@ -71,9 +72,9 @@ class _Pending:
     """A segment of the current window, waiting for its parts."""
 
     segment: Segment
-    parts: list[Optional[str]] = field(default_factory=list)
+    parts: list[str | None] = field(default_factory=list)
 
-    def text(self) -> Optional[str]:
+    def text(self) -> str | None:
         if any(p is None for p in self.parts):
             return None
         joiner = "" if self.segment.tgt in NO_SPACE_LANGUAGES else " "
@@ -100,10 +101,15 @@ class Translator:
     """
 
     def __init__(
-        self, model: Union[str, os.PathLike[str], M2M100ForConditionalGeneration, None] = None, *,
-        tokenizer: Optional[M2M100Tokenizer] = None, device: Union[str, torch.device, None] = None,
-        dtype: Union[str, torch.dtype, None] = None, attn_implementation: Optional[str] = None,
-        quantize: Optional[str] = None, max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
+        self,
+        model: str | os.PathLike[str] | M2M100ForConditionalGeneration | None = None,
+        *,
+        tokenizer: M2M100Tokenizer | None = None,
+        device: str | torch.device | None = None,
+        dtype: str | torch.dtype | None = None,
+        attn_implementation: str | None = None,
+        quantize: str | None = None,
+        max_batch_tokens: int = DEFAULT_MAX_BATCH_TOKENS,
     ) -> None:
         if max_batch_tokens < 1:
             raise ValueError(f"max_batch_tokens must be at least 1, got {max_batch_tokens}")
@@ -118,14 +124,17 @@ class Translator:
                 device = "cuda" if torch.cuda.is_available() else "cpu"
             # Resolved once, so that a missing folder is reported as such (not as a tokenizer
             # problem) and a hub id is fetched once for both the model and the tokenizer.
+            assert model is not None  # model_or_demo gave a folder or a hub id
             folder = resolve_checkpoint_dir(model)
             self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(folder)
             self.model = M2M100ForConditionalGeneration.from_pretrained(
-                folder, dtype=dtype, device=device, attn_implementation=attn_implementation, quantize=quantize)
+                folder, dtype=dtype, device=device, attn_implementation=attn_implementation, quantize=quantize
+            )
             self.name = str(model)
         self.model.eval()
-        self._languages = trained_languages(self.model.config.extra.get(TRAINED_LANGUAGES_KEY),
-                                            list(self.tokenizer.lang_code_to_id))
+        self._languages = trained_languages(
+            self.model.config.extra.get(TRAINED_LANGUAGES_KEY), list(self.tokenizer.lang_code_to_id)
+        )
         self.stats = TranslationStats()
         # Longest source the model takes, special tokens included.
         self.max_source_tokens = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
@@ -143,9 +152,16 @@ class Translator:
 
     # public API ----------------------------------------------------------------------------
     def translate(
-        self, texts: Union[str, Sequence[str]], *, src: str, tgt: str, beam_size: Optional[int] = None,
-        max_new_tokens: Optional[int] = None, max_batch_tokens: Optional[int] = None, **generate_kwargs: Any,
-    ) -> Union[str, list[str]]:
+        self,
+        texts: str | Sequence[str],
+        *,
+        src: str,
+        tgt: str,
+        beam_size: int | None = None,
+        max_new_tokens: int | None = None,
+        max_batch_tokens: int | None = None,
+        **generate_kwargs: Any,
+    ) -> str | list[str]:
         """Translate one string or a list of strings from ``src`` to ``tgt``.
 
         Args:
@@ -159,18 +175,32 @@ class Translator:
             A string for a string, a list of the same length and order for a list.
         """
         single = isinstance(texts, str)
-        items = [texts] if single else list(texts)
+        items: list[Any] = [texts] if single else list(texts)
         if not all(isinstance(t, str) for t in items):
             raise ValueError("texts must be a string or a sequence of strings")
         segments = [Segment(t, src, tgt) for t in items]
-        out = list(self.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens,
-                                         max_batch_tokens=max_batch_tokens, **generate_kwargs))
+        out = list(
+            self.translate_stream(
+                segments,
+                beam_size=beam_size,
+                max_new_tokens=max_new_tokens,
+                max_batch_tokens=max_batch_tokens,
+                **generate_kwargs,
+            )
+        )
         return out[0] if single else out
 
     def translate_stream(
-        self, lines: Iterable[Union[str, Segment]], *, src: Optional[str] = None, tgt: Optional[str] = None,
-        window_tokens: Optional[int] = None, beam_size: Optional[int] = None, max_new_tokens: Optional[int] = None,
-        max_batch_tokens: Optional[int] = None, on_batch: Optional[Callable[[TranslationStats], None]] = None,
+        self,
+        lines: Iterable[str | Segment],
+        *,
+        src: str | None = None,
+        tgt: str | None = None,
+        window_tokens: int | None = None,
+        beam_size: int | None = None,
+        max_new_tokens: int | None = None,
+        max_batch_tokens: int | None = None,
+        on_batch: Callable[[TranslationStats], None] | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[str]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
@@ -194,8 +224,10 @@ class Translator:
             raise ValueError(f"max_batch_tokens and window_tokens must be at least 1, got {budget} and {window_tokens}")
         for name in ("num_return_sequences", "return_dict_in_generate"):
             if generate_kwargs.get(name) not in (None, 1, False):
-                raise ValueError(f"{name}={generate_kwargs[name]!r}: the Translator returns one string per input; "
-                                 "call model.generate for more")
+                raise ValueError(
+                    f"{name}={generate_kwargs[name]!r}: the Translator returns one string per input; "
+                    "call model.generate for more"
+                )
         if src is not None:
             self.check_language(src)
         if tgt is not None:
@@ -205,8 +237,14 @@ class Translator:
 
     # internals -----------------------------------------------------------------------------
     def _stream(
-        self, iterator: Iterator[Union[str, Segment]], src: Optional[str], tgt: Optional[str], window_tokens: int,
-        budget: int, settings: dict[str, Any], on_batch: Optional[Callable[[TranslationStats], None]],
+        self,
+        iterator: Iterator[str | Segment],
+        src: str | None,
+        tgt: str | None,
+        window_tokens: int,
+        budget: int,
+        settings: dict[str, Any],
+        on_batch: Callable[[TranslationStats], None] | None,
     ) -> Iterator[str]:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
@@ -315,8 +353,11 @@ class Translator:
         forced = [self.tokenizer.get_lang_id(u.tgt) for u in batch]
         device = self.model.device
         with torch.inference_mode():
-            out = self.model.generate(input_ids.to(device), attention_mask.to(device), forced_bos_token_id=forced,
-                                      **kwargs)
+            out = self.model.generate(
+                input_ids.to(device), attention_mask.to(device), forced_bos_token_id=forced, **kwargs
+            )
+        if not isinstance(out, torch.Tensor):
+            raise ValueError("the Translator returns texts: return_dict_in_generate is not one of its options")
         out = out.cpu()
         texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
         for unit, text in zip(batch, texts):
@@ -339,10 +380,9 @@ def line_content(text: str) -> str:
     return text
 
 
-def _segment(text: str, src: Optional[str], tgt: Optional[str]) -> Segment:
+def _segment(text: str, src: str | None, tgt: str | None) -> Segment:
     if not isinstance(text, str):
         raise ValueError(f"expected a string or a Segment, got {type(text).__name__}")
     if src is None or tgt is None:
         raise ValueError("plain strings need src= and tgt= (or pass Segment objects)")
     return Segment(text, src, tgt)
-

@@ -15,9 +15,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Optional
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,11 +45,13 @@ class Started:
         return self.process.returncode, out, err.decode("utf-8")
 
 
-def start(args: list[object], stdin: bytes = b"", *, command: list[str] = MODULE,
-          env: Optional[dict[str, str]] = None) -> Started:
+def start(
+    args: list[object], stdin: bytes = b"", *, command: list[str] = MODULE, env: dict[str, str] | None = None
+) -> Started:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}  # a tiny model gains nothing from threads
-    process = subprocess.Popen([*command, *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=env)
+    process = subprocess.Popen(
+        [*command, *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
     return Started(process, stdin)
 
 
@@ -65,10 +67,16 @@ def lines(distinct_texts: list[str]) -> list[tuple[bytes, bytes]]:
     d = [t.encode("utf-8") for t in distinct_texts[:12]]
     long_line = b" ".join(t.strip(b" .!?") + b"." for t in d[:10])
     special = [
-        (d[0], b"\n"), (b"", b"\n"), (long_line, b"\n"), (d[1], b"\r\n"),
+        (d[0], b"\n"),
+        (b"", b"\n"),
+        (long_line, b"\n"),
+        (d[1], b"\r\n"),
         (d[2][:9] + b"\xff\xfe" + d[2][9:], b"\n"),  # INVALID_LINE
-        (d[3] + "\u2028".encode() + d[4], b"\n"), (b"   ", b"\r\n"), (d[5] + b"\x0c" + d[6], b"\n"),
-        (d[7] + "\x85".encode() + d[8], b"\n"), (d[0], b"\n"),
+        (d[3] + "\u2028".encode() + d[4], b"\n"),
+        (b"   ", b"\r\n"),
+        (d[5] + b"\x0c" + d[6], b"\n"),
+        (d[7] + "\x85".encode() + d[8], b"\n"),
+        (d[0], b"\n"),
     ]
     assert special[INVALID_LINE - 1][0].count(b"\xff") == 1
     filler = [(d[i % len(d)], b"\r\n" if i % 7 == 0 else b"\n") for i in range(200 - len(special) - 1)]
@@ -104,8 +112,23 @@ def expected(lines, reference, translation_folder) -> bytes:
 @pytest.fixture(scope="module")
 def full_run(translation_folder, input_file, tmp_path_factory) -> tuple[int, bytes, str, Path]:
     output = tmp_path_factory.mktemp("full") / "out.txt"
-    code, stdout, stderr = run(["translate", input_file, "-m", translation_folder, "-s", "en", "-t", "fr",
-                                "-o", output, "--errors", "replace", *OPTIONS])
+    code, stdout, stderr = run(
+        [
+            "translate",
+            input_file,
+            "-m",
+            translation_folder,
+            "-s",
+            "en",
+            "-t",
+            "fr",
+            "-o",
+            output,
+            "--errors",
+            "replace",
+            *OPTIONS,
+        ]
+    )
     return code, stdout, stderr, output
 
 
@@ -128,8 +151,21 @@ def test_bad_utf8_replaced_keeps_the_line(full_run, lines, reference):
 def test_interrupted_run_resumes_to_the_same_file(full_run, translation_folder, input_file, tmp_path):
     complete = full_run[3].read_bytes()
     output = tmp_path / "out.txt"
-    args = ["translate", input_file, "-m", translation_folder, "-s", "en", "-t", "fr", "-o", output,
-            "--errors", "replace", *OPTIONS]
+    args = [
+        "translate",
+        input_file,
+        "-m",
+        translation_folder,
+        "-s",
+        "en",
+        "-t",
+        "fr",
+        "-o",
+        output,
+        "--errors",
+        "replace",
+        *OPTIONS,
+    ]
     started = start(args)
     while started.process.poll() is None and not (output.exists() and b"\n" in output.read_bytes()):
         time.sleep(0.005)
@@ -142,7 +178,7 @@ def test_interrupted_run_resumes_to_the_same_file(full_run, translation_folder, 
     assert 0 < partial.count(b"\n") < complete.count(b"\n")
 
     # Also cut a line in the middle, as a kill during a write would.
-    following = complete[len(partial):].split(b"\n")[0]
+    following = complete[len(partial) :].split(b"\n")[0]
     output.write_bytes(partial + (following[: len(following) // 2] or b"half a line"))
     code, stdout, stderr = run([*args, "--resume"])
     assert (code, stdout, stderr) == (0, b"", "")
@@ -165,9 +201,26 @@ def test_console_script_jsonl_file_and_stdin_mixed_directions(translation_folder
     first.write_bytes(b"".join(encoded[:3]))
     # A file, then stdin ("-"), to stdout; the output is UTF-8 whatever the terminal's encoding
     # (here one without Cyrillic or CJK).
-    code, stdout, stderr = run(["translate", first, "-", "-m", translation_folder, "--format", "jsonl", "-s", "ja",
-                                "-t", "de", "--progress", *OPTIONS], b"".join(encoded[3:]), command=SCRIPT,
-                               env={"PYTHONIOENCODING": "latin-1"})
+    code, stdout, stderr = run(
+        [
+            "translate",
+            first,
+            "-",
+            "-m",
+            translation_folder,
+            "--format",
+            "jsonl",
+            "-s",
+            "ja",
+            "-t",
+            "de",
+            "--progress",
+            *OPTIONS,
+        ],
+        b"".join(encoded[3:]),
+        command=SCRIPT,
+        env={"PYTHONIOENCODING": "latin-1"},
+    )
     assert code == 0, stderr
     got = [json.loads(line) for line in stdout.decode().splitlines()]
     assert len(got) == len(records)
@@ -221,28 +274,53 @@ def test_bad_input_messages_and_exit_status(translation_folder, tmp_path):
     bad_json = tmp_path / "bad.jsonl"
     bad_json.write_text('{"text": "a", "src": "en", "tgt": "fr"}\n{"text": "b", "src": "en"\n', encoding="utf-8")
     bad_code = tmp_path / "code.jsonl"
-    bad_code.write_text('{"text": "a", "src": "en", "tgt": "fr"}\n{"text": "b", "src": "en", "tgt": "ch"}\n',
-                        encoding="utf-8")
+    bad_code.write_text(
+        '{"text": "a", "src": "en", "tgt": "fr"}\n{"text": "b", "src": "en", "tgt": "ch"}\n', encoding="utf-8"
+    )
     existing = tmp_path / "existing.txt"
     existing.write_bytes(b"keep me\n")
     model = ["-m", translation_folder]
     cases = {  # name: (arguments, exit status, what stderr must hold)
-        "language": (["translate", good, *model, "-s", "zz", "-t", "fr"], 2,
-                     ["-s/--src-lang: Unknown language code 'zz'. Did you mean ", "'zh'", "Valid codes: af, am, ar,"]),
-        "jsonl language": (["translate", bad_code, *model, "--format", "jsonl", "-o", tmp_path / "code.out"], 2,
-                           [f"{bad_code}:2: Unknown language code 'ch'. Did you mean ", "'zh'", "Valid codes:"]),
-        "no folder": (["translate", good, "-m", tmp_path / "nowhere", "-s", "en", "-t", "fr"], 1,
-                      [str(tmp_path / "nowhere"), "does not exist"]),
-        "no weights": (["translate", good, "-m", incomplete["model.safetensors"], "-s", "en", "-t", "fr"], 1,
-                       ["model.safetensors"]),
-        "no spm": (["translate", good, "-m", incomplete["sentencepiece.bpe.model"], "-s", "en", "-t", "fr"], 1,
-                   ["sentencepiece.bpe.model"]),
-        "utf-8": (["translate", bad_utf8, *model, "-s", "en", "-t", "fr", "-o", tmp_path / "utf8.out"], 1,
-                  [f"{bad_utf8}:3: not valid UTF-8", "--errors replace"]),
-        "exists": (["translate", good, *model, "-s", "en", "-t", "fr", "-o", existing], 2,
-                   [f"{existing} exists", "--overwrite", "--resume"]),
-        "same file": (["translate", existing, *model, "-s", "en", "-t", "fr", "-o", existing, "--overwrite"], 2,
-                      ["also an input file"]),
+        "language": (
+            ["translate", good, *model, "-s", "zz", "-t", "fr"],
+            2,
+            ["-s/--src-lang: Unknown language code 'zz'. Did you mean ", "'zh'", "Valid codes: af, am, ar,"],
+        ),
+        "jsonl language": (
+            ["translate", bad_code, *model, "--format", "jsonl", "-o", tmp_path / "code.out"],
+            2,
+            [f"{bad_code}:2: Unknown language code 'ch'. Did you mean ", "'zh'", "Valid codes:"],
+        ),
+        "no folder": (
+            ["translate", good, "-m", tmp_path / "nowhere", "-s", "en", "-t", "fr"],
+            1,
+            [str(tmp_path / "nowhere"), "does not exist"],
+        ),
+        "no weights": (
+            ["translate", good, "-m", incomplete["model.safetensors"], "-s", "en", "-t", "fr"],
+            1,
+            ["model.safetensors"],
+        ),
+        "no spm": (
+            ["translate", good, "-m", incomplete["sentencepiece.bpe.model"], "-s", "en", "-t", "fr"],
+            1,
+            ["sentencepiece.bpe.model"],
+        ),
+        "utf-8": (
+            ["translate", bad_utf8, *model, "-s", "en", "-t", "fr", "-o", tmp_path / "utf8.out"],
+            1,
+            [f"{bad_utf8}:3: not valid UTF-8", "--errors replace"],
+        ),
+        "exists": (
+            ["translate", good, *model, "-s", "en", "-t", "fr", "-o", existing],
+            2,
+            [f"{existing} exists", "--overwrite", "--resume"],
+        ),
+        "same file": (
+            ["translate", existing, *model, "-s", "en", "-t", "fr", "-o", existing, "--overwrite"],
+            2,
+            ["also an input file"],
+        ),
         "jsonl": (["translate", bad_json, *model, "--format", "jsonl"], 1, [f"{bad_json}:2: not a JSON object"]),
     }
     processes = {name: start(args) for name, (args, _, _) in cases.items()}

@@ -21,8 +21,32 @@ from m2m100.cli import EXIT_USAGE, main
 from m2m100.demo import DEMO_KNOWS, model_path
 
 SCRIPT = str(Path(sys.executable).with_name("m2m100"))
-DEMO_LANGUAGES = ["ar", "cs", "da", "de", "en", "es", "fa", "fi", "fr", "he", "hu", "id", "it", "ja", "ko",
-                  "nl", "pl", "pt", "ro", "ru", "sv", "tr", "uk", "vi"]  # in token-id order
+DEMO_LANGUAGES = [
+    "ar",
+    "cs",
+    "da",
+    "de",
+    "en",
+    "es",
+    "fa",
+    "fi",
+    "fr",
+    "he",
+    "hu",
+    "id",
+    "it",
+    "ja",
+    "ko",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sv",
+    "tr",
+    "uk",
+    "vi",
+]  # in token-id order
 
 
 def call(capfd: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
@@ -87,13 +111,16 @@ def test_spellings_agree_and_abbreviations_are_refused(capfd, numbers) -> None:
     assert code == EXIT_USAGE and "-s/--src-lang and -t/--tgt-lang are required" in err
 
 
-@pytest.mark.parametrize("argv, status, message", [
-    (["translate", "--no-such-flag"], 2, "unrecognized arguments: --no-such-flag"),
-    (["translate", "missing.txt", "-s", "fr", "-t", "en"], 2, "input file missing.txt does not exist"),
-    (["translate", ".", "-s", "fr", "-t", "en"], 2, "input . is a folder"),
-    (["info", "-m", "no/such/folder"], 1, "cannot read the checkpoint"),
-    (["languages", "-m", "x", "--codes", "m2m100"], 2, "not both"),
-])
+@pytest.mark.parametrize(
+    "argv, status, message",
+    [
+        (["translate", "--no-such-flag"], 2, "unrecognized arguments: --no-such-flag"),
+        (["translate", "missing.txt", "-s", "fr", "-t", "en"], 2, "input file missing.txt does not exist"),
+        (["translate", ".", "-s", "fr", "-t", "en"], 2, "input . is a folder"),
+        (["info", "-m", "no/such/folder"], 1, "cannot read the checkpoint"),
+        (["languages", "-m", "x", "--codes", "m2m100"], 2, "not both"),
+    ],
+)
 def test_exit_statuses(capfd, argv, status, message) -> None:
     code, out, err = call(capfd, *argv)
     assert (code, out) == (status, "")
@@ -108,12 +135,21 @@ def _combination_runs(device: str | None, dtype: str | None, quantize: str | Non
     return quantize is None or ((device or "cpu") == "cpu" and dtype in (None, "float32"))
 
 
-@pytest.mark.parametrize("device, dtype, quantize", list(itertools.product(
-    [None, "cpu", "cuda", "gpu"], [None, "float32", "float16", "bfloat16", "auto"], [None, "int8"])))
+@pytest.mark.parametrize(
+    "device, dtype, quantize",
+    list(
+        itertools.product(
+            [None, "cpu", "cuda", "gpu"], [None, "float32", "float16", "bfloat16", "auto"], [None, "int8"]
+        )
+    ),
+)
 def test_every_placement_combination_runs_or_is_refused_first(capfd, numbers, tmp_path, device, dtype, quantize):
     output = tmp_path / "out.txt"
-    options = [*(["--device", device] if device else []), *(["--dtype", dtype] if dtype else []),
-               *(["--quantize", quantize] if quantize else [])]
+    options = [
+        *(["--device", device] if device else []),
+        *(["--dtype", dtype] if dtype else []),
+        *(["--quantize", quantize] if quantize else []),
+    ]
     code, out, err = call(capfd, "translate", numbers, "-s", "fr", "-t", "en", "-o", output, *options)
     if _combination_runs(device, dtype, quantize):
         assert code == 0, err
@@ -137,8 +173,9 @@ def test_bom_crlf_pipes_and_process_substitution_are_not_content(tmp_path) -> No
         "stdin": shell(f"m2m100 translate -s fr -t en < {marked}"),
         "pipe": shell(f"cat {marked} | m2m100 translate -s fr -t en -"),
         "process substitution": shell(f"m2m100 translate <(cat {marked}) -s fr -t en"),
-        "jsonl with bom": shell("printf '\\xef\\xbb\\xbf{\"text\": \"cent\"}\\n' | "
-                                "m2m100 translate --format jsonl -s fr -t en"),
+        "jsonl with bom": shell(
+            'printf \'\\xef\\xbb\\xbf{"text": "cent"}\\n\' | m2m100 translate --format jsonl -s fr -t en'
+        ),
     }
     for name, run in runs.items():
         assert run.returncode == 0, (name, run.stderr)

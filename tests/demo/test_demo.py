@@ -25,14 +25,29 @@ from m2m100.demo.sources import is_held_out, language_texts, normalize
 LANGUAGES = ["en", "fr", "de", "ja", "ar"]
 MAX_NUMBER = 400
 PAIRS = 120
-SLICE = ["--languages", *LANGUAGES, "--max-number", str(MAX_NUMBER), "--pairs-per-direction", str(PAIRS),
-         "--test-per-direction", "4", "--valid-per-direction", "2", "--vocab-size", "600", "--seed", "3"]
+SLICE = [
+    "--languages",
+    *LANGUAGES,
+    "--max-number",
+    str(MAX_NUMBER),
+    "--pairs-per-direction",
+    str(PAIRS),
+    "--test-per-direction",
+    "4",
+    "--valid-per-direction",
+    "2",
+    "--vocab-size",
+    "600",
+    "--seed",
+    "3",
+]
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
 
 def m2m100(*args: object, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "m2m100", *map(str, args)], capture_output=True, text=True,
-                          env=ENV, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "m2m100", *map(str, args)], capture_output=True, text=True, env=ENV, timeout=timeout
+    )
 
 
 def read_jsonl(path: Path) -> list[dict[str, str]]:
@@ -127,12 +142,25 @@ def test_tokenizer_folder_loads_in_both_implementations_and_agrees(built: tuple[
 
 
 def test_same_seed_same_bytes_and_directions_do_not_depend_on_the_other_languages(tmp_path: Path) -> None:
-    options = BuildOptions(languages=("en", "fr", "de"), max_number=150, pairs_per_direction=40,
-                           test_per_direction=3, vocab_size=400, seed=5)
+    options = BuildOptions(
+        languages=("en", "fr", "de"),
+        max_number=150,
+        pairs_per_direction=40,
+        test_per_direction=3,
+        vocab_size=400,
+        seed=5,
+    )
     build(tmp_path / "a", options)
     build(tmp_path / "b", options)
-    for name in ("train.jsonl", "valid.jsonl", "test.jsonl", "config.json", "tokenizer/vocab.json",
-                 "tokenizer/sentencepiece.bpe.model", "tokenizer/tokenizer_config.json"):
+    for name in (
+        "train.jsonl",
+        "valid.jsonl",
+        "test.jsonl",
+        "config.json",
+        "tokenizer/vocab.json",
+        "tokenizer/sentencepiece.bpe.model",
+        "tokenizer/tokenizer_config.json",
+    ):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     build(tmp_path / "c", dataclasses.replace(options, seed=6))
     assert (tmp_path / "c" / "train.jsonl").read_bytes() != (tmp_path / "a" / "train.jsonl").read_bytes()
@@ -140,9 +168,17 @@ def test_same_seed_same_bytes_and_directions_do_not_depend_on_the_other_language
     # same lines for its directions (the shipped-model test relies on it).
     build(tmp_path / "d", dataclasses.replace(options, languages=("de", "en")))
     for split in ("train", "valid", "test"):
+
         def lines(folder: str) -> list[dict]:
-            return sorted((r for r in read_jsonl(tmp_path / folder / f"{split}.jsonl")
-                           if {r["src_lang"], r["tgt_lang"]} == {"de", "en"}), key=json.dumps)
+            return sorted(
+                (
+                    r
+                    for r in read_jsonl(tmp_path / folder / f"{split}.jsonl")
+                    if {r["src_lang"], r["tgt_lang"]} == {"de", "en"}
+                ),
+                key=json.dumps,
+            )
+
         assert lines("a") == lines("d"), split
 
 
@@ -159,17 +195,21 @@ def test_language_checks() -> None:
     assert language_texts("ar", 21).texts["month", 10] == "أكتوبر"
 
 
-@pytest.mark.parametrize("languages, max_number, message", [
-    (["en", "xx"], 100, "Unknown language code 'xx'"),
-    (["en", "french"], 100, "Did you mean 'fr'"),
-    (["en", "zh"], 100, "zh (Chinese) is an M2M100 language but num2words or babel has no data"),
-    (["en", "sr"], 100, "sr: num2words writes LATIN script, CLDR CYRILLIC"),
-    (["en", "am"], 100, "am: num2words gives no cardinal in words for 1100"),  # caught before the build
-    (["en"], 100, "at least two languages"),
-    (["en", "fr", "en"], 100, "given twice: en"),
-])
-def test_bad_languages_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture, languages: list[str],
-                                        max_number: int, message: str) -> None:
+@pytest.mark.parametrize(
+    "languages, max_number, message",
+    [
+        (["en", "xx"], 100, "Unknown language code 'xx'"),
+        (["en", "french"], 100, "Did you mean 'fr'"),
+        (["en", "zh"], 100, "zh (Chinese) is an M2M100 language but num2words or babel has no data"),
+        (["en", "sr"], 100, "sr: num2words writes LATIN script, CLDR CYRILLIC"),
+        (["en", "am"], 100, "am: num2words gives no cardinal in words for 1100"),  # caught before the build
+        (["en"], 100, "at least two languages"),
+        (["en", "fr", "en"], 100, "given twice: en"),
+    ],
+)
+def test_bad_languages_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, languages: list[str], max_number: int, message: str
+) -> None:
     from m2m100.cli import main
 
     # --out: the spelling of earlier versions, kept
@@ -193,12 +233,16 @@ def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
 
 @pytest.mark.parametrize("module", ["babel", "num2words"])
 def test_a_missing_extra_names_the_install_command(tmp_path: Path, module: str) -> None:
-    code = (f"import sys; sys.modules[{module!r}] = None; from m2m100.cli import main; "
-            f"sys.exit(main(['demo-data', '-o', {str(tmp_path / 'out')!r}]))")
+    code = (
+        f"import sys; sys.modules[{module!r}] = None; from m2m100.cli import main; "
+        f"sys.exit(main(['demo-data', '-o', {str(tmp_path / 'out')!r}]))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.returncode == 1
-    assert result.stderr == (f"m2m100: error: m2m100 demo-data needs the [demo] extra ({module} is not installed): "
-                             "pip install 'm2m100[demo]'\n")
+    assert result.stderr == (
+        f"m2m100: error: m2m100 demo-data needs the [demo] extra ({module} is not installed): "
+        "pip install 'm2m100[demo]'\n"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -208,24 +252,76 @@ def test_a_missing_extra_names_the_install_command(tmp_path: Path, module: str) 
 def test_a_tiny_copy_trains_exports_and_evaluates(built: tuple[Path, str], tmp_path: Path) -> None:
     out, _ = built
     config = json.loads((out / "config.json").read_text(encoding="utf-8"))
-    config.update(d_model=32, encoder_layers=1, decoder_layers=1, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                  encoder_attention_heads=2, decoder_attention_heads=2)
+    config.update(
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+    )
     (tmp_path / "tiny.json").write_text(json.dumps(config), encoding="utf-8")
     run = tmp_path / "run"
-    result = m2m100("finetune", "--init-config", tmp_path / "tiny.json", "--tokenizer", out / "tokenizer",
-                    "--train", out / "train.jsonl", "--valid", out / "valid.jsonl", "--output", run,
-                    "--max-batch-tokens", 2048, "--max-steps", 24, "--lr", 3e-3, "--warmup-steps", 4,
-                    "--schedule", "inverse-sqrt", "--label-smoothing", 0.1, "--seed", 1, "--eval-every", 12,
-                    "--save-every", 12, "--log-every", 4, "--device", "cpu", "--no-progress", timeout=300)
+    result = m2m100(
+        "finetune",
+        "--init-config",
+        tmp_path / "tiny.json",
+        "--tokenizer",
+        out / "tokenizer",
+        "--train",
+        out / "train.jsonl",
+        "--valid",
+        out / "valid.jsonl",
+        "--output",
+        run,
+        "--max-batch-tokens",
+        2048,
+        "--max-steps",
+        24,
+        "--lr",
+        3e-3,
+        "--warmup-steps",
+        4,
+        "--schedule",
+        "inverse-sqrt",
+        "--label-smoothing",
+        0.1,
+        "--seed",
+        1,
+        "--eval-every",
+        12,
+        "--save-every",
+        12,
+        "--log-every",
+        4,
+        "--device",
+        "cpu",
+        "--no-progress",
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     losses = [r["loss"] for r in read_jsonl(run / "log.jsonl") if "loss" in r]
     assert losses[-1] < losses[0] - 0.5  # it learns
     assert (run / "best" / "model.safetensors").is_file() and (run / "last" / "vocab.json").is_file()
 
     model = tmp_path / "model"
-    exported = subprocess.run([sys.executable, "-m", "m2m100.demo.export", run / "best", model,
-                               "--manifest", out / "manifest.json", "--continued", out / "manifest.json"],
-                              capture_output=True, text=True, env=ENV)
+    exported = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "m2m100.demo.export",
+            run / "best",
+            model,
+            "--manifest",
+            out / "manifest.json",
+            "--continued",
+            out / "manifest.json",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert exported.returncode == 0, exported.stderr
     config = json.loads((model / "config.json").read_text())
     assert config["dtype"] == "float16"
@@ -236,8 +332,23 @@ def test_a_tiny_copy_trains_exports_and_evaluates(built: tuple[Path, str], tmp_p
     assert (model / "demo_data.json").is_file() and (model / "sentencepiece.bpe.model").is_file()
 
     # No --test: the held-out set is rebuilt from the model's demo_data.json.
-    evaluated = subprocess.run([sys.executable, "-m", "m2m100.demo.evaluate", "-m", model, "--device", "cpu",
-                                "--per-direction", "2", "--json"], capture_output=True, text=True, env=ENV)
+    evaluated = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "m2m100.demo.evaluate",
+            "-m",
+            model,
+            "--device",
+            "cpu",
+            "--per-direction",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
     assert evaluated.returncode == 0, evaluated.stderr
     scores = json.loads(evaluated.stdout)
     assert scores["lines"] == 40 and len(scores["directions"]) == 20 and 0.0 <= scores["mean"] <= 1.0
@@ -279,8 +390,11 @@ def test_shipped_model_translates_held_out_numbers_between_non_english_languages
     # languages rebuilds these directions' held-out lines in seconds.
     chosen = [("fr", "de"), ("de", "ja"), ("ja", "ru"), ("ru", "ar"), ("ar", "fr"), ("ja", "fr")]
     languages = tuple(dict.fromkeys(code for pair in chosen for code in pair))
-    records = [r for r in held_out_pairs(dataclasses.replace(options, languages=languages, test_per_direction=6))
-               if (r["src_lang"], r["tgt_lang"]) in chosen]
+    records = [
+        r
+        for r in held_out_pairs(dataclasses.replace(options, languages=languages, test_per_direction=6))
+        if (r["src_lang"], r["tgt_lang"]) in chosen
+    ]
     assert len(records) == 36
     translator = Translator(folder, device="cpu", **mode)
     out = translator.translate_stream([Segment(r["src"], r["src_lang"], r["tgt_lang"]) for r in records])
@@ -306,8 +420,9 @@ def test_shipped_model_knows_its_names(mode: dict) -> None:
     wrong: dict[str, list[str]] = {kind: [] for kind in NAME_THRESHOLDS}
     for record, hypothesis in zip(records, out):
         if normalize(hypothesis) != normalize(record["tgt"]):
-            wrong[record["key"].partition(":")[0]].append(f"{record['src_lang']}-{record['tgt_lang']} "
-                                                          f"{record['src']!r}: {hypothesis!r}")
+            wrong[record["key"].partition(":")[0]].append(
+                f"{record['src_lang']}-{record['tgt_lang']} {record['src']!r}: {hypothesis!r}"
+            )
     assert len(records) == 400 * len(NAME_THRESHOLDS)
     for kind, threshold in NAME_THRESHOLDS.items():
         assert 1 - len(wrong[kind]) / 400 >= threshold, (kind, wrong[kind][:10])
@@ -318,8 +433,14 @@ def test_translate_without_a_model_uses_the_demo_model_and_says_so_once() -> Non
 
     folder = shipped_model()
     lines = ["quatre-vingt-dix-neuf", "", "mardi", "deux mille trois cent trente-sept"]
-    out = subprocess.run([sys.executable, "-m", "m2m100", "translate", "-s", "fr", "-t", "ja"],
-                         input="\n".join(lines) + "\n", capture_output=True, text=True, env=ENV, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "m2m100", "translate", "-s", "fr", "-t", "ja"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("bundled demo model") == 1
     assert out.stdout.splitlines() == Translator(folder, device="cpu").translate(lines, src="fr", tgt="ja")

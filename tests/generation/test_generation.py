@@ -19,7 +19,6 @@ import torch
 import m2m100
 from m2m100 import GenerationConfig
 from m2m100.generation import decoding
-
 from tests.checkpoints import build_hf_model
 
 PAD, EOS, START = 1, 2, 2
@@ -127,24 +126,44 @@ def test_default_max_length_is_20_new_tokens(hf, ours, source):
 @pytest.mark.parametrize("early_stopping", [True, False, "never"])
 @pytest.mark.parametrize("length_penalty", [0.6, 1.0, 2.0])
 def test_beam_search(hf, ours, source, num_beams, early_stopping, length_penalty):
-    kwargs = dict(num_beams=num_beams, early_stopping=early_stopping, length_penalty=length_penalty,
-                  max_new_tokens=20, forced_bos_token_id=LANG, num_return_sequences=num_beams)
+    kwargs = dict(
+        num_beams=num_beams,
+        early_stopping=early_stopping,
+        length_penalty=length_penalty,
+        max_new_tokens=20,
+        forced_bos_token_id=LANG,
+        num_return_sequences=num_beams,
+    )
     expected, actual = both(hf, ours, source, **kwargs)
     assert_same_tokens(expected, actual)
 
 
-@pytest.mark.parametrize("num_beams, length_penalty, early_stopping, max_new_tokens, lang", [
-    # with few beams the finished set fills up early, which exercises the stopping rules: "never"
-    # judging the best running beam at max_length, no new hypotheses once the set is full
-    # (early_stopping=True) or once no running beam can beat the worst finished one
-    (2, 1.0, "never", 20, 143), (3, 2.0, "never", 12, 159), (2, 0.6, True, 12, 148), (3, 2.0, True, 12, 148),
-    (2, 2.0, False, 12, 143), (3, 1.0, False, 20, 148),
-])
-def test_beam_search_stopping_rules(hf, ours, source, num_beams, length_penalty, early_stopping, max_new_tokens,
-                                    lang):
-    expected, actual = both(hf, ours, source, num_beams=num_beams, length_penalty=length_penalty,
-                            early_stopping=early_stopping, max_new_tokens=max_new_tokens, forced_bos_token_id=lang,
-                            num_return_sequences=num_beams)
+@pytest.mark.parametrize(
+    "num_beams, length_penalty, early_stopping, max_new_tokens, lang",
+    [
+        # with few beams the finished set fills up early, which exercises the stopping rules: "never"
+        # judging the best running beam at max_length, no new hypotheses once the set is full
+        # (early_stopping=True) or once no running beam can beat the worst finished one
+        (2, 1.0, "never", 20, 143),
+        (3, 2.0, "never", 12, 159),
+        (2, 0.6, True, 12, 148),
+        (3, 2.0, True, 12, 148),
+        (2, 2.0, False, 12, 143),
+        (3, 1.0, False, 20, 148),
+    ],
+)
+def test_beam_search_stopping_rules(hf, ours, source, num_beams, length_penalty, early_stopping, max_new_tokens, lang):
+    expected, actual = both(
+        hf,
+        ours,
+        source,
+        num_beams=num_beams,
+        length_penalty=length_penalty,
+        early_stopping=early_stopping,
+        max_new_tokens=max_new_tokens,
+        forced_bos_token_id=lang,
+        num_return_sequences=num_beams,
+    )
     assert_same_tokens(expected, actual)
 
 
@@ -173,13 +192,22 @@ def test_lm_head_skipped_on_the_forced_step(hf, ours, source, num_beams, forced)
     """The forced language token's scores do not depend on the model: no LM head that step
     (unless the raw logits are asked for), and the same tokens as transformers."""
     calls: Counter = Counter()
-    hooks = [ours.lm_head.register_forward_hook(lambda *_: calls.update(["head"])),
-             ours.model.decoder.register_forward_hook(lambda *_: calls.update(["step"]))]
+    hooks = [
+        ours.lm_head.register_forward_hook(lambda *_: calls.update(["head"])),
+        ours.model.decoder.register_forward_hook(lambda *_: calls.update(["step"])),
+    ]
     try:
         expected, actual = both(hf, ours, source, num_beams=num_beams, max_new_tokens=12, forced_bos_token_id=forced)
         plain, calls = calls, Counter()
-        ours.generate(source[0], attention_mask=source[1], num_beams=num_beams, max_new_tokens=12,
-                      forced_bos_token_id=forced, return_dict_in_generate=True, output_logits=True)
+        ours.generate(
+            source[0],
+            attention_mask=source[1],
+            num_beams=num_beams,
+            max_new_tokens=12,
+            forced_bos_token_id=forced,
+            return_dict_in_generate=True,
+            output_logits=True,
+        )
     finally:
         for hook in hooks:
             hook.remove()
@@ -196,11 +224,20 @@ def test_beam_search_forced_language(hf, ours, source, lang):
 
 
 @pytest.mark.parametrize("num_beams", [1, 4])
-@pytest.mark.parametrize("setting", [
-    dict(no_repeat_ngram_size=3), dict(repetition_penalty=1.3), dict(min_new_tokens=8),
-    dict(max_new_tokens=5), dict(forced_eos_token_id=EOS, max_length=12),
-    dict(suppress_tokens=[5, 17, 33]), dict(begin_suppress_tokens=[4, 6]), dict(eos_token_id=[EOS, 7]),
-], ids=lambda s: "-".join(s))
+@pytest.mark.parametrize(
+    "setting",
+    [
+        dict(no_repeat_ngram_size=3),
+        dict(repetition_penalty=1.3),
+        dict(min_new_tokens=8),
+        dict(max_new_tokens=5),
+        dict(forced_eos_token_id=EOS, max_length=12),
+        dict(suppress_tokens=[5, 17, 33]),
+        dict(begin_suppress_tokens=[4, 6]),
+        dict(eos_token_id=[EOS, 7]),
+    ],
+    ids=lambda s: "-".join(s),
+)
 def test_constraints(hf, ours, source, num_beams, setting):
     kwargs = {"max_new_tokens": 16, "forced_bos_token_id": LANG, "num_beams": num_beams, **setting}
     if "max_length" in setting:
@@ -220,16 +257,17 @@ def test_constraints_take_effect(ours, source):
     assert all(r[-1] == EOS for r in strip(ended))
     used = Counter(t for r in strip(plain) for t in r[2:] if t != EOS).most_common(2)
     banned = [[used[0][0]], [used[1][0], used[1][0]]]
-    cleaned = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG,
-                            bad_words_ids=banned)
+    cleaned = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG, bad_words_ids=banned)
     for row in strip(cleaned):
         assert used[0][0] not in row[2:]
-        assert all(row[i:i + 2] != banned[1] for i in range(2, len(row) - 1))
-    suppressed = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG,
-                               suppress_tokens=[used[0][0]])
+        assert all(row[i : i + 2] != banned[1] for i in range(2, len(row) - 1))
+    suppressed = ours.generate(
+        ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG, suppress_tokens=[used[0][0]]
+    )
     assert all(used[0][0] not in r for r in strip(suppressed))
-    no_repeat = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG,
-                              no_repeat_ngram_size=2)
+    no_repeat = ours.generate(
+        ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG, no_repeat_ngram_size=2
+    )
     for row in strip(no_repeat):
         pairs = list(zip(row, row[1:]))
         assert len(pairs) == len(set(pairs))
@@ -240,14 +278,22 @@ def test_bad_words(hf, ours, source):
     plain = strip(ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG))
     (a, _), (b, _) = Counter(t for r in plain for t in r[2:] if t != EOS).most_common(2)
     for num_beams in (1, 4):
-        expected, actual = both(hf, ours, source, max_new_tokens=16, forced_bos_token_id=LANG, num_beams=num_beams,
-                                bad_words_ids=[[a], [b, b], [EOS]])
+        expected, actual = both(
+            hf,
+            ours,
+            source,
+            max_new_tokens=16,
+            forced_bos_token_id=LANG,
+            num_beams=num_beams,
+            bad_words_ids=[[a], [b, b], [EOS]],
+        )
         assert_same_tokens(expected, actual)
 
 
 def test_num_return_sequences(hf, ours, source):
-    expected, actual = both(hf, ours, source, num_beams=4, num_return_sequences=3, max_new_tokens=20,
-                            forced_bos_token_id=150)
+    expected, actual = both(
+        hf, ours, source, num_beams=4, num_return_sequences=3, max_new_tokens=20, forced_bos_token_id=150
+    )
     assert actual.shape[0] == 3 * source[0].shape[0]
     assert_same_tokens(expected, actual)
 
@@ -256,15 +302,29 @@ def test_per_row_forced_bos_equals_separate_runs(ours, source):
     ids, mask = source
     langs = [150, 155, 159, 151, 150, 158]
     for num_beams in (1, 4):
-        batched = strip(ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=20,
-                                      forced_bos_token_id=torch.tensor(langs)))
-        single = [strip(ours.generate(ids[i:i + 1, mask[i] == 1], num_beams=num_beams, max_new_tokens=20,
-                                      forced_bos_token_id=lang))[0] for i, lang in enumerate(langs)]
+        batched = strip(
+            ours.generate(
+                ids,
+                attention_mask=mask,
+                num_beams=num_beams,
+                max_new_tokens=20,
+                forced_bos_token_id=torch.tensor(langs),
+            )
+        )
+        single = [
+            strip(
+                ours.generate(
+                    ids[i : i + 1, mask[i] == 1], num_beams=num_beams, max_new_tokens=20, forced_bos_token_id=lang
+                )
+            )[0]
+            for i, lang in enumerate(langs)
+        ]
         assert batched == single
         assert [r[1] for r in batched] == langs
     as_list = ours.generate(ids, attention_mask=mask, max_new_tokens=20, forced_bos_token_id=langs)
-    assert strip(as_list) == strip(ours.generate(ids, attention_mask=mask, max_new_tokens=20,
-                                                 forced_bos_token_id=torch.tensor(langs)))
+    assert strip(as_list) == strip(
+        ours.generate(ids, attention_mask=mask, max_new_tokens=20, forced_bos_token_id=torch.tensor(langs))
+    )
 
 
 def test_generation_config_argument_and_kwargs(hf, ours, source):
@@ -275,13 +335,15 @@ def test_generation_config_argument_and_kwargs(hf, ours, source):
     expected = hf.generate(ids, attention_mask=mask, generation_config=transformers.GenerationConfig(**settings))
     actual = ours.generate(ids, attention_mask=mask, generation_config=GenerationConfig(**settings))
     assert_same_tokens(expected, actual)
-    expected = hf.generate(ids, attention_mask=mask, generation_config=transformers.GenerationConfig(**settings),
-                           num_beams=1)
+    expected = hf.generate(
+        ids, attention_mask=mask, generation_config=transformers.GenerationConfig(**settings), num_beams=1
+    )
     actual = ours.generate(ids, attention_mask=mask, generation_config=GenerationConfig(**settings), num_beams=1)
     assert_same_tokens(expected, actual)
     # transformers' own GenerationConfig is read through its to_dict()
-    again = ours.generate(ids, attention_mask=mask, generation_config=transformers.GenerationConfig(**settings),
-                          num_beams=1)
+    again = ours.generate(
+        ids, attention_mask=mask, generation_config=transformers.GenerationConfig(**settings), num_beams=1
+    )
     assert torch.equal(again, actual)
 
 
@@ -304,10 +366,18 @@ def test_checkpoint_generation_defaults(folder, tmp_path, source, written_by):
     ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "ckpt")
     ids, mask = source
     for passed in (None, dict(forced_bos_token_id=LANG, length_penalty=0.6)):
-        expected = hf.generate(ids, attention_mask=mask, forced_bos_token_id=LANG,
-                               generation_config=None if passed is None else transformers.GenerationConfig(**passed))
-        actual = ours.generate(ids, attention_mask=mask, forced_bos_token_id=LANG,
-                               generation_config=None if passed is None else GenerationConfig(**passed))
+        expected = hf.generate(
+            ids,
+            attention_mask=mask,
+            forced_bos_token_id=LANG,
+            generation_config=None if passed is None else transformers.GenerationConfig(**passed),
+        )
+        actual = ours.generate(
+            ids,
+            attention_mask=mask,
+            forced_bos_token_id=LANG,
+            generation_config=None if passed is None else GenerationConfig(**passed),
+        )
         assert_same_tokens(expected, actual)
 
 
@@ -325,8 +395,15 @@ def assert_scores_close(expected: tuple, actual: tuple) -> None:
 
 @pytest.mark.parametrize("early_stopping", [True, False, "never"])
 def test_beam_scores(hf, ours, source, early_stopping):
-    kwargs = dict(num_beams=4, num_return_sequences=2, max_new_tokens=16, forced_bos_token_id=LANG,
-                  early_stopping=early_stopping, return_dict_in_generate=True, output_scores=True)
+    kwargs = dict(
+        num_beams=4,
+        num_return_sequences=2,
+        max_new_tokens=16,
+        forced_bos_token_id=LANG,
+        early_stopping=early_stopping,
+        return_dict_in_generate=True,
+        output_scores=True,
+    )
     expected, actual = both(hf, ours, source, **kwargs)
     assert isinstance(actual, m2m100.GenerateBeamEncoderDecoderOutput)
     assert_same_tokens(expected.sequences, actual.sequences)
@@ -337,8 +414,14 @@ def test_beam_scores(hf, ours, source, early_stopping):
 
 
 def test_greedy_scores_and_logits(hf, ours, source):
-    kwargs = dict(max_new_tokens=16, forced_bos_token_id=LANG, repetition_penalty=1.3,
-                  return_dict_in_generate=True, output_scores=True, output_logits=True)
+    kwargs = dict(
+        max_new_tokens=16,
+        forced_bos_token_id=LANG,
+        repetition_penalty=1.3,
+        return_dict_in_generate=True,
+        output_scores=True,
+        output_logits=True,
+    )
     expected, actual = both(hf, ours, source, **kwargs)
     assert isinstance(actual, m2m100.GenerateEncoderDecoderOutput)
     assert_same_tokens(expected.sequences, actual.sequences)
@@ -360,8 +443,11 @@ def test_sampling_reproducible(ours, source):
     assert torch.equal(ours.generate(ids, seed=7, **kwargs), ours.generate(ids, seed=7, **kwargs))
 
 
-@pytest.mark.parametrize("setting", [dict(), dict(temperature=0.7, top_k=20), dict(top_p=0.8, top_k=0),
-                                     dict(num_return_sequences=3, temperature=1.3)], ids=str)
+@pytest.mark.parametrize(
+    "setting",
+    [dict(), dict(temperature=0.7, top_k=20), dict(top_p=0.8, top_k=0), dict(num_return_sequences=3, temperature=1.3)],
+    ids=str,
+)
 def test_sampling_matches_transformers_with_the_same_seed(hf, ours, source, setting):
     ids, mask = source
     kwargs = dict(attention_mask=mask, do_sample=True, max_new_tokens=16, forced_bos_token_id=LANG, **setting)
@@ -375,8 +461,9 @@ def test_sampling_matches_transformers_with_the_same_seed(hf, ours, source, sett
 def test_top_k_1_is_greedy(ours, source):
     ids, mask = source
     greedy = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG)
-    sampled = ours.generate(ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG, do_sample=True,
-                            top_k=1, seed=0)
+    sampled = ours.generate(
+        ids, attention_mask=mask, max_new_tokens=16, forced_bos_token_id=LANG, do_sample=True, top_k=1, seed=0
+    )
     assert torch.equal(greedy, sampled)
 
 
@@ -387,8 +474,15 @@ def test_sample_frequencies_follow_softmax(ours, source):
     ids, mask = source
     draws = 40000
     start = LANG  # from this decoder start the next token is spread over the vocabulary
-    out = ours.generate(ids[:1], max_new_tokens=1, do_sample=True, top_k=0, num_return_sequences=draws, seed=5,
-                        decoder_start_token_id=start)
+    out = ours.generate(
+        ids[:1],
+        max_new_tokens=1,
+        do_sample=True,
+        top_k=0,
+        num_return_sequences=draws,
+        seed=5,
+        decoder_start_token_id=start,
+    )
     assert out.shape == (draws, 2)
     with torch.no_grad():
         logits = ours(ids[:1], decoder_input_ids=torch.full((1, 1), start)).logits[0, -1]
@@ -424,7 +518,8 @@ def test_encoder_and_cross_projections_run_once(ours, source, num_beams):
         layer.encoder_attn.v_proj.register_forward_hook(count("cross_v")),
         layer.encoder_attn.k_proj.register_forward_hook(lambda module, args, out: cross_rows.append(out.shape[0])),
         layer.self_attn.register_forward_hook(
-            lambda module, args, kwargs, out: step_shapes.append(tuple(args[0].shape[:2])), with_kwargs=True),
+            lambda module, args, kwargs, out: step_shapes.append(tuple(args[0].shape[:2])), with_kwargs=True
+        ),
     ]
     try:
         out = ours.generate(ids, attention_mask=mask, num_beams=num_beams, max_new_tokens=12, forced_bos_token_id=LANG)
@@ -446,27 +541,30 @@ def test_encoder_and_cross_projections_run_once(ours, source, num_beams):
 # ------------------------------------------------------------------------------------------
 # Bad arguments
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(num_beams=4, num_return_sequences=5), "num_return_sequences"),
-    (dict(num_return_sequences=2), "num_return_sequences"),
-    (dict(num_beams=0), "num_beams"),
-    (dict(do_sample=True, top_p=0.0), "top_p"),
-    (dict(do_sample=True, top_p=1.5), "top_p"),
-    (dict(do_sample=True, temperature=0.0), "temperature"),
-    (dict(do_sample=True, temperature=-1.0), "temperature"),
-    (dict(forced_bos_token_id=160), "forced_bos_token_id"),
-    (dict(forced_bos_token_id=-1), "forced_bos_token_id"),
-    (dict(forced_bos_token_id=[150, 151]), "forced_bos_token_id"),
-    (dict(max_new_tokens=0), "max_new_tokens"),
-    (dict(max_length=1), "max_length"),
-    (dict(early_stopping="sometimes"), "early_stopping"),
-    (dict(num_beams=2, do_sample=True), "beam sampling"),
-    (dict(bad_words_ids=[[]]), "bad_words_ids"),
-    (dict(suppress_tokens=[400]), "suppress_tokens"),
-    (dict(num_beam_groups=2), "num_beam_groups"),
-    (dict(beam_size=4, temprature=0.5), "beam_size"),
-    (dict(attention_mask=torch.ones(6, 8, dtype=torch.long)), "attention_mask"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_beams=4, num_return_sequences=5), "num_return_sequences"),
+        (dict(num_return_sequences=2), "num_return_sequences"),
+        (dict(num_beams=0), "num_beams"),
+        (dict(do_sample=True, top_p=0.0), "top_p"),
+        (dict(do_sample=True, top_p=1.5), "top_p"),
+        (dict(do_sample=True, temperature=0.0), "temperature"),
+        (dict(do_sample=True, temperature=-1.0), "temperature"),
+        (dict(forced_bos_token_id=160), "forced_bos_token_id"),
+        (dict(forced_bos_token_id=-1), "forced_bos_token_id"),
+        (dict(forced_bos_token_id=[150, 151]), "forced_bos_token_id"),
+        (dict(max_new_tokens=0), "max_new_tokens"),
+        (dict(max_length=1), "max_length"),
+        (dict(early_stopping="sometimes"), "early_stopping"),
+        (dict(num_beams=2, do_sample=True), "beam sampling"),
+        (dict(bad_words_ids=[[]]), "bad_words_ids"),
+        (dict(suppress_tokens=[400]), "suppress_tokens"),
+        (dict(num_beam_groups=2), "num_beam_groups"),
+        (dict(beam_size=4, temprature=0.5), "beam_size"),
+        (dict(attention_mask=torch.ones(6, 8, dtype=torch.long)), "attention_mask"),
+    ],
+)
 def test_bad_arguments(ours, source, kwargs, message):
     ids, mask = source
     kwargs = {"attention_mask": mask, **kwargs}

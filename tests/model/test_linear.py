@@ -9,7 +9,6 @@ import torch.nn.functional as F
 import m2m100
 from m2m100.model.linear import Linear, linear, unpack_weights, use_onednn
 from m2m100.model.quantize import Int8Linear
-
 from tests.checkpoints import save_hf_checkpoint
 
 
@@ -21,8 +20,12 @@ def test_onednn_path_equals_f_linear(shape):
     with torch.no_grad():
         assert use_onednn(x, layer.weight) == torch.backends.mkldnn.is_available()
         torch.testing.assert_close(layer(x), F.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(linear(x, layer.weight, layer.bias, activation="relu"),
-                                   F.relu(F.linear(x, layer.weight, layer.bias)), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            linear(x, layer.weight, layer.bias, activation="relu"),
+            F.relu(F.linear(x, layer.weight, layer.bias)),
+            atol=1e-5,
+            rtol=1e-5,
+        )
 
 
 def test_gradients_take_the_autograd_path():
@@ -109,7 +112,8 @@ def test_loaded_weights_are_plain_tensors(tmp_path):
     state = model.state_dict()
     assert all(torch.equal(v, v.clone()) and (v == v).all() for v in state.values() if v.is_floating_point())
     assert float(sum(p.detach().sum() for p in model.parameters())) == pytest.approx(
-        float(sum(p.detach().numpy().sum() for p in model.parameters())), rel=1e-4)
+        float(sum(p.detach().numpy().sum() for p in model.parameters())), rel=1e-4
+    )
     save_model(model, str(tmp_path / "x.safetensors"))  # safetensors' own helper for tied weights
     load_model(m2m100.M2M100ForConditionalGeneration(model.config), str(tmp_path / "x.safetensors"))
     buffer = io.BytesIO()

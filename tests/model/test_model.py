@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import m2m100
-
 from tests.checkpoints import TINY, save_hf_checkpoint
 
 CONFIGS = {
@@ -67,12 +66,18 @@ def test_hidden_states_and_attentions_match(pair):
     ours, ref, _ = pair
     ids, mask = padded_batch(ours.config.vocab_size)
     dec = torch.tensor([[2, 150, 7, 8], [2, 151, 9, 10], [2, 152, 11, 12]])
-    kwargs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=dec, output_attentions=True,
-                  output_hidden_states=True)
+    kwargs = dict(
+        input_ids=ids, attention_mask=mask, decoder_input_ids=dec, output_attentions=True, output_hidden_states=True
+    )
     with torch.no_grad():
         a, b = ours(**kwargs), ref(**kwargs)
-    for field in ("encoder_hidden_states", "decoder_hidden_states", "encoder_attentions", "decoder_attentions",
-                  "cross_attentions"):
+    for field in (
+        "encoder_hidden_states",
+        "decoder_hidden_states",
+        "encoder_attentions",
+        "decoder_attentions",
+        "cross_attentions",
+    ):
         ours_t, ref_t = getattr(a, field), getattr(b, field)
         assert len(ours_t) == len(ref_t), field
         for x, y in zip(ours_t, ref_t):
@@ -85,9 +90,12 @@ def test_eager_equals_sdpa(pair):
     ids, mask = padded_batch(ours.config.vocab_size)
     labels = targets(ours.config.vocab_size)
     with torch.no_grad():
-        torch.testing.assert_close(ours(input_ids=ids, attention_mask=mask, labels=labels).logits,
-                                   eager(input_ids=ids, attention_mask=mask, labels=labels).logits,
-                                   atol=ATOL, rtol=0)
+        torch.testing.assert_close(
+            ours(input_ids=ids, attention_mask=mask, labels=labels).logits,
+            eager(input_ids=ids, attention_mask=mask, labels=labels).logits,
+            atol=ATOL,
+            rtol=0,
+        )
 
 
 def test_head_masks_match_eager_reference(pair):
@@ -119,13 +127,23 @@ def test_cached_decoding_equals_full_forward(pair):
         steps = [out.logits]
         enc = (out.encoder_last_hidden_state,)
         for t in range(2, dec.shape[1]):
-            out = ours(attention_mask=mask, encoder_outputs=enc, decoder_input_ids=dec[:, t : t + 1],
-                       past_key_values=out.past_key_values, use_cache=True)
+            out = ours(
+                attention_mask=mask,
+                encoder_outputs=enc,
+                decoder_input_ids=dec[:, t : t + 1],
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
             steps.append(out.logits)
         # transformers' own cache, fed the same way, as a second witness
         ref_out = ref(input_ids=ids, attention_mask=mask, decoder_input_ids=dec[:, :3], use_cache=True)
-        ref_next = ref(attention_mask=mask, encoder_outputs=(ref_out.encoder_last_hidden_state,),
-                       decoder_input_ids=dec[:, 3:4], past_key_values=ref_out.past_key_values, use_cache=True)
+        ref_next = ref(
+            attention_mask=mask,
+            encoder_outputs=(ref_out.encoder_last_hidden_state,),
+            decoder_input_ids=dec[:, 3:4],
+            past_key_values=ref_out.past_key_values,
+            use_cache=True,
+        )
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=ATOL, rtol=0)
     torch.testing.assert_close(ref_next.logits[:, 0], full[:, 3], atol=ATOL, rtol=0)
 
@@ -195,8 +213,12 @@ def test_positions_grow_past_max_position_embeddings(pair):
     ids = torch.randint(4, ours.config.vocab_size, (1, n))
     dec = torch.randint(4, ours.config.vocab_size, (1, 3))
     with torch.no_grad():
-        torch.testing.assert_close(ours(input_ids=ids, decoder_input_ids=dec).logits,
-                                   ref(input_ids=ids, decoder_input_ids=dec).logits, atol=ATOL, rtol=0)
+        torch.testing.assert_close(
+            ours(input_ids=ids, decoder_input_ids=dec).logits,
+            ref(input_ids=ids, decoder_input_ids=dec).logits,
+            atol=ATOL,
+            rtol=0,
+        )
 
 
 def test_training_mode_dropout_and_gradients(tmp_path):
@@ -211,8 +233,10 @@ def test_training_mode_dropout_and_gradients(tmp_path):
     assert model.model.shared.weight.grad is not None and model.model.shared.weight.grad.abs().sum() > 0
     model.eval()
     with torch.no_grad():
-        assert torch.equal(model(input_ids=ids, attention_mask=mask, labels=labels).logits,
-                           model(input_ids=ids, attention_mask=mask, labels=labels).logits)
+        assert torch.equal(
+            model(input_ids=ids, attention_mask=mask, labels=labels).logits,
+            model(input_ids=ids, attention_mask=mask, labels=labels).logits,
+        )
 
 
 def test_gradient_checkpointing_gives_same_gradients(tmp_path):

@@ -17,17 +17,18 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import httpx
 import pytest
 
-from m2m100.serving.batcher import Batcher, Closed, Job, QueueFull, Settings
 from m2m100.demo import model_path as demo_model_path
 from m2m100.serving.app import SERVE_MODULES
+from m2m100.serving.batcher import Batcher, Closed, Job, QueueFull, Settings
 from m2m100.translator import Segment, Translator
 
 MAIN_OPTIONS = ["--max-wait-ms", "100", "--max-texts", "8", "--max-chars", "2000", "--max-queue", "64"]
@@ -93,8 +94,23 @@ def start_server(folder: Path, log: Path, *options: object) -> Server:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}  # a tiny model gains nothing from threads
     with open(log, "wb") as out:  # a file, not a pipe: a full pipe would stop the server
         process = subprocess.Popen(
-            [sys.executable, "-m", "m2m100", "serve", "-m", str(folder), "--port", str(port), "--device", "cpu",
-             *map(str, options)], stdout=out, stderr=subprocess.STDOUT, env=env)
+            [
+                sys.executable,
+                "-m",
+                "m2m100",
+                "serve",
+                "-m",
+                str(folder),
+                "--port",
+                str(port),
+                "--device",
+                "cpu",
+                *map(str, options),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     server = Server(process, f"http://127.0.0.1:{port}", log, [])
 
     def healthy() -> bool:
@@ -131,8 +147,9 @@ def texts(translator: Translator) -> list[str]:
     answer holding another request's translation shows."""
     from tests.tokenizer_fixture import SAMPLE_TEXTS
 
-    candidates = [t for t in SAMPLE_TEXTS[90:250] if t.strip() and "\n" not in t
-                  and len(translator.tokenizer.encode(t)) <= 40]
+    candidates = [
+        t for t in SAMPLE_TEXTS[90:250] if t.strip() and "\n" not in t and len(translator.tokenizer.encode(t)) <= 40
+    ]
     translations = translator.translate(candidates, src="en", tgt="fr", beam_size=1, max_new_tokens=8)
     chosen = {translation: text for text, translation in zip(candidates, translations) if translation}
     assert len(chosen) >= 16
@@ -159,8 +176,11 @@ def expected_many(translator: Translator, *bodies: dict[str, Any]) -> list[list[
     settings = {(body.get("beam_size"), body.get("max_new_tokens")) for body in bodies}
     assert len(settings) == 1
     beam_size, max_new_tokens = settings.pop()
-    segments = [Segment(text, body["src"], body["tgt"]) for body in bodies
-                for text in ([body["text"]] if "text" in body else body["texts"])]
+    segments = [
+        Segment(text, body["src"], body["tgt"])
+        for body in bodies
+        for text in ([body["text"]] if "text" in body else body["texts"])
+    ]
     out = iter(translator.translate_stream(segments, beam_size=beam_size, max_new_tokens=max_new_tokens))
     return [[next(out) for _ in ([body["text"]] if "text" in body else body["texts"])] for body in bodies]
 
@@ -209,8 +229,10 @@ def test_the_demo_model_offers_its_24_languages_and_says_it_is_a_demo(tmp_path):
         assert len(codes) == 24 and sorted(codes) == sorted(trained)
         assert {"code": "ja", "name": "Japanese"} in answer["languages"]
         assert (answer["model"], answer["demo"]) == (str(folder), True)
-        assert answer["description"] == ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, "
-                                         "months, languages, territories) in 24 languages; not for real text")
+        assert answer["description"] == (
+            "number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, "
+            "months, languages, territories) in 24 languages; not for real text"
+        )
 
         # zh is an M2M100 language, but not one of the demo model's.
         for body in ({"text": "twenty-one", "src": "en", "tgt": "zh"}, {"text": "二十一", "src": "zh", "tgt": "en"}):
@@ -254,13 +276,16 @@ def test_many_concurrent_clients_get_their_own_translations(server, translator, 
     rng = random.Random(0)
     directions = [("en", "fr"), ("fr", "de"), ("de", "en"), ("en", "zh")]
     settings = [{}, {"beam_size": 2, "max_new_tokens": 6}, {"max_new_tokens": 8}]
-    bodies = [{"texts": rng.sample(texts, rng.randint(1, 3)), "src": src, "tgt": tgt, **rng.choice(settings)}
-              for src, tgt in (rng.choice(directions) for _ in range(24))]
+    bodies = [
+        {"texts": rng.sample(texts, rng.randint(1, 3)), "src": src, "tgt": tgt, **rng.choice(settings)}
+        for src, tgt in (rng.choice(directions) for _ in range(24))
+    ]
     before = server.metric("m2m100_batch_requests_count"), server.metric("m2m100_batch_requests_bucket", le="1.0")
 
     async def clients() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=server.url, timeout=120,
-                                     limits=httpx.Limits(max_connections=len(bodies))) as client:
+        async with httpx.AsyncClient(
+            base_url=server.url, timeout=120, limits=httpx.Limits(max_connections=len(bodies))
+        ) as client:
             return await asyncio.gather(*(client.post("/translate", json=body) for body in bodies))
 
     responses = asyncio.run(clients())
@@ -311,8 +336,9 @@ def test_malformed_requests_give_422(server):
     url = server.url + "/translate"
     requests_before = server.metric("m2m100_requests_total")
     json_type = {"content-type": "application/json"}
-    detail = error_of(httpx.post(url, content=b'{"text": "Hello", "src": "en",', headers=json_type), 422,
-                      "invalid_json")
+    detail = error_of(
+        httpx.post(url, content=b'{"text": "Hello", "src": "en",', headers=json_type), 422, "invalid_json"
+    )
     assert "not valid JSON" in detail
     error_of(httpx.post(url, content=b"\xff\xfe", headers=json_type), 422, "invalid_json")
     detail = error_of(httpx.post(url, content=b'{"text": "a", "src": "en", "tgt": "fr"}'), 422, "invalid_request")
@@ -337,11 +363,24 @@ def test_malformed_requests_give_422(server):
 # ------------------------------------------------------------------------------------------
 # A full queue, a client that leaves, shutting down
 # ------------------------------------------------------------------------------------------
-def test_full_queue_gives_503_and_a_client_that_leaves_frees_its_slot(translation_folder, tmp_path, translator,
-                                                                         texts, slow_request):
+def test_full_queue_gives_503_and_a_client_that_leaves_frees_its_slot(
+    translation_folder, tmp_path, translator, texts, slow_request
+):
     # One request at a time, one waiting: a slow request runs, then the queue can be filled.
-    server = start_server(translation_folder, tmp_path / "server.log", "--max-queue", "1", "--max-batch-requests",
-                          "1", "--max-wait-ms", "0", "--max-texts", SLOW_TEXTS, "--max-chars", 100_000)
+    server = start_server(
+        translation_folder,
+        tmp_path / "server.log",
+        "--max-queue",
+        "1",
+        "--max-batch-requests",
+        "1",
+        "--max-wait-ms",
+        "0",
+        "--max-texts",
+        SLOW_TEXTS,
+        "--max-chars",
+        100_000,
+    )
     small = {"texts": texts[:2], "src": "en", "tgt": "fr"}
     try:
         with ThreadPoolExecutor(2) as pool:
@@ -351,8 +390,10 @@ def test_full_queue_gives_503_and_a_client_that_leaves_frees_its_slot(translatio
             # A client queues a request, then goes away before it starts.
             leaving = socket.create_connection(("127.0.0.1", server.port))
             body = json.dumps(small).encode()
-            leaving.sendall(b"POST /translate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            leaving.sendall(
+                b"POST /translate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
             server.wait_for(lambda: server.metric("m2m100_queue_depth") == 1, "the request to queue")
 
             full = server.post(small)
@@ -375,8 +416,9 @@ def test_full_queue_gives_503_and_a_client_that_leaves_frees_its_slot(translatio
 
 
 def test_sigterm_finishes_the_request_in_flight_then_exits_0(translation_folder, tmp_path, slow_request):
-    server = start_server(translation_folder, tmp_path / "server.log", "--max-texts", SLOW_TEXTS,
-                          "--max-chars", 100_000)
+    server = start_server(
+        translation_folder, tmp_path / "server.log", "--max-texts", SLOW_TEXTS, "--max-chars", 100_000
+    )
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(server.post, slow_request[0])
         server.wait_for(lambda: server.metric("m2m100_requests_running") == 1, "the slow request to start")
@@ -401,9 +443,24 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(translation_folder,
 
 
 def test_a_model_that_cannot_load_ends_the_command(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "m2m100", "serve", "-m", str(tmp_path / "missing"), "--port",
-                             str(free_port()), "--device", "cpu"], capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "m2m100",
+            "serve",
+            "-m",
+            str(tmp_path / "missing"),
+            "--port",
+            str(free_port()),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 1, result.stderr
     assert f"m2m100: error: cannot load the model {tmp_path / 'missing'}" in result.stderr
 
@@ -411,11 +468,17 @@ def test_a_model_that_cannot_load_ends_the_command(tmp_path):
 @pytest.mark.parametrize("module", SERVE_MODULES)
 def test_serve_without_the_serve_extra_says_what_to_install(module):
     hide = f"import sys; sys.modules[{module!r}] = None"  # what an import finds when it is not installed
-    result = subprocess.run([sys.executable, "-c", f"{hide}; from m2m100.cli import main; sys.exit(main(['serve']))"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", f"{hide}; from m2m100.cli import main; sys.exit(main(['serve']))"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 1, result.stderr
-    assert result.stderr == (f"m2m100: error: m2m100 serve needs the [serve] extra ({module} is not installed): "
-                             "pip install 'm2m100[serve]'\n")
+    assert result.stderr == (
+        f"m2m100: error: m2m100 serve needs the [serve] extra ({module} is not installed): "
+        "pip install 'm2m100[serve]'\n"
+    )
     assert result.stdout == ""
 
 
@@ -497,8 +560,9 @@ def run_async(test: Callable[..., Any], **options: Any) -> FakeModel:
     model = FakeModel()
 
     async def main() -> None:
-        batcher = Batcher(model, **{**dict(max_batch_tokens=1000, max_batch_requests=8, max_wait=0.0,
-                                           max_queue=8), **options})
+        batcher = Batcher(
+            model, **{**dict(max_batch_tokens=1000, max_batch_requests=8, max_wait=0.0, max_queue=8), **options}
+        )
         try:
             await test(batcher, model)
         finally:
@@ -517,8 +581,9 @@ async def until(condition: Callable[[], bool]) -> None:
     raise AssertionError("condition never met")
 
 
-def submit(batcher: Batcher, texts: list[str], src: str = "en", tgt: str = "fr",
-           beam_size: Optional[int] = None) -> asyncio.Task:
+def submit(
+    batcher: Batcher, texts: list[str], src: str = "en", tgt: str = "fr", beam_size: int | None = None
+) -> asyncio.Task:
     return asyncio.ensure_future(batcher.submit(Job(texts, src, tgt, Settings(beam_size=beam_size))))
 
 
@@ -526,16 +591,23 @@ def test_batcher_merges_directions_and_separates_settings():
     async def test(batcher: Batcher, model: FakeModel) -> None:
         first = submit(batcher, ["a"])  # runs alone: nothing else is queued yet
         await until(lambda: model.started == 1)
-        tasks = [submit(batcher, ["b", "c"], "en", "de"), submit(batcher, ["d"], "fr", "en", beam_size=2),
-                 submit(batcher, ["e"], "de", "fr"), submit(batcher, [], "en", "fr")]
+        tasks = [
+            submit(batcher, ["b", "c"], "en", "de"),
+            submit(batcher, ["d"], "fr", "en", beam_size=2),
+            submit(batcher, ["e"], "de", "fr"),
+            submit(batcher, [], "en", "fr"),
+        ]
         await until(lambda: batcher.queue_depth == 4)
         model.gate.release(3)
         assert await first == ["en>fr:a/None"]
         assert await asyncio.gather(*tasks) == [["en>de:b/None", "en>de:c/None"], ["fr>en:d/2"], ["de>fr:e/None"], []]
 
     model = run_async(test)
-    assert model.batches == [[("a", "en", "fr")], [("b", "en", "de"), ("c", "en", "de"), ("e", "de", "fr")],
-                             [("d", "fr", "en")]]
+    assert model.batches == [
+        [("a", "en", "fr")],
+        [("b", "en", "de"), ("c", "en", "de"), ("e", "de", "fr")],
+        [("d", "fr", "en")],
+    ]
 
 
 @pytest.mark.parametrize("tokens, requests, sizes", [(30, 8, [1, 2, 2, 1]), (1000, 3, [1, 3, 2]), (1000, 1, [1] * 6)])

@@ -8,25 +8,34 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from m2m100.demo import model_path as demo_model_path
 from m2m100.translator import Translator
-
 from tests.serving.test_server import Server, start_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No network here: these keep Chromium from reaching out (updates, sync, QUIC probes).
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists() or importlib.util.find_spec("playwright") is None,
     reason=f"needs Debian's Chromium at {CHROMIUM} and playwright: apt-get install chromium chromium-driver, "
-           "and pip install -e '.[test]'")
+    "and pip install -e '.[test]'",
+)
 
 
 @pytest.fixture(scope="module")
@@ -138,9 +147,11 @@ def test_the_demo_model_says_so_and_offers_its_languages_only(browser, tmp_path)
             expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
             notice = page.locator("#notice")
             expect(notice).to_be_visible()
-            expect(notice).to_contain_text("demo model: number words (0-9999, cardinals and ordinals) and CLDR names "
-                                           "(weekdays, months, languages, territories) in 24 languages; "
-                                           "not for real text")
+            expect(notice).to_contain_text(
+                "demo model: number words (0-9999, cardinals and ordinals) and CLDR names "
+                "(weekdays, months, languages, territories) in 24 languages; "
+                "not for real text"
+            )
             for menu in ("#src", "#tgt"):
                 expect(page.locator(f"{menu} option")).to_have_count(24)
                 expect(page.locator(f"{menu} option[value=zh]")).to_have_count(0)

@@ -22,7 +22,6 @@ from transformers.tokenization_utils import Trie as HFTrie
 from m2m100 import languages
 from m2m100.tokenizer import BatchEncoding, M2M100Tokenizer
 from m2m100.tokenizer.added_tokens import Trie
-
 from tests.tokenizer_fixture import SAMPLE_TEXTS, build_tokenizer_dir
 
 HF = transformers.M2M100Tokenizer
@@ -153,8 +152,13 @@ def test_padding_truncation_grid(folders, layout):
     grid = itertools.product(PADDINGS, TRUNCATIONS, [None, 0, 1, 2, 3, 8, 40], [None, 4], [None, "left"])
     for padding, truncation, max_length, multiple, side in grid:
         for text in (batch, batch[2]):
-            kwargs = dict(padding=padding, truncation=truncation, max_length=max_length,
-                          pad_to_multiple_of=multiple, padding_side=side)
+            kwargs = dict(
+                padding=padding,
+                truncation=truncation,
+                max_length=max_length,
+                pad_to_multiple_of=multiple,
+                padding_side=side,
+            )
             try:
                 expected = ref(text, **kwargs).data
             except ValueError:
@@ -170,9 +174,11 @@ def test_optional_outputs_and_truncation_side(folders):
     ref = HF.from_pretrained(str(folders["saved"]), **kwargs)
     batch = SAMPLE_TEXTS[18:22]
     for text in (batch, batch[0]):
-        for options in (dict(return_special_tokens_mask=True, return_length=True, padding="max_length"),
-                        dict(return_attention_mask=False, padding=True, truncation=True),
-                        dict(return_length=True, truncation=True, add_special_tokens=False, padding=True)):
+        for options in (
+            dict(return_special_tokens_mask=True, return_length=True, padding="max_length"),
+            dict(return_attention_mask=False, padding=True, truncation=True),
+            dict(return_length=True, truncation=True, add_special_tokens=False, padding=True),
+        ):
             assert list(ours(text, **options).items()) == list(ref(text, **options).items())
 
 
@@ -193,8 +199,13 @@ def test_return_tensors(saved_pair):
 
 def test_bad_options_raise_value_error(saved_pair):
     ours, _ = saved_pair
-    for bad in (dict(padding="yes"), dict(truncation="middle"), dict(padding_side="up"),
-                dict(max_length=-1), dict(pad_to_multiple_of=0)):
+    for bad in (
+        dict(padding="yes"),
+        dict(truncation="middle"),
+        dict(padding_side="up"),
+        dict(max_length=-1),
+        dict(pad_to_multiple_of=0),
+    ):
         with pytest.raises(ValueError, match=next(iter(bad))):
             ours("x", **bad)
     with pytest.raises(ValueError):
@@ -223,7 +234,8 @@ def test_decode_matches(pair):
             kwargs = dict(clean_up_tokenization_spaces=clean, spaces_between_special_tokens=spaces)
             assert ours.decode(ids, skip, **kwargs) == ref.decode(ids, skip, **kwargs), (ids, skip, kwargs)
         assert ours.convert_ids_to_tokens(ids, skip_special_tokens=True) == ref.convert_ids_to_tokens(
-            ids, skip_special_tokens=True)
+            ids, skip_special_tokens=True
+        )
         tokens = ref.convert_ids_to_tokens(ids)
         assert ours.convert_ids_to_tokens(ids) == tokens
         assert ours.convert_tokens_to_string(tokens) == ref.convert_tokens_to_string(tokens)
@@ -259,16 +271,49 @@ def test_vocabulary_and_special_tokens_match(pair):
     assert ours.get_vocab() == ref.get_vocab()
     assert ours.added_tokens_encoder == ref.added_tokens_encoder
     assert {i: t.to_dict() for i, t in ours.added_tokens_decoder.items()} == {
-        i: t.__getstate__() for i, t in ref.added_tokens_decoder.items()}
-    for name in ("all_special_tokens", "all_special_ids", "additional_special_tokens",
-                 "additional_special_tokens_ids", "special_tokens_map", "bos_token", "eos_token",
-                 "unk_token", "sep_token", "pad_token", "cls_token", "mask_token", "bos_token_id",
-                 "eos_token_id", "unk_token_id", "sep_token_id", "pad_token_id", "cls_token_id",
-                 "mask_token_id", "model_max_length", "padding_side", "truncation_side",
-                 "clean_up_tokenization_spaces", "src_lang", "tgt_lang", "lang_code_to_id",
-                 "lang_token_to_id", "id_to_lang_token", "lang_code_to_token", "encoder_size",
-                 "cur_lang_id", "prefix_tokens", "suffix_tokens", "num_madeup_words", "language_codes",
-                 "model_input_names", "max_len_single_sentence", "is_fast", "name_or_path"):
+        i: t.__getstate__() for i, t in ref.added_tokens_decoder.items()
+    }
+    for name in (
+        "all_special_tokens",
+        "all_special_ids",
+        "additional_special_tokens",
+        "additional_special_tokens_ids",
+        "special_tokens_map",
+        "bos_token",
+        "eos_token",
+        "unk_token",
+        "sep_token",
+        "pad_token",
+        "cls_token",
+        "mask_token",
+        "bos_token_id",
+        "eos_token_id",
+        "unk_token_id",
+        "sep_token_id",
+        "pad_token_id",
+        "cls_token_id",
+        "mask_token_id",
+        "model_max_length",
+        "padding_side",
+        "truncation_side",
+        "clean_up_tokenization_spaces",
+        "src_lang",
+        "tgt_lang",
+        "lang_code_to_id",
+        "lang_token_to_id",
+        "id_to_lang_token",
+        "lang_code_to_token",
+        "encoder_size",
+        "cur_lang_id",
+        "prefix_tokens",
+        "suffix_tokens",
+        "num_madeup_words",
+        "language_codes",
+        "model_input_names",
+        "max_len_single_sentence",
+        "is_fast",
+        "name_or_path",
+    ):
         assert getattr(ours, name) == getattr(ref, name), name
     for code in ref.lang_code_to_id:
         assert ours.get_lang_id(code) == ref.get_lang_id(code)
@@ -285,11 +330,13 @@ def test_special_token_helpers_match(pair):
             assert ours.build_inputs_with_special_tokens(a, ids_1) == ref.build_inputs_with_special_tokens(a, ids_1)
             assert ours.get_special_tokens_mask(a, ids_1) == ref.get_special_tokens_mask(a, ids_1)
             assert ours.create_token_type_ids_from_sequences(a, ids_1) == ref.create_token_type_ids_from_sequences(
-                a, ids_1)
+                a, ids_1
+            )
             assert ours.num_special_tokens_to_add(ids_1 is not None) == ref.num_special_tokens_to_add(ids_1 is not None)
         full = ref.build_inputs_with_special_tokens(a)
         assert ours.get_special_tokens_mask(full, already_has_special_tokens=True) == ref.get_special_tokens_mask(
-            full, already_has_special_tokens=True)
+            full, already_has_special_tokens=True
+        )
     with pytest.raises(ValueError):
         ours.get_special_tokens_mask([1], [2], already_has_special_tokens=True)
 
@@ -348,8 +395,14 @@ def _assert_saves_alike(ours: M2M100Tokenizer, ref: HF, tmp_path: Path, **kwargs
 
 
 @pytest.mark.parametrize("layout", LAYOUTS + ["hub_added"])
-@pytest.mark.parametrize("overrides", [{}, {"src_lang": "ru", "tgt_lang": "de", "model_max_length": 64},
-                                       {"additional_special_tokens": ["__de__", "<new>"], "pad_token": "<unk>"}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"src_lang": "ru", "tgt_lang": "de", "model_max_length": 64},
+        {"additional_special_tokens": ["__de__", "<new>"], "pad_token": "<unk>"},
+    ],
+)
 def test_save_pretrained_writes_the_same_bytes(folders, tmp_path, layout, overrides):
     ours = M2M100Tokenizer.from_pretrained(folders[layout], **overrides)
     ref = HF.from_pretrained(str(folders[layout]), **overrides)
@@ -382,8 +435,14 @@ def test_added_token_flags_are_honoured(folders, tmp_path):
     decoder["2"].update(rstrip=True, special=False)  # </s>: loading makes it special again
     lang = str(M2M100Tokenizer.from_pretrained(folder).get_lang_id("fr"))
     decoder[lang].update(lstrip=True, single_word=True)
-    extra = {"content": "hello", "lstrip": False, "normalized": True, "rstrip": True,
-             "single_word": True, "special": False}
+    extra = {
+        "content": "hello",
+        "lstrip": False,
+        "normalized": True,
+        "rstrip": True,
+        "single_word": True,
+        "special": False,
+    }
     decoder["1000"] = extra  # past a gap, and sorting differently as text than as a number
     (folder / "tokenizer_config.json").write_text(json.dumps(config))
     # Keep spaces as they are, so that the stripping flags change the pieces.
@@ -393,8 +452,19 @@ def test_added_token_flags_are_honoured(folders, tmp_path):
     (folder / "sentencepiece.bpe.model").write_bytes(proto.SerializeToString())
     ours, ref = M2M100Tokenizer.from_pretrained(folder), HF.from_pretrained(str(folder))
     assert ours.tokenize("a  b") == ref.tokenize("a  b") != ref.tokenize("a b")
-    texts = ["a </s>  b", "a  </s>b", "a\t</s>\tb", "x __fr__ y", "x__fr__ y", "x __fr__y", "hello world",
-             "sayhello  there", " hello", "hello", "hellohello hello  __fr__</s> hello"] + SAMPLE_TEXTS[:80]
+    texts = [
+        "a </s>  b",
+        "a  </s>b",
+        "a\t</s>\tb",
+        "x __fr__ y",
+        "x__fr__ y",
+        "x __fr__y",
+        "hello world",
+        "sayhello  there",
+        " hello",
+        "hello",
+        "hellohello hello  __fr__</s> hello",
+    ] + SAMPLE_TEXTS[:80]
     for text in texts:
         assert ours.tokenize(text) == ref.tokenize(text), text
         ids = ref.encode(text)
@@ -412,8 +482,10 @@ def test_trie_split_matches_transformers():
         for word in subset:
             ref.add(word)
         for _ in range(300):
-            text = "".join(rng.choice(["a", "b", "c", "d", "_", "f", "r", "<", "/", "s", ">", " ", "__fr__"])
-                           for _ in range(rng.randint(0, 14)))
+            text = "".join(
+                rng.choice(["a", "b", "c", "d", "_", "f", "r", "<", "/", "s", ">", " ", "__fr__"])
+                for _ in range(rng.randint(0, 14))
+            )
             assert ours.split(text) == ref.split(text), (subset, text)
 
 
@@ -436,8 +508,7 @@ def test_missing_files_and_unreachable_hub(folders, tmp_path, monkeypatch):
     import huggingface_hub
 
     calls = []
-    monkeypatch.setattr(huggingface_hub, "snapshot_download",
-                        lambda **kw: calls.append(kw) or str(folders["saved"]))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda **kw: calls.append(kw) or str(folders["saved"]))
     tok = M2M100Tokenizer.from_pretrained("facebook/m2m100_418M", src_lang="fr")
     assert calls[0]["repo_id"] == "facebook/m2m100_418M" and "vocab.json" in calls[0]["allow_patterns"]
     assert tok.name_or_path == "facebook/m2m100_418M" and tok.src_lang == "fr" and len(tok) == 503

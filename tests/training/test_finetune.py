@@ -40,11 +40,24 @@ PAIRS = [  # (src_lang, tgt_lang, src, tgt): two directions in one file, the man
     ("de", "es", "über schön Straße", "¿qué ¡hola! canción"),
     ("de", "es", "Mädchen Größe fährt", "de bombones"),
 ]
-EN_FR = [p for p in PAIRS if p[0] == "en"] + [("en", "fr", "no military solution", "garçon Noël français"),
-                                              ("en", "fr", "in Syria quickly", "de chocolat")]
-TINY = dict(d_model=64, encoder_layers=1, decoder_layers=1, encoder_ffn_dim=128, decoder_ffn_dim=128,
-            encoder_attention_heads=4, decoder_attention_heads=4, max_position_embeddings=64, dropout=0.0,
-            attention_dropout=0.0, encoder_layerdrop=0.0, decoder_layerdrop=0.0)
+EN_FR = [p for p in PAIRS if p[0] == "en"] + [
+    ("en", "fr", "no military solution", "garçon Noël français"),
+    ("en", "fr", "in Syria quickly", "de chocolat"),
+]
+TINY = dict(
+    d_model=64,
+    encoder_layers=1,
+    decoder_layers=1,
+    encoder_ffn_dim=128,
+    decoder_ffn_dim=128,
+    encoder_attention_heads=4,
+    decoder_attention_heads=4,
+    max_position_embeddings=64,
+    dropout=0.0,
+    attention_dropout=0.0,
+    encoder_layerdrop=0.0,
+    decoder_layerdrop=0.0,
+)
 # Short runs: every step logged, several batches an epoch (so epochs shuffle), a fast learning rate.
 QUICK = ["--lr", "3e-3", "--warmup-steps", "2", "--max-batch-tokens", "64", "--log-every", "1", "--device", "cpu"]
 
@@ -76,16 +89,34 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
     tsv = root / "train.tsv"
     tsv.write_text("".join(f"{src}\t{tgt}\n" for _, _, src, tgt in EN_FR), encoding="utf-8")
     jsonl = root / "train.jsonl"
-    jsonl.write_text("".join(json.dumps(dict(src_lang=s, tgt_lang=t, src=a, tgt=b), ensure_ascii=False) + "\n"
-                             for s, t, a, b in PAIRS), encoding="utf-8")
-    return SimpleNamespace(root=root, tokenizer=tokenizer_dir, model=root / "model", config=root / "config.json",
-                           tsv=tsv, jsonl=jsonl)
+    jsonl.write_text(
+        "".join(
+            json.dumps(dict(src_lang=s, tgt_lang=t, src=a, tgt=b), ensure_ascii=False) + "\n" for s, t, a, b in PAIRS
+        ),
+        encoding="utf-8",
+    )
+    return SimpleNamespace(
+        root=root, tokenizer=tokenizer_dir, model=root / "model", config=root / "config.json", tsv=tsv, jsonl=jsonl
+    )
 
 
 def finetune(tiny: SimpleNamespace, output: Path, *extra: Any, train: Any = None) -> list[str]:
     """Arguments of a short en->fr TSV run of the tiny model."""
-    return ["finetune", "-m", tiny.model, "--train", train or tiny.tsv, "-s", "en", "-t", "fr", "-o", output,
-            *QUICK, *extra]
+    return [
+        "finetune",
+        "-m",
+        tiny.model,
+        "--train",
+        train or tiny.tsv,
+        "-s",
+        "en",
+        "-t",
+        "fr",
+        "-o",
+        output,
+        *QUICK,
+        *extra,
+    ]
 
 
 def run_cli(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -124,15 +155,15 @@ def test_label_smoothed_loss_is_fairseqs() -> None:
     expected = -(q * F.log_softmax(logits[mask], dim=-1)).sum()
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(nll, F.cross_entropy(logits.view(-1, 11), labels.view(-1), reduction="sum"))
-    assert not torch.allclose(loss, F.cross_entropy(logits.view(-1, 11), labels.view(-1), reduction="sum",
-                                                    label_smoothing=eps))  # torch's eps / V is another loss
+    assert not torch.allclose(
+        loss, F.cross_entropy(logits.view(-1, 11), labels.view(-1), reduction="sum", label_smoothing=eps)
+    )  # torch's eps / V is another loss
     plain, _ = loop.label_smoothed_nll_loss(logits, labels, 0.0)
     torch.testing.assert_close(plain, nll)
 
 
 def test_learning_rate_schedules() -> None:
-    factors = {s: [loop.lr_factor(i, schedule=s, warmup=4, total=10) for i in range(10)]
-               for s in SCHEDULES}
+    factors = {s: [loop.lr_factor(i, schedule=s, warmup=4, total=10) for i in range(10)] for s in SCHEDULES}
     for values in factors.values():
         assert values[:4] == [0.25, 0.5, 0.75, 1.0]
     assert factors["constant"][4:] == [1.0] * 6
@@ -146,14 +177,15 @@ def test_batches_fit_the_budget_and_steps_cover_each_epoch() -> None:
     batches, too_big = data.plan_batches(examples, max_tokens=24)
     assert too_big == sum(1 for e in examples if len(e.src_ids) + len(e.tgt_ids) > 24) > 0
     assert all(data.batch_cost(examples, b) <= 24 for b in batches)
-    assert sorted(i for b in batches for i in b) == [i for i, e in enumerate(examples)
-                                                     if len(e.src_ids) + len(e.tgt_ids) <= 24]
+    assert sorted(i for b in batches for i in b) == [
+        i for i, e in enumerate(examples) if len(e.src_ids) + len(e.tgt_ids) <= 24
+    ]
     first, again = data.epoch_order(batches, seed=1, epoch=0), data.epoch_order(batches, seed=1, epoch=0)
     assert first == again != data.epoch_order(batches, seed=1, epoch=1)
     steps = data.steps_per_epoch(len(batches), group=3)
     seen = [b for k in range(steps) for b in data.step_batches(first, k, 3)]
     assert len(seen) == 3 * steps and all(b in seen for b in batches)
-    assert seen[len(batches):] == first[: len(seen) - len(batches)]  # the last step is filled from the start
+    assert seen[len(batches) :] == first[: len(seen) - len(batches)]  # the last step is filled from the start
 
 
 def test_an_interrupted_checkpoint_swap_is_undone(tmp_path: Path) -> None:
@@ -182,11 +214,42 @@ def test_learns_a_many_to_many_set_end_to_end(tiny: SimpleNamespace, tmp_path: P
     from m2m100.translator import Translator
 
     output = tmp_path / "run"
-    args = ["finetune", "--model", tiny.model, "--train", tiny.jsonl, "--valid", tiny.jsonl, "--bleu",
-            "--output", output, "--max-steps", 120, "--lr", "5e-3", "--warmup-steps", 10, "--schedule", "constant",
-            "--save-every", 40, "--log-every", 10, "--seed", 3, "--device", "cpu", "--progress"]
-    done = subprocess.run([sys.executable, "-m", "m2m100", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    args = [
+        "finetune",
+        "--model",
+        tiny.model,
+        "--train",
+        tiny.jsonl,
+        "--valid",
+        tiny.jsonl,
+        "--bleu",
+        "--output",
+        output,
+        "--max-steps",
+        120,
+        "--lr",
+        "5e-3",
+        "--warmup-steps",
+        10,
+        "--schedule",
+        "constant",
+        "--save-every",
+        40,
+        "--log-every",
+        10,
+        "--seed",
+        3,
+        "--device",
+        "cpu",
+        "--progress",
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "m2m100", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "120/120" in done.stderr and "best valid loss" in done.stderr  # the bar and the summary
 
@@ -209,8 +272,9 @@ def test_learns_a_many_to_many_set_end_to_end(tiny: SimpleNamespace, tmp_path: P
         assert got == [p[3] for p in pairs]
 
 
-def test_a_resumed_run_repeats_the_uninterrupted_one(tiny: SimpleNamespace, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_resumed_run_repeats_the_uninterrupted_one(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Dropout on: the losses match only if every RNG state comes back with the checkpoint.
     common = ["--dropout", "0.1", "--save-every", 3, "--valid", tiny.tsv]
     whole, cut = tmp_path / "whole", tmp_path / "cut"
@@ -232,13 +296,24 @@ def test_a_resumed_run_repeats_the_uninterrupted_one(tiny: SimpleNamespace, tmp_
     assert state["step"] == 9 and state["best"]["step"] == 9
 
 
-def test_two_processes_follow_one_process_with_accumulation(tiny: SimpleNamespace, tmp_path: Path,
-                                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_two_processes_follow_one_process_with_accumulation(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "m2m100", *map(str, finetune(tiny, two, "--max-steps", 6, "--save-every", 3))]
-    started = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "m2m100",
+        *map(str, finetune(tiny, two, "--max-steps", 6, "--save-every", 3)),
+    ]
+    started = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert run_cli(finetune(tiny, one, "--max-steps", 6, "--save-every", 3, "--grad-accum", 2), capsys)[0] == 0
     out, err = started.communicate(timeout=300)
     assert started.returncode == 0, err
@@ -255,8 +330,20 @@ def test_two_processes_follow_one_process_with_accumulation(tiny: SimpleNamespac
 
 def test_trains_from_scratch(tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     output = tmp_path / "run"
-    args = ["finetune", "--init-config", tiny.config, "--tokenizer", tiny.tokenizer, "--train", tiny.jsonl,
-            "--output", output, "--epochs", 1, *QUICK]
+    args = [
+        "finetune",
+        "--init-config",
+        tiny.config,
+        "--tokenizer",
+        tiny.tokenizer,
+        "--train",
+        tiny.jsonl,
+        "--output",
+        output,
+        "--epochs",
+        1,
+        *QUICK,
+    ]
     status, err = run_cli(args, capsys)
     assert status == 0, err
     saved = M2M100Config.from_pretrained(output / "last")
@@ -275,17 +362,26 @@ def test_trains_from_scratch(tiny: SimpleNamespace, tmp_path: Path, capsys: pyte
 # ------------------------------------------------------------------------------------------
 # Bad input
 # ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name, lines, bad, message", [
-    ("train.tsv", ["a\tb", "c\td", "e\tf\tg"], 3, "expected 2 tab-separated fields (source, target), found 3"),
-    ("train.tsv", ["a\tb", "only a source"], 2, "expected 2 tab-separated fields (source, target), found 1"),
-    ("train.tsv", ["a\tb", "a\t "], 2, "empty target"),
-    ("train.jsonl", ['{"src": "a", "tgt": "b"}', '{"src": "a", "tgt": '], 2, "not a JSON object"),
-    ("train.jsonl", ['{"src": "a", "tgt": "b"}', "", '{"src": "a"}'], 3, 'no "tgt"'),
-    ("train.jsonl", ['{"src": "a", "tgt": 5}'], 1, '"tgt" must be a string, got 5'),
-])
-def test_a_malformed_line_stops_with_its_place(tiny: SimpleNamespace, tmp_path: Path, name: str,
-                                               lines: list[str], bad: int, message: str,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "name, lines, bad, message",
+    [
+        ("train.tsv", ["a\tb", "c\td", "e\tf\tg"], 3, "expected 2 tab-separated fields (source, target), found 3"),
+        ("train.tsv", ["a\tb", "only a source"], 2, "expected 2 tab-separated fields (source, target), found 1"),
+        ("train.tsv", ["a\tb", "a\t "], 2, "empty target"),
+        ("train.jsonl", ['{"src": "a", "tgt": "b"}', '{"src": "a", "tgt": '], 2, "not a JSON object"),
+        ("train.jsonl", ['{"src": "a", "tgt": "b"}', "", '{"src": "a"}'], 3, 'no "tgt"'),
+        ("train.jsonl", ['{"src": "a", "tgt": 5}'], 1, '"tgt" must be a string, got 5'),
+    ],
+)
+def test_a_malformed_line_stops_with_its_place(
+    tiny: SimpleNamespace,
+    tmp_path: Path,
+    name: str,
+    lines: list[str],
+    bad: int,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, train=path), capsys)
@@ -294,26 +390,49 @@ def test_a_malformed_line_stops_with_its_place(tiny: SimpleNamespace, tmp_path: 
     assert not (tmp_path / "run").exists()  # stopped before training
 
 
-def test_bad_lines_are_skipped_and_counted(tiny: SimpleNamespace, tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_lines_are_skipped_and_counted(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "train.tsv"
     path.write_bytes(tiny.tsv.read_bytes() + b"no tab\n\xff\xfe\tbad bytes\n" + tiny.tsv.read_bytes()[:40])
-    status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, train=path, ), capsys)
+    status, err = run_cli(
+        finetune(
+            tiny,
+            tmp_path / "run",
+            "--max-steps",
+            1,
+            train=path,
+        ),
+        capsys,
+    )
     assert status == 1 and f"{path}:{len(EN_FR) + 1}: expected 2" in err
     status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, "--skip-bad-lines", train=path), capsys)
     assert status == 0, err
     assert "left out 2 bad lines" in err
 
 
-@pytest.mark.parametrize("lines, flags, message", [
-    (None, ["--tgt-lang", "xx"], "--tgt-lang: Unknown language code 'xx'."),
-    (['{"src_lang": "en", "tgt_lang": "fr", "src": "a", "tgt": "b"}',
-      '{"src_lang": "en", "tgt_lang": "french", "src": "a", "tgt": "b"}'], [],
-     "train.jsonl:2: Unknown language code 'french'. Did you mean 'fr'"),
-])
-def test_an_unknown_language_stops_before_training(tiny: SimpleNamespace, tmp_path: Path, lines: Any,
-                                                   flags: list[str], message: str,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "lines, flags, message",
+    [
+        (None, ["--tgt-lang", "xx"], "--tgt-lang: Unknown language code 'xx'."),
+        (
+            [
+                '{"src_lang": "en", "tgt_lang": "fr", "src": "a", "tgt": "b"}',
+                '{"src_lang": "en", "tgt_lang": "french", "src": "a", "tgt": "b"}',
+            ],
+            [],
+            "train.jsonl:2: Unknown language code 'french'. Did you mean 'fr'",
+        ),
+    ],
+)
+def test_an_unknown_language_stops_before_training(
+    tiny: SimpleNamespace,
+    tmp_path: Path,
+    lines: Any,
+    flags: list[str],
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     train = tiny.tsv
     if lines is not None:
         train = tmp_path / "train.jsonl"
@@ -323,14 +442,18 @@ def test_an_unknown_language_stops_before_training(tiny: SimpleNamespace, tmp_pa
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--precision", "fp16"], "--precision fp16 needs a CUDA device"),
-    (["--bleu"], "--bleu scores the validation set: give --valid FILE"),
-    (["--best-metric", "bleu"], "best_metric 'bleu' needs --bleu"),
-    (["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
-])
-def test_contradictory_options_are_usage_errors(tiny: SimpleNamespace, tmp_path: Path, flags: list[str],
-                                                message: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--precision", "fp16"], "--precision fp16 needs a CUDA device"),
+        (["--bleu"], "--bleu scores the validation set: give --valid FILE"),
+        (["--best-metric", "bleu"], "best_metric 'bleu' needs --bleu"),
+        (["--resume", "--overwrite"], "--resume and --overwrite contradict each other"),
+    ],
+)
+def test_contradictory_options_are_usage_errors(
+    tiny: SimpleNamespace, tmp_path: Path, flags: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, *flags), capsys)
     assert status == 2 and message in err, err
 
@@ -343,20 +466,51 @@ def test_start_options_are_checked(tiny: SimpleNamespace, tmp_path: Path, capsys
     assert status == 2 and "--max-steps N and/or --epochs N" in err
     status, err = run_cli([*base, "--model", tmp_path / "nowhere", "--max-steps", 1], capsys)
     assert status == 1 and "nowhere" in err
-    status, err = run_cli(["finetune", "--model", tiny.model, "--train", tiny.tsv, "--output", tmp_path / "run",
-                           "--max-steps", 1, "--src-lang", "en"], capsys)
+    status, err = run_cli(
+        [
+            "finetune",
+            "--model",
+            tiny.model,
+            "--train",
+            tiny.tsv,
+            "--output",
+            tmp_path / "run",
+            "--max-steps",
+            1,
+            "--src-lang",
+            "en",
+        ],
+        capsys,
+    )
     assert status == 2 and f"{tiny.tsv} is TSV, which holds no language codes: give --src-lang and --tgt-lang" in err
 
 
-def test_usage_errors_stop_before_any_work(tiny: SimpleNamespace, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_usage_errors_stop_before_any_work(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run = tmp_path / "run"
     cases = [
-        (finetune(tiny, run, "--max-steps", 1, train=tmp_path / "missing.tsv"),
-         f"input file {tmp_path / 'missing.tsv'} does not exist"),
+        (
+            finetune(tiny, run, "--max-steps", 1, train=tmp_path / "missing.tsv"),
+            f"input file {tmp_path / 'missing.tsv'} does not exist",
+        ),
         (finetune(tiny, run, "--max-steps", 1, "--valid", tmp_path / "missing.tsv"), "missing.tsv does not exist"),
-        (["finetune", "--init-config", tmp_path / "missing.json", "--tokenizer", tiny.tokenizer, "--train", tiny.jsonl,
-          "-o", run, "--max-steps", 1], "missing.json does not exist"),
+        (
+            [
+                "finetune",
+                "--init-config",
+                tmp_path / "missing.json",
+                "--tokenizer",
+                tiny.tokenizer,
+                "--train",
+                tiny.jsonl,
+                "-o",
+                run,
+                "--max-steps",
+                1,
+            ],
+            "missing.json does not exist",
+        ),
         (finetune(tiny, run, "--max-steps", 1, "--device", "tpu"), "device 'tpu' is not a device torch knows"),
         (finetune(tiny, run, "--max-steps", 1, "--init-config", tiny.config), "give either --model DIR or"),
     ]
@@ -367,14 +521,16 @@ def test_usage_errors_stop_before_any_work(tiny: SimpleNamespace, tmp_path: Path
     assert not run.exists()
 
 
-def test_bleu_without_its_extra_names_the_install_command(tiny: SimpleNamespace, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_bleu_without_its_extra_names_the_install_command(
+    tiny: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setitem(sys.modules, "sacrebleu", None)  # as if it were not installed
     status, err = run_cli(finetune(tiny, tmp_path / "run", "--max-steps", 1, "--valid", tiny.tsv, "--bleu"), capsys)
     assert status == 1
-    assert err == ("m2m100: error: m2m100 finetune --bleu needs the [eval] extra (sacrebleu is not installed): "
-                   "pip install 'm2m100[eval]'\n")
+    assert err == (
+        "m2m100: error: m2m100 finetune --bleu needs the [eval] extra (sacrebleu is not installed): "
+        "pip install 'm2m100[eval]'\n"
+    )
     assert not (tmp_path / "run").exists()
 
 
@@ -388,16 +544,19 @@ def test_without_a_model_the_demo_model_is_fine_tuned(tmp_path: Path, capsys: py
     train = tmp_path / "train.tsv"
     train.write_text("cent\tone hundred\ndeux\ttwo\n", encoding="utf-8")
     output = tmp_path / "run"
-    status, err = run_cli(["finetune", "--train", train, "--src-lang", "fr", "--tgt-lang", "en", "-o", output,
-                           "--max-steps", 1, *QUICK], capsys)
+    status, err = run_cli(
+        ["finetune", "--train", train, "--src-lang", "fr", "--tgt-lang", "en", "-o", output, "--max-steps", 1, *QUICK],
+        capsys,
+    )
     assert status == 0, err
     assert err.count("bundled demo model") == 1 and "finetune: 1 steps" in err
     assert json.loads((output / "run.json").read_text())["identity"]["model"] == str(demo)
     assert M2M100Config.from_pretrained(output / "last").d_model == M2M100Config.from_pretrained(demo).d_model
 
 
-def test_the_output_folder_guards_its_run(tiny: SimpleNamespace, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_output_folder_guards_its_run(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     output = tmp_path / "run"
     assert run_cli(finetune(tiny, output, "--max-steps", 2), capsys)[0] == 0
 
@@ -422,9 +581,9 @@ def test_the_output_folder_guards_its_run(tiny: SimpleNamespace, tmp_path: Path,
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
-def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny: SimpleNamespace, tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
+    tiny: SimpleNamespace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     real, calls = loop.label_smoothed_nll_loss, []
 
     def nan_at_step_4(logits: torch.Tensor, labels: torch.Tensor, eps: float) -> Any:
@@ -434,8 +593,9 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(tiny: SimpleNamespa
 
     monkeypatch.setattr(loop, "label_smoothed_nll_loss", nan_at_step_4)
     output = tmp_path / "run"
-    status, err = run_cli(finetune(tiny, output, "--max-steps", 6, "--save-every", 2, "--max-batch-tokens", 4096),
-                          capsys)
+    status, err = run_cli(
+        finetune(tiny, output, "--max-steps", 6, "--save-every", 2, "--max-batch-tokens", 4096), capsys
+    )
     assert len(calls) == 4  # one batch a step
     assert status == 1 and "the loss is nan at step 4; stopped." in err and f"{output / 'last'} keeps" in err
     assert torch.load(output / "last" / STATE_FILE, weights_only=True)["step"] == 2

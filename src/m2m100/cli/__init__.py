@@ -20,23 +20,58 @@ import argparse
 import logging
 import os
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 from m2m100 import __version__
 from m2m100.cli import convert, demo, evaluate, finetune, info, languages, serve, translate
 from m2m100.cli.common import (
-    EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, CLIError, add_language_arguments, add_loading_options,
-    add_model_argument, add_model_options, check_inputs, check_languages, check_placement_options, int_at_least,
-    load_translator, model_languages, non_negative_float, positive_int, progress_bar, read_lines, require_extra,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CLIError,
+    add_language_arguments,
+    add_loading_options,
+    add_model_argument,
+    add_model_options,
+    check_inputs,
+    check_languages,
+    check_placement_options,
+    int_at_least,
+    load_translator,
+    model_languages,
+    non_negative_float,
+    positive_int,
+    progress_bar,
+    read_lines,
+    require_extra,
     resolve_model,
 )
 from m2m100.runtime import tune_malloc
 
 __all__ = [
-    "COMMANDS", "EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_USAGE", "CLIError", "add_language_arguments",
-    "add_loading_options", "add_model_argument", "add_model_options", "build_parser", "check_inputs",
-    "check_languages", "check_placement_options", "int_at_least", "load_translator", "main", "model_languages",
-    "non_negative_float", "positive_int", "progress_bar", "read_lines", "require_extra", "resolve_model",
+    "COMMANDS",
+    "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
+    "CLIError",
+    "add_language_arguments",
+    "add_loading_options",
+    "add_model_argument",
+    "add_model_options",
+    "build_parser",
+    "check_inputs",
+    "check_languages",
+    "check_placement_options",
+    "int_at_least",
+    "load_translator",
+    "main",
+    "model_languages",
+    "non_negative_float",
+    "positive_int",
+    "progress_bar",
+    "read_lines",
+    "require_extra",
+    "resolve_model",
 ]
 
 # The subcommands, in the order `m2m100 --help` lists them.
@@ -45,9 +80,12 @@ COMMANDS = (translate, languages, info, demo, evaluate, convert, finetune, serve
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``m2m100`` parser, with every command of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="m2m100", description="Translate between any two of 100 languages with M2M100.",
-                                     epilog="Exit status: 0 done, 1 failure at run time, 2 usage error, 130 interrupted.",
-                                     allow_abbrev=False)
+    parser = argparse.ArgumentParser(
+        prog="m2m100",
+        description="Translate between any two of 100 languages with M2M100.",
+        epilog="Exit status: 0 done, 1 failure at run time, 2 usage error, 130 interrupted.",
+        allow_abbrev=False,
+    )
     parser.add_argument("--version", action="version", version=f"m2m100 {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the library does")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -58,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command of ``argv`` (default: ``sys.argv[1:]``) and return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -72,8 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"m2m100: error: {err}", file=sys.stderr)
         return err.status
     except KeyboardInterrupt:
-        print("m2m100: interrupted; the output holds the lines finished so far (--resume continues)",
-              file=sys.stderr)
+        print("m2m100: interrupted; the output holds the lines finished so far (--resume continues)", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head` closed the pipe

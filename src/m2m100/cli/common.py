@@ -9,8 +9,9 @@ import codecs
 import contextlib
 import importlib
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import IO, Any
 
 from m2m100.config import M2M100Config
 from m2m100.demo import model_or_demo
@@ -53,7 +54,7 @@ def read_lines(paths: Sequence[str], *, errors: str) -> Iterator[tuple[str, int,
         with stream if path != "-" else contextlib.nullcontext(stream):
             for number, raw in enumerate(stream, start=1):
                 if number == 1 and raw.startswith(codecs.BOM_UTF8):  # a mark of the file, not text
-                    raw = raw[len(codecs.BOM_UTF8):]
+                    raw = raw[len(codecs.BOM_UTF8) :]
                 if raw.endswith(b"\n"):
                     raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
                 try:
@@ -75,8 +76,14 @@ def check_inputs(paths: Sequence[str]) -> None:
             raise CLIError(f"input {path} is a folder; give files (or - for stdin)", EXIT_USAGE)
 
 
-def check_output(path: Optional[str], inputs: Iterable[str], *, overwrite: bool, resume: Optional[bool] = None,
-                 contents: str = "translation") -> Optional[Path]:
+def check_output(
+    path: str | None,
+    inputs: Iterable[str],
+    *,
+    overwrite: bool,
+    resume: bool | None = None,
+    contents: str = "translation",
+) -> Path | None:
     """The ``-o/--output`` file of a command, checked before any work (None: no file).
 
     Never one of ``inputs``; an existing file only with ``overwrite`` (or ``resume``, for a
@@ -91,8 +98,9 @@ def check_output(path: Optional[str], inputs: Iterable[str], *, overwrite: bool,
     output = Path(path)
     if not output.exists():
         if resume:
-            raise CLIError(f"--resume: {output} does not exist; it should be the file of the interrupted run",
-                           EXIT_USAGE)
+            raise CLIError(
+                f"--resume: {output} does not exist; it should be the file of the interrupted run", EXIT_USAGE
+            )
         if not output.parent.is_dir():
             raise CLIError(f"cannot write {output}: the folder {output.parent} does not exist")
         return output
@@ -151,8 +159,13 @@ def load_translator(args: argparse.Namespace, translator_class: Any) -> Any:
     """The Translator of ``args`` (model, device, dtype, quantize, max_batch_tokens)."""
     resolve_model(args)
     try:
-        return translator_class(args.model, device=args.device, dtype=args.dtype, quantize=args.quantize,
-                                max_batch_tokens=args.max_batch_tokens)
+        return translator_class(
+            args.model,
+            device=args.device,
+            dtype=args.dtype,
+            quantize=args.quantize,
+            max_batch_tokens=args.max_batch_tokens,
+        )
     except FileNotFoundError as err:
         raise CLIError(f"cannot load the model: {err}") from err
     except (ValueError, OSError) as err:
@@ -165,11 +178,13 @@ def require_extra(command: str, extra: str, modules: Sequence[str]) -> None:
         try:
             importlib.import_module(module)
         except ImportError as err:
-            raise CLIError(f"m2m100 {command} needs the [{extra}] extra ({err.name or module} is not installed): "
-                           f"pip install 'm2m100[{extra}]'") from err
+            raise CLIError(
+                f"m2m100 {command} needs the [{extra}] extra ({err.name or module} is not installed): "
+                f"pip install 'm2m100[{extra}]'"
+            ) from err
 
 
-def progress_bar(args: argparse.Namespace, *, total: Optional[int], initial: int) -> Any:
+def progress_bar(args: argparse.Namespace, *, total: int | None, initial: int) -> Any:
     """A tqdm bar on stderr, or None: shown on a terminal or with --progress, never with --no-progress."""
     if not (args.progress or sys.stderr.isatty()) or args.no_progress:
         return None
@@ -183,17 +198,22 @@ def progress_bar(args: argparse.Namespace, *, total: Optional[int], initial: int
 # ------------------------------------------------------------------------------------------
 def add_model_argument(p: argparse.ArgumentParser, *, help: str = "the model") -> None:
     """``-m/--model``, optional in every command, with the same default."""
-    p.add_argument("-m", "--model", help=f"{help}: a checkpoint folder (model and tokenizer) or hub id "
-                                         "(default: the bundled demo model)")
+    p.add_argument(
+        "-m",
+        "--model",
+        help=f"{help}: a checkpoint folder (model and tokenizer) or hub id (default: the bundled demo model)",
+    )
 
 
 def add_language_arguments(p: Any, *, aliases: bool = False, required: bool = False) -> None:
     """``-s/--src-lang`` and ``-t/--tgt-lang``, the spelling of a language in every command;
     ``aliases`` keeps the older ``--src``/``--tgt`` of ``translate`` working, unlisted."""
-    p.add_argument("-s", "--src-lang", dest="src", required=required, metavar="CODE",
-                   help="source language code, e.g. fr")
-    p.add_argument("-t", "--tgt-lang", dest="tgt", required=required, metavar="CODE",
-                   help="target language code, e.g. de")
+    p.add_argument(
+        "-s", "--src-lang", dest="src", required=required, metavar="CODE", help="source language code, e.g. fr"
+    )
+    p.add_argument(
+        "-t", "--tgt-lang", dest="tgt", required=required, metavar="CODE", help="target language code, e.g. de"
+    )
     if aliases:
         p.add_argument("--src", dest="src", help=argparse.SUPPRESS)
         p.add_argument("--tgt", dest="tgt", help=argparse.SUPPRESS)
@@ -203,8 +223,9 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
     """Decoding and model-loading options of the commands that translate (translate, evaluate)."""
     p.add_argument("--beam-size", type=positive_int, default=None, help="beams (default: the checkpoint's)")
     p.add_argument("--max-new-tokens", type=positive_int, default=None, help="longest translation in tokens")
-    p.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS,
-                   help="source tokens per model call")
+    p.add_argument(
+        "--max-batch-tokens", type=positive_int, default=DEFAULT_MAX_BATCH_TOKENS, help="source tokens per model call"
+    )
     add_loading_options(p)
 
 
@@ -212,8 +233,12 @@ def add_loading_options(p: Any) -> None:
     """Where and how the model is loaded (translate, evaluate, serve)."""
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--dtype", default=None, choices=("float32", "float16", "bfloat16", "auto"), help="weight dtype")
-    p.add_argument("--quantize", default=None, choices=QUANTIZATIONS,
-                   help="int8 linear layers on CPU: faster, tokens may differ from float32")
+    p.add_argument(
+        "--quantize",
+        default=None,
+        choices=QUANTIZATIONS,
+        help="int8 linear layers on CPU: faster, tokens may differ from float32",
+    )
 
 
 def int_at_least(minimum: int) -> Callable[[str], int]:

@@ -15,11 +15,20 @@ import io
 import logging
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from m2m100.cli.common import (
-    EXIT_FAILURE, EXIT_USAGE, CLIError, add_model_argument, check_inputs, check_placement_options, int_at_least,
-    non_negative_float, positive_int, require_extra, resolve_model,
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    CLIError,
+    add_model_argument,
+    check_inputs,
+    check_placement_options,
+    int_at_least,
+    non_negative_float,
+    positive_int,
+    require_extra,
+    resolve_model,
 )
 from m2m100.training.settings import DEFAULT_TRAIN_BATCH_TOKENS
 
@@ -27,10 +36,12 @@ from m2m100.training.settings import DEFAULT_TRAIN_BATCH_TOKENS
 def add_parser(commands: Any) -> None:
     """Register the ``finetune`` subcommand on the ``m2m100`` command's subparsers."""
     p = commands.add_parser(
-        "finetune", help="fine-tune a checkpoint (or train one from scratch) on parallel text",
+        "finetune",
+        help="fine-tune a checkpoint (or train one from scratch) on parallel text",
         description="Train on sentence pairs: TSV (source<TAB>target, with -s/--src-lang, -t/--tgt-lang) or JSONL "
-                    '({"src_lang", "tgt_lang", "src", "tgt"} a line). Writes OUTPUT/last, OUTPUT/best, '
-                    "OUTPUT/log.jsonl. Run it under `torchrun --nproc_per_node N` for data-parallel training.")
+        '({"src_lang", "tgt_lang", "src", "tgt"} a line). Writes OUTPUT/last, OUTPUT/best, '
+        "OUTPUT/log.jsonl. Run it under `torchrun --nproc_per_node N` for data-parallel training.",
+    )
     start = p.add_argument_group("what to start from")
     add_model_argument(start, help="the model to fine-tune")
     start.add_argument("--init-config", metavar="CONFIG.json", help="start from random weights of this config")
@@ -40,27 +51,44 @@ def add_parser(commands: Any) -> None:
     files.add_argument("--valid", metavar="FILE", help="validation pairs, same formats")
     files.add_argument("-o", "--output", required=True, metavar="DIR", help="the run folder")
     # dest src_lang/tgt_lang: the names of TrainSettings (and of run.json).
-    files.add_argument("-s", "--src-lang", dest="src_lang", metavar="CODE",
-                       help="source language of TSV files (JSONL lines may carry their own)")
+    files.add_argument(
+        "-s",
+        "--src-lang",
+        dest="src_lang",
+        metavar="CODE",
+        help="source language of TSV files (JSONL lines may carry their own)",
+    )
     files.add_argument("-t", "--tgt-lang", dest="tgt_lang", metavar="CODE", help="target language of TSV files")
     files.add_argument("--skip-bad-lines", action="store_true", help="leave out malformed lines instead of stopping")
     files.add_argument("--max-length", type=positive_int, help="skip pairs with a longer side (default: the model's)")
     run = p.add_argument_group("training")
-    run.add_argument("--max-batch-tokens", type=positive_int, default=DEFAULT_TRAIN_BATCH_TOKENS,
-                     help="padded source + target tokens of a batch, per process (default %(default)s)")
+    run.add_argument(
+        "--max-batch-tokens",
+        type=positive_int,
+        default=DEFAULT_TRAIN_BATCH_TOKENS,
+        help="padded source + target tokens of a batch, per process (default %(default)s)",
+    )
     run.add_argument("--max-steps", type=positive_int, help="optimizer steps to train")
     run.add_argument("--epochs", type=positive_int, help="epochs to train (the first limit reached stops)")
     run.add_argument("--lr", type=non_negative_float, help="peak learning rate (default 1e-4; 5e-4 from scratch)")
     run.add_argument("--warmup-steps", type=int_at_least(0), default=100, help="linear warmup (default 100)")
-    run.add_argument("--schedule", choices=("inverse-sqrt", "linear", "constant"), default="inverse-sqrt",
-                     help="learning rate after warmup (default inverse-sqrt, as fairseq)")
+    run.add_argument(
+        "--schedule",
+        choices=("inverse-sqrt", "linear", "constant"),
+        default="inverse-sqrt",
+        help="learning rate after warmup (default inverse-sqrt, as fairseq)",
+    )
     run.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW weight decay (default 0)")
     run.add_argument("--grad-accum", type=positive_int, default=1, help="batches per process per step")
     run.add_argument("--clip-norm", type=non_negative_float, default=1.0, help="max gradient norm; 0: no clipping")
     run.add_argument("--label-smoothing", type=non_negative_float, default=0.1, help="fairseq's epsilon (0.1)")
     run.add_argument("--dropout", type=non_negative_float, help="override the model's dropout")
-    run.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
-                     help="autocast dtype (fp16: CUDA only, with loss scaling)")
+    run.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "fp16"),
+        default="fp32",
+        help="autocast dtype (fp16: CUDA only, with loss scaling)",
+    )
     run.add_argument("--gradient-checkpointing", action="store_true", help="recompute activations: less memory")
     run.add_argument("--seed", type=int, default=1, help="seeds shuffling, dropout and random weights (default 1)")
     run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: cuda when present)")
@@ -68,14 +96,20 @@ def add_parser(commands: Any) -> None:
     report.add_argument("--eval-every", type=positive_int, help="validate every N steps (default: --save-every)")
     report.add_argument("--save-every", type=positive_int, default=1000, help="write OUTPUT/last every N steps")
     report.add_argument("--log-every", type=positive_int, default=100, help="a log.jsonl line every N steps")
-    report.add_argument("--bleu", action="store_true",
-                        help="validation BLEU and chrF (greedy; needs the [eval] extra: sacrebleu)")
-    report.add_argument("--best-metric", choices=("loss", "bleu", "chrf"), default="loss",
-                        help="what picks OUTPUT/best (bleu/chrf need --bleu)")
+    report.add_argument(
+        "--bleu", action="store_true", help="validation BLEU and chrF (greedy; needs the [eval] extra: sacrebleu)"
+    )
+    report.add_argument(
+        "--best-metric",
+        choices=("loss", "bleu", "chrf"),
+        default="loss",
+        help="what picks OUTPUT/best (bleu/chrf need --bleu)",
+    )
     report.add_argument("--resume", action="store_true", help="continue the run in --output from OUTPUT/last")
     report.add_argument("--overwrite", action="store_true", help="replace the run in --output")
-    report.add_argument("--progress", action="store_true",
-                        help="show the progress bar even when stderr is not a terminal")
+    report.add_argument(
+        "--progress", action="store_true", help="show the progress bar even when stderr is not a terminal"
+    )
     report.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     p.set_defaults(func=cmd_finetune)
 
@@ -97,16 +131,39 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     except CLIError as err:
         raise _quiet_unless(main_rank, err) from err
     settings = TrainSettings(
-        output=args.output, train_file=args.train, model=args.model, init_config=args.init_config,
-        tokenizer=args.tokenizer, valid_file=args.valid, src_lang=args.src_lang, tgt_lang=args.tgt_lang,
-        max_batch_tokens=args.max_batch_tokens, max_length=args.max_length, max_steps=args.max_steps,
-        epochs=args.epochs, lr=args.lr, warmup_steps=args.warmup_steps, schedule=args.schedule,
-        weight_decay=args.weight_decay, grad_accum=args.grad_accum, clip_norm=args.clip_norm,
-        label_smoothing=args.label_smoothing, precision=args.precision,
-        gradient_checkpointing=args.gradient_checkpointing, dropout=args.dropout, eval_every=args.eval_every,
-        save_every=args.save_every, log_every=args.log_every, bleu=args.bleu, best_metric=args.best_metric,
-        seed=args.seed, resume=args.resume, overwrite=args.overwrite, skip_bad_lines=args.skip_bad_lines,
-        device=args.device)
+        output=args.output,
+        train_file=args.train,
+        model=args.model,
+        init_config=args.init_config,
+        tokenizer=args.tokenizer,
+        valid_file=args.valid,
+        src_lang=args.src_lang,
+        tgt_lang=args.tgt_lang,
+        max_batch_tokens=args.max_batch_tokens,
+        max_length=args.max_length,
+        max_steps=args.max_steps,
+        epochs=args.epochs,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        schedule=args.schedule,
+        weight_decay=args.weight_decay,
+        grad_accum=args.grad_accum,
+        clip_norm=args.clip_norm,
+        label_smoothing=args.label_smoothing,
+        precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing,
+        dropout=args.dropout,
+        eval_every=args.eval_every,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        bleu=args.bleu,
+        best_metric=args.best_metric,
+        seed=args.seed,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        skip_bad_lines=args.skip_bad_lines,
+        device=args.device,
+    )
     bar = _ProgressBar(enabled=main_rank and (args.progress or sys.stderr.isatty()) and not args.no_progress)
     try:
         result = train(settings, on_step=bar.update)
@@ -126,12 +183,18 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             summary += f", last train loss {result.train_loss:.4f}"
         if best is not None:
             summary += f", best valid {best['metric']} {best['value']:.4f} at step {best['step']}"
-        skipped = [f"{n} {what}{'s' if n != 1 else ''}" for n, what in ((result.skipped_lines, "bad line"),
-                                                                        (result.skipped_pairs, "over-long pair")) if n]
+        skipped = [
+            f"{n} {what}{'s' if n != 1 else ''}"
+            for n, what in ((result.skipped_lines, "bad line"), (result.skipped_pairs, "over-long pair"))
+            if n
+        ]
         if skipped:
             summary += f"; left out {' and '.join(skipped)} of {args.train}"
-        print(f"{summary}\nm2m100: checkpoints: {result.output / 'last'}"
-              + (f", {result.output / 'best'}" if best is not None else ""), file=sys.stderr)
+        print(
+            f"{summary}\nm2m100: checkpoints: {result.output / 'last'}"
+            + (f", {result.output / 'best'}" if best is not None else ""),
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -158,8 +221,8 @@ class _ProgressBar:
 
     def __init__(self, *, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar: Optional[Any] = None
-        self.first_step: Optional[int] = None  # the first step of this process (> 1 on --resume)
+        self.bar: Any | None = None
+        self.first_step: int | None = None  # the first step of this process (> 1 on --resume)
 
     def update(self, step: int, total: int, record: dict[str, Any]) -> None:
         if self.first_step is None:
@@ -171,8 +234,9 @@ class _ProgressBar:
 
             self.bar = tqdm(total=total, initial=step - 1, unit="step", file=sys.stderr, dynamic_ncols=True)
         if "loss" in record:
-            self.bar.set_postfix_str(f"loss {record['loss']:.3f}, lr {record['lr']:.2e}, "
-                                     f"{record['tokens_per_s']:.0f} tok/s", refresh=False)
+            self.bar.set_postfix_str(
+                f"loss {record['loss']:.3f}, lr {record['lr']:.2e}, {record['tokens_per_s']:.0f} tok/s", refresh=False
+            )
             self.bar.update(step - self.bar.n)
         else:
             self.bar.write(" ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items()))

@@ -38,16 +38,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
     params = parameter_count(config)  # the model's own count, on the meta device: no weights read
     demo = is_demo_model(folder)
-    kind = ("demo model: trained from scratch on number words and CLDR names (m2m100.demo), not for real text"
-            if demo else "translation checkpoint")
+    kind = (
+        "demo model: trained from scratch on number words and CLDR names (m2m100.demo), not for real text"
+        if demo
+        else "translation checkpoint"
+    )
     rows = [
         ("checkpoint", str(folder)),
         ("kind", kind),
         ("languages", f"{len(languages)}: {' '.join(languages)}"),
-        ("architecture", f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
-                         f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
-                         f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "
-                         f"{config.activation_function}"),
+        (
+            "architecture",
+            f"M2M100: {config.encoder_layers}+{config.decoder_layers} layers, d_model {config.d_model}, "
+            f"ffn {config.encoder_ffn_dim}/{config.decoder_ffn_dim}, "
+            f"{config.encoder_attention_heads}/{config.decoder_attention_heads} heads, "
+            f"{config.activation_function}",
+        ),
         ("vocabulary", f"{config.vocab_size} entries"),
         ("max positions", str(config.max_position_embeddings)),
         ("parameters", f"{params:,} ({params / 1e6:.1f} M)"),

@@ -16,8 +16,12 @@ def add_parser(commands: Any) -> None:
     """Register ``languages`` on the ``m2m100`` command's subparsers."""
     p = commands.add_parser("languages", help="list the languages a model translates (codes and names)")
     add_model_argument(p)
-    p.add_argument("--codes", choices=("m2m100", "wmt21"), default=None,
-                   help="list a checkpoint family's code set instead of a model's languages")
+    p.add_argument(
+        "--codes",
+        choices=("m2m100", "wmt21"),
+        default=None,
+        help="list a checkpoint family's code set instead of a model's languages",
+    )
     p.set_defaults(func=cmd_languages)
 
 

@@ -6,11 +6,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from m2m100.cli.common import (
-    CLIError, add_loading_options, add_model_argument, check_placement_options, non_negative_float, positive_int,
-    require_extra, resolve_model,
+    CLIError,
+    add_loading_options,
+    add_model_argument,
+    check_placement_options,
+    non_negative_float,
+    positive_int,
+    require_extra,
+    resolve_model,
 )
 from m2m100.serving.app import SERVE_MODULES, ServerSettings, create_app
 from m2m100.translator import Translator
@@ -19,27 +26,55 @@ from m2m100.translator import Translator
 def add_parser(commands: Any) -> None:
     """Register ``m2m100 serve``."""
     defaults = ServerSettings()
-    p = commands.add_parser("serve", help="run the HTTP translation service (web page at /)",
-                            description="Serve POST /translate, GET /languages, /health, /metrics, /docs and a web "
-                                        "page at /. Requests that arrive together share one model batch.")
+    p = commands.add_parser(
+        "serve",
+        help="run the HTTP translation service (web page at /)",
+        description="Serve POST /translate, GET /languages, /health, /metrics, /docs and a web "
+        "page at /. Requests that arrive together share one model batch.",
+    )
     add_model_argument(p, help="the model to serve")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     add_loading_options(p)
-    p.add_argument("--max-batch-tokens", type=positive_int, default=defaults.max_batch_tokens,
-                   help="source tokens of one batch of requests, and of one model call")
-    p.add_argument("--max-batch-requests", type=positive_int, default=defaults.max_batch_requests,
-                   help="requests in one batch (1: no batching)")
-    p.add_argument("--max-wait-ms", type=non_negative_float, default=defaults.max_wait_ms,
-                   help="how long a request waits for others to share its batch (0: only those already queued)")
-    p.add_argument("--max-queue", type=positive_int, default=defaults.max_queue,
-                   help="requests waiting for the model; more are answered 503 with Retry-After")
-    p.add_argument("--max-texts", type=positive_int, default=defaults.max_texts,
-                   help="texts in one request; more are answered 413")
-    p.add_argument("--max-chars", type=positive_int, default=defaults.max_chars,
-                   help="characters of one request's texts together; more are answered 413")
-    p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
-                   help="uvicorn's log level (info logs every request)")
+    p.add_argument(
+        "--max-batch-tokens",
+        type=positive_int,
+        default=defaults.max_batch_tokens,
+        help="source tokens of one batch of requests, and of one model call",
+    )
+    p.add_argument(
+        "--max-batch-requests",
+        type=positive_int,
+        default=defaults.max_batch_requests,
+        help="requests in one batch (1: no batching)",
+    )
+    p.add_argument(
+        "--max-wait-ms",
+        type=non_negative_float,
+        default=defaults.max_wait_ms,
+        help="how long a request waits for others to share its batch (0: only those already queued)",
+    )
+    p.add_argument(
+        "--max-queue",
+        type=positive_int,
+        default=defaults.max_queue,
+        help="requests waiting for the model; more are answered 503 with Retry-After",
+    )
+    p.add_argument(
+        "--max-texts", type=positive_int, default=defaults.max_texts, help="texts in one request; more are answered 413"
+    )
+    p.add_argument(
+        "--max-chars",
+        type=positive_int,
+        default=defaults.max_chars,
+        help="characters of one request's texts together; more are answered 413",
+    )
+    p.add_argument(
+        "--log-level",
+        default="info",
+        choices=("critical", "error", "warning", "info", "debug"),
+        help="uvicorn's log level (info logs every request)",
+    )
     p.set_defaults(func=cmd_serve)
 
 
@@ -49,13 +84,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     model = resolve_model(args)
-    settings = ServerSettings(max_batch_tokens=args.max_batch_tokens, max_batch_requests=args.max_batch_requests,
-                              max_wait_ms=args.max_wait_ms, max_queue=args.max_queue, max_texts=args.max_texts,
-                              max_chars=args.max_chars)
+    settings = ServerSettings(
+        max_batch_tokens=args.max_batch_tokens,
+        max_batch_requests=args.max_batch_requests,
+        max_wait_ms=args.max_wait_ms,
+        max_queue=args.max_queue,
+        max_texts=args.max_texts,
+        max_chars=args.max_chars,
+    )
 
     def load() -> Translator:
-        return Translator(model, device=args.device, dtype=args.dtype, quantize=args.quantize,
-                          max_batch_tokens=args.max_batch_tokens)
+        return Translator(
+            model, device=args.device, dtype=args.dtype, quantize=args.quantize, max_batch_tokens=args.max_batch_tokens
+        )
 
     def stop(err: BaseException) -> None:
         server.should_exit = True

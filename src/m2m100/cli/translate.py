@@ -13,31 +13,54 @@ import json
 import sys
 import time
 from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional, Sequence
+from typing import IO, Any
 
 from m2m100.cli.common import (
-    EXIT_USAGE, CLIError, add_language_arguments, add_model_argument, add_model_options, check_inputs,
-    check_languages, check_output, check_placement_options, load_translator, model_languages, progress_bar,
-    read_lines, resolve_model,
+    EXIT_USAGE,
+    CLIError,
+    add_language_arguments,
+    add_model_argument,
+    add_model_options,
+    check_inputs,
+    check_languages,
+    check_output,
+    check_placement_options,
+    load_translator,
+    model_languages,
+    progress_bar,
+    read_lines,
+    resolve_model,
 )
 from m2m100.translator import Segment, Translator
 
 
 def add_parser(commands: Any) -> None:
     """Register ``translate`` on the ``m2m100`` command's subparsers."""
-    p = commands.add_parser("translate", help="translate lines of files or stdin",
-                            description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.")
+    p = commands.add_parser(
+        "translate",
+        help="translate lines of files or stdin",
+        description="Translate FILEs (or stdin), one segment a line; N lines in, N lines out.",
+    )
     p.add_argument("files", nargs="*", metavar="FILE", help="input files; none or '-' reads stdin")
     add_model_argument(p)
     add_language_arguments(p, aliases=True)
     p.add_argument("-o", "--output", help="output file (default: stdout)")
-    p.add_argument("--format", choices=("text", "jsonl"), default="text",
-                   help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects')
+    p.add_argument(
+        "--format",
+        choices=("text", "jsonl"),
+        default="text",
+        help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects',
+    )
     add_model_options(p)
-    p.add_argument("--errors", choices=("strict", "replace"), default="strict",
-                   help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)")
+    p.add_argument(
+        "--errors",
+        choices=("strict", "replace"),
+        default="strict",
+        help="bytes that are not UTF-8: stop (strict) or read them as U+FFFD (replace)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
@@ -49,12 +72,14 @@ def cmd_translate(args: argparse.Namespace) -> int:
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)
-    options = {code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"))
-               if code is not None}
+    options = {
+        code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang")) if code is not None
+    }
     check_languages(options, known)
     if args.format == "text" and (args.src is None or args.tgt is None):
-        raise CLIError("-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "
-                       "\"src\"/\"tgt\")", EXIT_USAGE)
+        raise CLIError(
+            '-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "src"/"tgt")', EXIT_USAGE
+        )
     check_inputs(args.files)
     output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
     skip = lines_done(output) if args.resume and output is not None else 0  # lines an interrupted run wrote
@@ -73,8 +98,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     def segments() -> Iterator[Segment]:
         for line in lines:
             src, tgt = line_direction(line, args.src, args.tgt)
-            check_languages({src: f"{line.source}:{line.number}", tgt: f"{line.source}:{line.number}"},
-                            translator.languages)  # stdin is checked only here
+            check_languages(
+                {src: f"{line.source}:{line.number}", tgt: f"{line.source}:{line.number}"}, translator.languages
+            )  # stdin is checked only here
             pending.append(line)
             yield Segment(line.text, src, tgt)
 
@@ -94,11 +120,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
     try:
         # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
-            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch)
+            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
+        )
         for translation in stream:
             line = pending.popleft()
-            out.write(format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt))
-                      .encode("utf-8"))
+            out.write(
+                format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt)).encode("utf-8")
+            )
             out.flush()  # an interruption leaves a correct prefix for --resume
             if bar is not None:
                 bar.update(1)
@@ -122,8 +150,8 @@ class InputLine:
     source: str  # file name or "<stdin>"
     number: int  # 1-based line number in that file
     id: Any = None
-    src: Optional[str] = None
-    tgt: Optional[str] = None
+    src: str | None = None
+    tgt: str | None = None
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
@@ -135,8 +163,10 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
         try:
             record = json.loads(text)
         except json.JSONDecodeError as err:
-            raise CLIError(f"{name}:{number}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
-                           'e.g. {"text": "...", "src": "fr", "tgt": "de"}') from err
+            raise CLIError(
+                f"{name}:{number}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
+                'e.g. {"text": "...", "src": "fr", "tgt": "de"}'
+            ) from err
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CLIError(f'{name}:{number}: a jsonl line needs a "text" string, got {text[:80]!r}')
         for key in ("src", "tgt"):
@@ -151,7 +181,7 @@ def is_regular(path: str) -> bool:
     return path != "-" and Path(path).is_file()
 
 
-def count_lines(paths: Sequence[str]) -> Optional[int]:
+def count_lines(paths: Sequence[str]) -> int | None:
     """Lines of the input files (for the progress bar's total); None when one is read once."""
     if not paths or not all(is_regular(p) for p in paths):
         return None
@@ -167,8 +197,7 @@ def count_lines(paths: Sequence[str]) -> Optional[int]:
     return total
 
 
-def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: Optional[str],
-                   tgt: Optional[str]) -> dict[str, str]:
+def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: str | None, tgt: str | None) -> dict[str, str]:
     """Read every input file once before any translation, so that a bad line stops the run
     before an output file is started (stdin is checked as it is read).
 
@@ -183,12 +212,14 @@ def validate_files(paths: Sequence[str], *, fmt: str, errors: str, src: Optional
     return codes
 
 
-def line_direction(line: InputLine, src: Optional[str], tgt: Optional[str]) -> tuple[str, str]:
+def line_direction(line: InputLine, src: str | None, tgt: str | None) -> tuple[str, str]:
     """The (src, tgt) of a line: its own, else the command's."""
     src, tgt = line.src or src, line.tgt or tgt
     if src is None or tgt is None:
-        raise CLIError(f'{line.source}:{line.number}: no "src"/"tgt" in the line and no -s/--src-lang, '
-                       '-t/--tgt-lang given', EXIT_USAGE)
+        raise CLIError(
+            f'{line.source}:{line.number}: no "src"/"tgt" in the line and no -s/--src-lang, -t/--tgt-lang given',
+            EXIT_USAGE,
+        )
     return src, tgt
 
 

@@ -10,8 +10,9 @@ numbers. The arguments of the command and of both tools are in :mod:`m2m100.cli.
 from __future__ import annotations
 
 import importlib.resources
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, TypeVar, Union
+from typing import TypeVar
 
 __all__ = ["DEMO_KNOWS", "DEMO_NOTICE", "demo_knows", "is_demo_model", "model_or_demo", "model_path"]
 
@@ -22,13 +23,17 @@ def demo_knows(languages: int = 24) -> str:
     """What a demo model was trained on, in one line: the one text that ``m2m100 info`` ("knows"),
     ``GET /languages`` ("description") and the web page's notice show. ``languages``: how many it
     was trained on (24 for the shipped model; a build of its own may have others)."""
-    return ("number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, months, languages, "
-            f"territories) in {languages} languages; not for real text")
+    return (
+        "number words (0-9999, cardinals and ordinals) and CLDR names (weekdays, months, languages, "
+        f"territories) in {languages} languages; not for real text"
+    )
 
 
 DEMO_KNOWS = demo_knows()  # the shipped model's
-DEMO_NOTICE = ("no model given: using the bundled demo model (number words and CLDR names in 24 languages, "
-               "6 M parameters); pass a checkpoint such as facebook/m2m100_418M for real translation")
+DEMO_NOTICE = (
+    "no model given: using the bundled demo model (number words and CLDR names in 24 languages, "
+    "6 M parameters); pass a checkpoint such as facebook/m2m100_418M for real translation"
+)
 
 
 def model_path() -> Path:
@@ -39,12 +44,14 @@ def model_path() -> Path:
     """
     folder = Path(str(importlib.resources.files(__name__) / "model"))
     if not (folder / "config.json").is_file():
-        raise FileNotFoundError(f"the demo model is not in {folder}; build it with scripts/train_demo.sh "
-                                "(m2m100 demo-data, m2m100 finetune, then the copy into that folder)")
+        raise FileNotFoundError(
+            f"the demo model is not in {folder}; build it with scripts/train_demo.sh "
+            "(m2m100 demo-data, m2m100 finetune, then the copy into that folder)"
+        )
     return folder
 
 
-def model_or_demo(model: Optional[M], *, notice: Optional[Callable[[str], object]] = None) -> Union[M, Path]:
+def model_or_demo(model: M | None, *, notice: Callable[[str], object] | None = None) -> M | Path:
     """``model``, or the bundled demo model (:func:`model_path`) when it is None: the one place that
     decides what "no model given" means, for the :class:`~m2m100.translator.Translator`, every
     command, the server and ``python -m m2m100.demo.evaluate``.

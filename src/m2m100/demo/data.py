@@ -47,8 +47,16 @@ from pathlib import Path
 from typing import Any
 
 from m2m100.demo.sources import (
-    DEFAULT_LANGUAGES, HELD_OUT_BLOCK, HELD_OUT_RULE, MAX_NUMBER, NAME_KINDS, Key, LanguageTexts,
-    check_codes, is_held_out, language_texts,
+    DEFAULT_LANGUAGES,
+    HELD_OUT_BLOCK,
+    HELD_OUT_RULE,
+    MAX_NUMBER,
+    NAME_KINDS,
+    Key,
+    LanguageTexts,
+    check_codes,
+    is_held_out,
+    language_texts,
 )
 from m2m100.demo.vocab import model_config, parameter_count, write_tokenizer
 
@@ -97,7 +105,7 @@ class BuildOptions:
         return {**dataclasses.asdict(self), "languages": list(self.languages)}
 
     @classmethod
-    def from_manifest(cls, path: Path) -> "BuildOptions":
+    def from_manifest(cls, path: Path) -> BuildOptions:
         """The options a build wrote into its ``manifest.json``."""
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         known = {f.name for f in dataclasses.fields(cls)}
@@ -147,7 +155,7 @@ class _Pool:
     held_out: list[list[Key]] = field(default_factory=lambda: [[], []])  # ending in 37 (outside the block); the block
 
     @classmethod
-    def of(cls, src: LanguageTexts, tgt: LanguageTexts) -> "_Pool":
+    def of(cls, src: LanguageTexts, tgt: LanguageTexts) -> _Pool:
         pool = cls()
         for key in src.texts:
             if key not in tgt.texts:
@@ -175,8 +183,9 @@ def _stratified_sample(rng: random.Random, classes: list[list[Key]], shares: lis
 
 def _train_keys(pool: _Pool, rng: random.Random, options: BuildOptions) -> list[Key]:
     n_names = min(len(pool.names), round(options.name_share * options.pairs_per_direction))
-    numbers = _stratified_sample(rng, pool.held_in, [share for _, share in _MAGNITUDE_SHARES],
-                                 options.pairs_per_direction - n_names)
+    numbers = _stratified_sample(
+        rng, pool.held_in, [share for _, share in _MAGNITUDE_SHARES], options.pairs_per_direction - n_names
+    )
     names = list(pool.names) if options.all_names else rng.sample(pool.names, n_names)
     calendar = [key for key in names if key[0] in ("weekday", "month")]
     return names + calendar * (options.calendar_repeats - 1) + numbers
@@ -241,8 +250,12 @@ def name_pairs(options: BuildOptions, *, per_kind: int = 2000, seed: int = 0) ->
     by_code = {t.code: t for t in load_languages(options)}
     records = []
     for kind in NAME_KINDS:
-        pairs = [(s, t, key) for s, t in directions(options.languages) for key in by_code[s].texts
-                 if key[0] == kind and key in by_code[t].texts]
+        pairs = [
+            (s, t, key)
+            for s, t in directions(options.languages)
+            for key in by_code[s].texts
+            if key[0] == kind and key in by_code[t].texts
+        ]
         if len(pairs) > per_kind:
             pairs = random.Random(f"{seed}/names/{kind}").sample(pairs, per_kind)
         records += [_record(by_code[s], by_code[t], key, with_key=True) for s, t, key in pairs]

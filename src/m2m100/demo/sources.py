@@ -20,12 +20,13 @@ import pickle
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any
 
 from m2m100.languages import LANGUAGE_NAMES, M2M100_CODES, unknown_language_error
 
-Key = tuple[str, Union[int, str]]  # (kind, value), e.g. ("cardinal", 205) or ("territory", "FR")
+Key = tuple[str, int | str]  # (kind, value), e.g. ("cardinal", 205) or ("territory", "FR")
 
 NUMBER_KINDS = ("cardinal", "ordinal")
 NAME_KINDS = ("weekday", "month", "language", "territory")
@@ -47,8 +48,30 @@ MAX_NUMBER = 9999
 # num2words cardinals pass the checks below, 21 of them with ordinals (see the module docstring of
 # m2m100.demo.data for those left out and why).
 DEFAULT_LANGUAGES: tuple[str, ...] = (
-    "en", "fr", "de", "es", "it", "pt", "nl", "pl", "ru", "uk", "cs", "ro",
-    "hu", "fi", "sv", "da", "tr", "vi", "ja", "ko", "ar", "he", "id", "fa",
+    "en",
+    "fr",
+    "de",
+    "es",
+    "it",
+    "pt",
+    "nl",
+    "pl",
+    "ru",
+    "uk",
+    "cs",
+    "ro",
+    "hu",
+    "fi",
+    "sv",
+    "da",
+    "tr",
+    "vi",
+    "ja",
+    "ko",
+    "ar",
+    "he",
+    "id",
+    "fa",
 )
 
 # A language's ordinals are used when at least this share of the numbers has a good one; below it,
@@ -100,8 +123,8 @@ def candidate_languages() -> tuple[str, ...]:
     return tuple(code for code in M2M100_CODES if code in CONVERTER_CLASSES and exists(code))
 
 
-@functools.lru_cache(maxsize=None)
-def screen(code: str) -> Optional[str]:
+@functools.cache
+def screen(code: str) -> str | None:
     """Why a candidate language is unusable, judged on a sample of numbers (None: it passes;
     :func:`language_texts` checks every number)."""
     try:
@@ -132,8 +155,10 @@ def check_codes(codes: list[str]) -> list[str]:
         if code in candidates:
             raise UnusableLanguage(f"{screen(code)}; usable languages: {usable}")
         if code in M2M100_CODES:
-            raise ValueError(f"{code} ({LANGUAGE_NAMES[code]}) is an M2M100 language but num2words or babel "
-                             f"has no data for it; usable languages: {usable}")
+            raise ValueError(
+                f"{code} ({LANGUAGE_NAMES[code]}) is an M2M100 language but num2words or babel "
+                f"has no data for it; usable languages: {usable}"
+            )
         raise unknown_language_error(code, usable_languages())
     repeated = sorted(code for code, count in Counter(codes).items() if count > 1)
     if repeated:
@@ -143,17 +168,17 @@ def check_codes(codes: list[str]) -> list[str]:
     return codes
 
 
-def _script(text: str) -> Optional[str]:
+def _script(text: str) -> str | None:
     """The most common script of the letters of ``text`` (the first word of their Unicode names:
     LATIN, CYRILLIC, CJK, HANGUL ...)."""
     scripts = Counter(unicodedata.name(ch, "?").split()[0] for ch in text if ch.isalpha())
     return scripts.most_common(1)[0][0] if scripts else None
 
 
-def _number_words(code: str, to: str) -> Callable[[int], Optional[str]]:
+def _number_words(code: str, to: str) -> Callable[[int], str | None]:
     from num2words import num2words
 
-    def words(number: int) -> Optional[str]:
+    def words(number: int) -> str | None:
         try:
             return normalize(num2words(number, lang=code, to=to))
         # num2words' converters fail in many ways (KeyError, IndexError, TypeError,
@@ -170,8 +195,11 @@ def _number_texts(code: str, numbers: Sequence[int]) -> tuple[dict[Key, str], bo
     Raises:
         UnusableLanguage: a cardinal is missing or holds digits, or the language is English in disguise.
     """
-    cardinal, ordinal, english = (_number_words(code, "cardinal"), _number_words(code, "ordinal"),
-                                  _number_words("en", "cardinal"))
+    cardinal, ordinal, english = (
+        _number_words(code, "cardinal"),
+        _number_words(code, "ordinal"),
+        _number_words("en", "cardinal"),
+    )
     texts: dict[Key, str] = {}
     same_as_english = 0
     for number in numbers:
@@ -181,9 +209,11 @@ def _number_texts(code: str, numbers: Sequence[int]) -> tuple[dict[Key, str], bo
         texts["cardinal", number] = text
         same_as_english += code != "en" and text == english(number)
     if same_as_english > max(2, MAX_ENGLISH_SHARE * len(numbers)):
-        raise UnusableLanguage(f"{code}: num2words falls back to English ({same_as_english} of "
-                               f"{len(numbers)} cardinals are the English ones)")
-    ordinals = {}
+        raise UnusableLanguage(
+            f"{code}: num2words falls back to English ({same_as_english} of "
+            f"{len(numbers)} cardinals are the English ones)"
+        )
+    ordinals: dict[tuple[str, int | str], str] = {}
     for number in numbers:
         text = ordinal(number)
         # An "ordinal" equal to the cardinal is a fallback, not an ordinal.
@@ -235,12 +265,15 @@ def _cldr_texts(code: str) -> dict[Key, str]:
     names.update((("weekday", k), v) for k, v in _calendar_names(data, "days").items())
     names.update((("month", k), v) for k, v in _calendar_names(data, "months").items())
     names.update((("language", k), v) for k, v in data.get("languages", {}).items() if k in _NAMED_LANGUAGES)
-    names.update((("territory", k), v) for k, v in data.get("territories", {}).items()
-                 if re.fullmatch(r"[A-Z]{2}", k) and k not in _SKIPPED_TERRITORIES)
+    names.update(
+        (("territory", k), v)
+        for k, v in data.get("territories", {}).items()
+        if re.fullmatch(r"[A-Z]{2}", k) and k not in _SKIPPED_TERRITORIES
+    )
     return {key: normalize(text) for key, text in names.items() if isinstance(text, str) and normalize(text)}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def language_texts(code: str, max_number: int = MAX_NUMBER) -> LanguageTexts:
     """All texts of one language, checked.
 

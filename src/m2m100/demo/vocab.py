@@ -91,13 +91,25 @@ def write_tokenizer(folder: Path, texts: Sequence[str], *, vocab_size: int) -> M
     folder.mkdir(parents=True, exist_ok=True)
     proto = train_sentencepiece(texts, vocab_size=vocab_size)
     (folder / "sentencepiece.bpe.model").write_bytes(proto)
-    (folder / "vocab.json").write_text(json.dumps(fairseq_vocab(proto), ensure_ascii=False, indent=2),
-                                       encoding="utf-8")
+    (folder / "vocab.json").write_text(json.dumps(fairseq_vocab(proto), ensure_ascii=False, indent=2), encoding="utf-8")
     lang_tokens = [f"__{code}__" for code in language_codes("m2m100")]
-    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-               "pad_token": "<pad>", "additional_special_tokens": lang_tokens}
-    config = {**special, "src_lang": None, "tgt_lang": None, "language_codes": "m2m100",
-              "num_madeup_words": 8, "model_max_length": MAX_POSITIONS, "tokenizer_class": "M2M100Tokenizer"}
+    special = {
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "sep_token": "</s>",
+        "pad_token": "<pad>",
+        "additional_special_tokens": lang_tokens,
+    }
+    config = {
+        **special,
+        "src_lang": None,
+        "tgt_lang": None,
+        "language_codes": "m2m100",
+        "num_madeup_words": 8,
+        "model_max_length": MAX_POSITIONS,
+        "tokenizer_class": "M2M100Tokenizer",
+    }
     (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2), encoding="utf-8")
     # Loaded and saved again, the folder gets the layout the current transformers writes

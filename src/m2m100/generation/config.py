@@ -9,13 +9,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 
 GENERATION_CONFIG_NAME = "generation_config.json"
 
-TokenIds = Union[int, list[int], None]
+TokenIds = int | list[int] | None
 
 
 @dataclass
@@ -27,37 +27,37 @@ class GenerationConfig:
     """
 
     max_length: int = 20  # prompt (decoder start) + new tokens, unless max_new_tokens is set
-    max_new_tokens: Optional[int] = None
+    max_new_tokens: int | None = None
     min_length: int = 0
-    min_new_tokens: Optional[int] = None
-    early_stopping: Union[bool, str] = False  # True, False or "never" (beam search)
+    min_new_tokens: int | None = None
+    early_stopping: bool | str = False  # True, False or "never" (beam search)
     do_sample: bool = False
     num_beams: int = 1
     temperature: float = 1.0
-    top_k: Optional[int] = 50
-    top_p: Optional[float] = 1.0
+    top_k: int | None = 50
+    top_p: float | None = 1.0
     repetition_penalty: float = 1.0
     length_penalty: float = 1.0  # exponent of the length in beam scores
     no_repeat_ngram_size: int = 0
-    bad_words_ids: Optional[list[list[int]]] = None
-    suppress_tokens: Optional[list[int]] = None
-    begin_suppress_tokens: Optional[list[int]] = None
+    bad_words_ids: list[list[int]] | None = None
+    suppress_tokens: list[int] | None = None
+    begin_suppress_tokens: list[int] | None = None
     num_return_sequences: int = 1
     output_scores: bool = False
     output_logits: bool = False
     return_dict_in_generate: bool = False
     use_cache: bool = True
-    pad_token_id: Optional[int] = None
-    bos_token_id: Optional[int] = None
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
     eos_token_id: TokenIds = None
-    decoder_start_token_id: Optional[int] = None
-    forced_bos_token_id: Optional[int] = None  # M2M100: the target language token
+    decoder_start_token_id: int | None = None
+    forced_bos_token_id: int | None = None  # M2M100: the target language token
     forced_eos_token_id: TokenIds = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # JSON ---------------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> "GenerationConfig":
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> GenerationConfig:
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         merged = {**data, **overrides}
         kwargs = {k: v for k, v in merged.items() if k in known}
@@ -65,12 +65,14 @@ class GenerationConfig:
         return cls(**kwargs, extra=extra)
 
     @classmethod
-    def from_model_config(cls, config: Any) -> "GenerationConfig":
+    def from_model_config(cls, config: Any) -> GenerationConfig:
         """Defaults taken from a model config: its token ids and any legacy generation keys
         (old config.json files carry ``num_beams``, ``max_length``, ``early_stopping``...)."""
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        values = {name: getattr(config, name) for name in
-                  ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id")}
+        values = {
+            name: getattr(config, name)
+            for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id")
+        }
         values.update({k: v for k, v in getattr(config, "extra", {}).items() if k in known})
         generation = cls(**values)
         generation.extra["_from_model_config"] = True
@@ -91,7 +93,7 @@ class GenerationConfig:
         return dict(sorted(data.items()))
 
     @classmethod
-    def from_pretrained(cls, folder: Union[str, os.PathLike[str]], **overrides: Any) -> "GenerationConfig":
+    def from_pretrained(cls, folder: str | os.PathLike[str], **overrides: Any) -> GenerationConfig:
         path = Path(folder) / GENERATION_CONFIG_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{Path(folder)} has no {GENERATION_CONFIG_NAME}")
@@ -101,14 +103,14 @@ class GenerationConfig:
             raise ValueError(f"{path} is not valid JSON: {err}") from err
         return cls.from_dict(data, **overrides)
 
-    def save_pretrained(self, save_directory: Union[str, os.PathLike[str]]) -> Path:
+    def save_pretrained(self, save_directory: str | os.PathLike[str]) -> Path:
         folder = Path(save_directory)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / GENERATION_CONFIG_NAME
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
-    def update(self, **kwargs: Any) -> "GenerationConfig":
+    def update(self, **kwargs: Any) -> GenerationConfig:
         """A copy with ``kwargs`` applied; unknown names go to ``extra``."""
         new = copy.deepcopy(self)
         known = {f.name for f in dataclasses.fields(self)} - {"extra"}
@@ -132,17 +134,45 @@ class GenerationConfig:
 # transformers options that generate does not implement, with transformers' defaults: a config
 # may carry them at these values (generation_config.json files do), any other value is refused.
 UNSUPPORTED_OPTIONS: dict[str, Any] = {
-    "max_time": None, "stop_strings": None, "cache_implementation": None, "cache_config": None,
-    "return_legacy_cache": None, "prefill_chunk_size": None, "min_p": None, "typical_p": 1.0,
-    "epsilon_cutoff": 0.0, "eta_cutoff": 0.0, "encoder_repetition_penalty": 1.0, "renormalize_logits": False,
-    "remove_invalid_values": False, "exponential_decay_length_penalty": None, "sequence_bias": None,
-    "token_healing": False, "guidance_scale": None, "watermarking_config": None, "output_attentions": False,
-    "output_hidden_states": False, "encoder_no_repeat_ngram_size": 0, "num_assistant_tokens": 20,
-    "num_assistant_tokens_schedule": "constant", "assistant_confidence_threshold": 0.4,
-    "prompt_lookup_num_tokens": None, "max_matching_ngram_size": None, "assistant_early_exit": None,
-    "assistant_lookbehind": 10, "target_lookbehind": 10, "compile_config": None, "disable_compile": False,
-    "low_memory": None, "penalty_alpha": None, "dola_layers": None, "diversity_penalty": 0.0,
-    "num_beam_groups": 1, "constraints": None, "force_words_ids": None, "is_assistant": False,
+    "max_time": None,
+    "stop_strings": None,
+    "cache_implementation": None,
+    "cache_config": None,
+    "return_legacy_cache": None,
+    "prefill_chunk_size": None,
+    "min_p": None,
+    "typical_p": 1.0,
+    "epsilon_cutoff": 0.0,
+    "eta_cutoff": 0.0,
+    "encoder_repetition_penalty": 1.0,
+    "renormalize_logits": False,
+    "remove_invalid_values": False,
+    "exponential_decay_length_penalty": None,
+    "sequence_bias": None,
+    "token_healing": False,
+    "guidance_scale": None,
+    "watermarking_config": None,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "encoder_no_repeat_ngram_size": 0,
+    "num_assistant_tokens": 20,
+    "num_assistant_tokens_schedule": "constant",
+    "assistant_confidence_threshold": 0.4,
+    "prompt_lookup_num_tokens": None,
+    "max_matching_ngram_size": None,
+    "assistant_early_exit": None,
+    "assistant_lookbehind": 10,
+    "target_lookbehind": 10,
+    "compile_config": None,
+    "disable_compile": False,
+    "low_memory": None,
+    "penalty_alpha": None,
+    "dola_layers": None,
+    "diversity_penalty": 0.0,
+    "num_beam_groups": 1,
+    "constraints": None,
+    "force_words_ids": None,
+    "is_assistant": False,
 }
 _METADATA = ("transformers_version",)
 
@@ -151,7 +181,7 @@ def _field_names() -> set[str]:
     return {f.name for f in dataclasses.fields(GenerationConfig)} - {"extra"}
 
 
-def _version_at_least(version: Optional[str], major: int, minor: int) -> bool:
+def _version_at_least(version: str | None, major: int, minor: int) -> bool:
     if version is None:  # transformers stamps its own (new) version on configs without one
         return True
     try:
@@ -162,7 +192,9 @@ def _version_at_least(version: Optional[str], major: int, minor: int) -> bool:
 
 
 def resolve_generation_config(
-    model_config: GenerationConfig, passed: Optional[GenerationConfig], kwargs: dict[str, Any],
+    model_config: GenerationConfig,
+    passed: GenerationConfig | None,
+    kwargs: dict[str, Any],
 ) -> GenerationConfig:
     """The settings of one call, as transformers 4.57 merges them: ``model_config`` (the
     checkpoint's), else ``passed`` with its default-valued fields filled from ``model_config``
@@ -183,8 +215,9 @@ def resolve_generation_config(
         if _version_at_least(model_config.extra.get("transformers_version"), 4, 50):
             defaults = GenerationConfig()
             model_values = {name: getattr(model_config, name) for name in _field_names()}
-            model_values.update({k: v for k, v in model_config.extra.items()
-                                 if not k.startswith("_") and k not in _METADATA})
+            model_values.update(
+                {k: v for k, v in model_config.extra.items() if not k.startswith("_") and k not in _METADATA}
+            )
             for name, value in model_values.items():
                 default = getattr(defaults, name, UNSUPPORTED_OPTIONS.get(name))
                 if getattr(config, name, UNSUPPORTED_OPTIONS.get(name)) == default and value != default:
@@ -200,8 +233,10 @@ def resolve_generation_config(
                     setattr(config, name, getattr(model_config, name))
     unknown = sorted(k for k in kwargs if k not in _field_names() and k not in UNSUPPORTED_OPTIONS)
     if unknown:
-        raise ValueError(f"generate() got unknown arguments {unknown}; valid: the GenerationConfig fields "
-                         f"({', '.join(sorted(_field_names()))}), generator and seed")
+        raise ValueError(
+            f"generate() got unknown arguments {unknown}; valid: the GenerationConfig fields "
+            f"({', '.join(sorted(_field_names()))}), generator and seed"
+        )
     config = config.update(**kwargs)
     unsupported = sorted(k for k, v in config.extra.items() if k in UNSUPPORTED_OPTIONS and v != UNSUPPORTED_OPTIONS[k])
     if unsupported:
@@ -210,7 +245,7 @@ def resolve_generation_config(
     return config
 
 
-def _ids(name: str, value: Any, vocab_size: Optional[int]) -> tuple[int, ...]:
+def _ids(name: str, value: Any, vocab_size: int | None) -> tuple[int, ...]:
     """Token ids from an int, a list or a 1-D tensor, each checked against the vocabulary."""
     if hasattr(value, "tolist"):
         value = value.tolist()
@@ -222,7 +257,7 @@ def _ids(name: str, value: Any, vocab_size: Optional[int]) -> tuple[int, ...]:
     return tuple(values)
 
 
-def _per_row(name: str, value: Any, batch_size: int, vocab_size: int) -> Union[int, tuple[int, ...]]:
+def _per_row(name: str, value: Any, batch_size: int, vocab_size: int) -> int | tuple[int, ...]:
     """One id for every input, or (a list / 1-D tensor) one id per input."""
     if hasattr(value, "dim") and value.dim() == 0:
         value = int(value)
@@ -230,8 +265,9 @@ def _per_row(name: str, value: Any, batch_size: int, vocab_size: int) -> Union[i
     if isinstance(value, int):
         return ids[0]
     if len(ids) != batch_size:
-        raise ValueError(f"{name} has {len(ids)} ids but the batch has {batch_size} inputs; "
-                         "give one id, or one per input")
+        raise ValueError(
+            f"{name} has {len(ids)} ids but the batch has {batch_size} inputs; give one id, or one per input"
+        )
     return ids
 
 
@@ -245,29 +281,34 @@ class DecodingOptions:
     max_length: int  # total, the decoder start included
     min_length: int  # total, the decoder start included
     length_penalty: float
-    early_stopping: Union[bool, str]
+    early_stopping: bool | str
     eos_ids: tuple[int, ...]
-    pad_id: Optional[int]
-    decoder_start: Union[int, tuple[int, ...]]  # one id, or one per input
-    forced_bos: Union[int, tuple[int, ...], None]  # the target language: one id, or one per input
-    forced_eos: Optional[tuple[int, ...]]
+    pad_id: int | None
+    decoder_start: int | tuple[int, ...]  # one id, or one per input
+    forced_bos: int | tuple[int, ...] | None  # the target language: one id, or one per input
+    forced_eos: tuple[int, ...] | None
     repetition_penalty: float
     no_repeat_ngram_size: int
-    bad_words_ids: Optional[tuple[tuple[int, ...], ...]]
-    suppress_tokens: Optional[tuple[int, ...]]
-    begin_suppress_tokens: Optional[tuple[int, ...]]
+    bad_words_ids: tuple[tuple[int, ...], ...] | None
+    suppress_tokens: tuple[int, ...] | None
+    begin_suppress_tokens: tuple[int, ...] | None
     temperature: float
-    top_k: Optional[int]
-    top_p: Optional[float]
+    top_k: int | None
+    top_p: float | None
     output_scores: bool
     output_logits: bool
     return_dict_in_generate: bool
 
     @classmethod
     def from_config(
-        cls, config: GenerationConfig, *, batch_size: int, vocab_size: int, max_positions: Optional[int] = None,
+        cls,
+        config: GenerationConfig,
+        *,
+        batch_size: int,
+        vocab_size: int,
+        max_positions: int | None = None,
         max_length_given: bool = False,
-    ) -> "DecodingOptions":
+    ) -> DecodingOptions:
         """Resolve lengths and token ids as transformers does and check every value.
 
         Args:
@@ -284,13 +325,17 @@ class DecodingOptions:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"num_return_sequences must be an integer >= 1, got {n!r}")
         if c.num_beams == 1 and not c.do_sample and n != 1:
-            raise ValueError(f"greedy search returns one sequence per input, got num_return_sequences={n}; "
-                             "use num_beams >= num_return_sequences or do_sample=True")
+            raise ValueError(
+                f"greedy search returns one sequence per input, got num_return_sequences={n}; "
+                "use num_beams >= num_return_sequences or do_sample=True"
+            )
         if c.num_beams > 1 and n > c.num_beams:
             raise ValueError(f"num_return_sequences ({n}) must be <= num_beams ({c.num_beams})")
         if c.num_beams > 1 and c.do_sample:
-            raise ValueError("beam sampling (do_sample=True with num_beams > 1) is not supported yet; "
-                             "use num_beams=1 to sample or do_sample=False for beam search")
+            raise ValueError(
+                "beam sampling (do_sample=True with num_beams > 1) is not supported yet; "
+                "use num_beams=1 to sample or do_sample=False for beam search"
+            )
         if c.early_stopping not in (True, False, "never"):
             raise ValueError(f"early_stopping must be True, False or 'never', got {c.early_stopping!r}")
         if c.do_sample:
@@ -333,26 +378,47 @@ class DecodingOptions:
             raise ValueError("decoder_start_token_id (or bos_token_id) must be set to start the decoder")
         bad = None
         if c.bad_words_ids is not None:
-            if not isinstance(c.bad_words_ids, (list, tuple)) or not c.bad_words_ids or any(
-                    not isinstance(w, (list, tuple)) or not w for w in c.bad_words_ids):
-                raise ValueError(f"bad_words_ids must be a non-empty list of non-empty lists of token ids, "
-                                 f"got {c.bad_words_ids!r}")
+            if (
+                not isinstance(c.bad_words_ids, (list, tuple))
+                or not c.bad_words_ids
+                or any(not isinstance(w, (list, tuple)) or not w for w in c.bad_words_ids)
+            ):
+                raise ValueError(
+                    f"bad_words_ids must be a non-empty list of non-empty lists of token ids, got {c.bad_words_ids!r}"
+                )
             bad = tuple(_ids("bad_words_ids", w, vocab_size) for w in c.bad_words_ids)
         return cls(
-            num_beams=c.num_beams, num_return_sequences=n, do_sample=bool(c.do_sample), max_length=max_length,
-            min_length=min_length, length_penalty=c.length_penalty, early_stopping=c.early_stopping,
-            eos_ids=eos, pad_id=pad, decoder_start=_per_row("decoder_start_token_id", start, batch_size, vocab_size),
-            forced_bos=None if c.forced_bos_token_id is None
+            num_beams=c.num_beams,
+            num_return_sequences=n,
+            do_sample=bool(c.do_sample),
+            max_length=max_length,
+            min_length=min_length,
+            length_penalty=c.length_penalty,
+            early_stopping=c.early_stopping,
+            eos_ids=eos,
+            pad_id=pad,
+            decoder_start=_per_row("decoder_start_token_id", start, batch_size, vocab_size),
+            forced_bos=None
+            if c.forced_bos_token_id is None
             else _per_row("forced_bos_token_id", c.forced_bos_token_id, batch_size, vocab_size),
-            forced_eos=None if c.forced_eos_token_id is None
+            forced_eos=None
+            if c.forced_eos_token_id is None
             else _ids("forced_eos_token_id", c.forced_eos_token_id, vocab_size),
-            repetition_penalty=c.repetition_penalty, no_repeat_ngram_size=ngram, bad_words_ids=bad,
-            suppress_tokens=None if c.suppress_tokens is None
+            repetition_penalty=c.repetition_penalty,
+            no_repeat_ngram_size=ngram,
+            bad_words_ids=bad,
+            suppress_tokens=None
+            if c.suppress_tokens is None
             else _ids("suppress_tokens", c.suppress_tokens, vocab_size),
-            begin_suppress_tokens=None if c.begin_suppress_tokens is None
+            begin_suppress_tokens=None
+            if c.begin_suppress_tokens is None
             else _ids("begin_suppress_tokens", c.begin_suppress_tokens, vocab_size),
-            temperature=c.temperature, top_k=c.top_k, top_p=c.top_p, output_scores=bool(c.output_scores),
-            output_logits=bool(c.output_logits), return_dict_in_generate=bool(c.return_dict_in_generate),
+            temperature=c.temperature,
+            top_k=c.top_k,
+            top_p=c.top_p,
+            output_scores=bool(c.output_scores),
+            output_logits=bool(c.output_logits),
+            return_dict_in_generate=bool(c.return_dict_in_generate),
         )
 
     def start_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:

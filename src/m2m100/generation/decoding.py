@@ -11,8 +11,9 @@ so the generated tokens are the same.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Optional, Protocol, Sequence, Union
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -24,8 +25,7 @@ from m2m100.model.cache import DecoderCache
 from m2m100.model.transformer import Memory
 from m2m100.outputs import ModelOutput
 
-
-Scores = Optional[tuple[torch.Tensor, ...]]
+Scores = tuple[torch.Tensor, ...] | None
 BEAM_INFINITY = 1.0e9  # transformers' "very large" score offset; kept identical so ties break the same way
 
 
@@ -33,15 +33,15 @@ BEAM_INFINITY = 1.0e9  # transformers' "very large" score offset; kept identical
 class GenerateEncoderDecoderOutput(ModelOutput):
     """Greedy search and sampling: ``sequences`` (N, L) and, when asked, per-step (N, V) scores."""
 
-    sequences: Optional[torch.Tensor] = None
+    sequences: torch.Tensor | None = None
     scores: Scores = None  # processed scores of each step
     logits: Scores = None  # raw logits of each step
     encoder_attentions: Scores = None
     encoder_hidden_states: Scores = None
-    decoder_attentions: Optional[tuple] = None
-    cross_attentions: Optional[tuple] = None
-    decoder_hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
+    decoder_attentions: tuple | None = None
+    cross_attentions: tuple | None = None
+    decoder_hidden_states: tuple | None = None
+    past_key_values: Any | None = None
 
 
 @dataclass(repr=False, eq=False)
@@ -49,20 +49,20 @@ class GenerateBeamEncoderDecoderOutput(ModelOutput):
     """Beam search: the best ``num_return_sequences`` per input, their length-penalised scores,
     per-step (B * num_beams, V) log-probabilities and the beam each token came from."""
 
-    sequences: Optional[torch.Tensor] = None
-    sequences_scores: Optional[torch.Tensor] = None
+    sequences: torch.Tensor | None = None
+    sequences_scores: torch.Tensor | None = None
     scores: Scores = None
     logits: Scores = None
-    beam_indices: Optional[torch.Tensor] = None  # (N, generated) flat row of each token's beam, -1 after the end
+    beam_indices: torch.Tensor | None = None  # (N, generated) flat row of each token's beam, -1 after the end
     encoder_attentions: Scores = None
     encoder_hidden_states: Scores = None
-    decoder_attentions: Optional[tuple] = None
-    cross_attentions: Optional[tuple] = None
-    decoder_hidden_states: Optional[tuple] = None
-    past_key_values: Optional[Any] = None
+    decoder_attentions: tuple | None = None
+    cross_attentions: tuple | None = None
+    decoder_hidden_states: tuple | None = None
+    past_key_values: Any | None = None
 
 
-Generated = Union[torch.Tensor, GenerateEncoderDecoderOutput, GenerateBeamEncoderDecoderOutput]
+Generated = torch.Tensor | GenerateEncoderDecoderOutput | GenerateBeamEncoderDecoderOutput
 
 
 class Seq2SeqLM(Protocol):
@@ -88,8 +88,8 @@ class Step(NamedTuple):
     """What the loop does with the cache after a decoder update."""
 
     done: bool
-    reorder: Optional[torch.Tensor] = None  # beam search: new row i continues old row reorder[i]
-    keep: Optional[torch.Tensor] = None  # greedy: rows still running (finished rows are dropped)
+    reorder: torch.Tensor | None = None  # beam search: new row i continues old row reorder[i]
+    keep: torch.Tensor | None = None  # greedy: rows still running (finished rows are dropped)
 
 
 class TokenDecoder:
@@ -139,8 +139,14 @@ class GreedyDecoder(TokenDecoder):
     transformers from the same seed.
     """
 
-    def __init__(self, options: DecodingOptions, rules: Sequence[LogitRule], start: torch.Tensor, *,
-                 generator: Optional[torch.Generator] = None) -> None:
+    def __init__(
+        self,
+        options: DecodingOptions,
+        rules: Sequence[LogitRule],
+        start: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> None:
         super().__init__(options, rules)
         self.group = options.num_return_sequences
         rows = start.shape[0]
@@ -184,8 +190,10 @@ class GreedyDecoder(TokenDecoder):
         if not self.options.return_dict_in_generate:
             return sequences
         return GenerateEncoderDecoderOutput(
-            sequences=sequences, scores=tuple(self.scores) if self.options.output_scores else None,
-            logits=tuple(self.logits) if self.options.output_logits else None)
+            sequences=sequences,
+            scores=tuple(self.scores) if self.options.output_scores else None,
+            logits=tuple(self.logits) if self.options.output_logits else None,
+        )
 
 
 class SequenceRanker:
@@ -308,8 +316,9 @@ class BeamSearchDecoder(TokenDecoder):
             return Step(done, reorder=None if self.shared else reorder // k)
         return Step(done, reorder=reorder)
 
-    def _add_finished(self, cand: torch.Tensor, cand_scores: torch.Tensor, cand_beams: torch.Tensor,
-                      ends: torch.Tensor) -> None:
+    def _add_finished(
+        self, cand: torch.Tensor, cand_scores: torch.Tensor, cand_beams: torch.Tensor, ends: torch.Tensor
+    ) -> None:
         """Merge the candidates that just ended (among the top K only) into the finished set."""
         just_ended = ends & self.in_top_k[None, :]
         scores = self.ranker(cand_scores, self.length)  # generated tokens, the new one included
@@ -334,8 +343,9 @@ class BeamSearchDecoder(TokenDecoder):
         else:
             best_length = self.length - 1
         best_running = self.ranker(self.running_scores[:, :1], best_length)
-        worst_finished = torch.where(self.is_finished, torch.min(self.finished_scores, dim=1, keepdim=True)[0],
-                                     -BEAM_INFINITY)
+        worst_finished = torch.where(
+            self.is_finished, torch.min(self.finished_scores, dim=1, keepdim=True)[0], -BEAM_INFINITY
+        )
         self.improvable = self.improvable & torch.any(best_running > worst_finished, dim=-1, keepdim=True)
 
     def finalize(self) -> Generated:
@@ -348,9 +358,12 @@ class BeamSearchDecoder(TokenDecoder):
         if not self.options.return_dict_in_generate:
             return sequences
         return GenerateBeamEncoderDecoderOutput(
-            sequences=sequences, sequences_scores=scores if self.options.output_scores else None,
+            sequences=sequences,
+            sequences_scores=scores if self.options.output_scores else None,
             scores=tuple(self.scores) if self.options.output_scores else None,
-            logits=tuple(self.logits) if self.options.output_logits else None, beam_indices=beams)
+            logits=tuple(self.logits) if self.options.output_logits else None,
+            beam_indices=beams,
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -374,8 +387,12 @@ def _draw_like_layerdrop(layers: int) -> None:
 
 @torch.no_grad()
 def generate(
-    model: Seq2SeqLM, input_ids: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None, *,
-    generation_config: Optional[GenerationConfig] = None, **kwargs: Any,
+    model: Seq2SeqLM,
+    input_ids: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+    *,
+    generation_config: GenerationConfig | None = None,
+    **kwargs: Any,
 ) -> Generated:
     """Translate ``input_ids`` (B, S) with ``model`` (an ``M2M100ForConditionalGeneration``).
 
@@ -407,21 +424,32 @@ def generate(
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
         raise ValueError(f"input_ids must be a (batch, length) tensor, got {getattr(input_ids, 'shape', input_ids)!r}")
     if attention_mask is not None and tuple(attention_mask.shape) != tuple(input_ids.shape):
-        raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
-                         f"{tuple(input_ids.shape)}; they must be equal")
+        raise ValueError(
+            f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
+            f"{tuple(input_ids.shape)}; they must be equal"
+        )
     options = DecodingOptions.from_config(
-        config, batch_size=input_ids.shape[0], vocab_size=model.config.vocab_size,
-        max_positions=model.config.max_position_embeddings, max_length_given=kwargs.get("max_length") is not None)
+        config,
+        batch_size=input_ids.shape[0],
+        vocab_size=model.config.vocab_size,
+        max_positions=model.config.max_position_embeddings,
+        max_length_given=kwargs.get("max_length") is not None,
+    )
 
     input_ids = input_ids.to(model.device)
     if attention_mask is None:
         attention_mask = _default_attention_mask(input_ids, options)
     decoder = _make_decoder(options, input_ids.shape[0], model.device, generator)
-    return _decode(model, decoder, input_ids, attention_mask.to(model.device),
-                   draw_like_layerdrop=options.do_sample and generator is None)
+    return _decode(
+        model,
+        decoder,
+        input_ids,
+        attention_mask.to(model.device),
+        draw_like_layerdrop=options.do_sample and generator is None,
+    )
 
 
-def _generator(generator: Any, seed: Any, device: torch.device) -> Optional[torch.Generator]:
+def _generator(generator: Any, seed: Any, device: torch.device) -> torch.Generator | None:
     if seed is not None:
         if generator is not None:
             raise ValueError("pass either generator or seed, not both")
@@ -431,8 +459,9 @@ def _generator(generator: Any, seed: Any, device: torch.device) -> Optional[torc
     return generator
 
 
-def _make_decoder(options: DecodingOptions, batch: int, device: torch.device,
-                  generator: Optional[torch.Generator]) -> TokenDecoder:
+def _make_decoder(
+    options: DecodingOptions, batch: int, device: torch.device, generator: torch.Generator | None
+) -> TokenDecoder:
     """The token decoder with its rules, over ``batch * group`` rows (beams or return sequences)."""
     group = options.num_beams if options.num_beams > 1 else options.num_return_sequences
     start = options.start_ids(batch, device).repeat_interleave(group)  # (B * group,)
@@ -442,8 +471,14 @@ def _make_decoder(options: DecodingOptions, batch: int, device: torch.device,
     return GreedyDecoder(options, rules, start, generator=generator)
 
 
-def _decode(model: Seq2SeqLM, decoder: TokenDecoder, input_ids: torch.Tensor, attention_mask: torch.Tensor, *,
-            draw_like_layerdrop: bool) -> Generated:
+def _decode(
+    model: Seq2SeqLM,
+    decoder: TokenDecoder,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    *,
+    draw_like_layerdrop: bool,
+) -> Generated:
     """Encode once, then feed each row's newest token until the decoder is done."""
     if draw_like_layerdrop:
         _draw_like_layerdrop(model.config.encoder_layers)

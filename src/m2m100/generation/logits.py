@@ -11,7 +11,8 @@ row (forced tokens) while others scale it (repetition penalty, temperature).
 from __future__ import annotations
 
 import math
-from typing import Optional, Protocol, Sequence, Union
+from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 
@@ -56,8 +57,8 @@ class NoRepeatNGram:
             return scores
         scores = scores.clone()
         for row, seq in enumerate(tokens.tolist()):
-            prefix = seq[length - n + 1:] if n > 1 else []
-            banned = [seq[i + n - 1] for i in range(length - n + 1) if seq[i:i + n - 1] == prefix]
+            prefix = seq[length - n + 1 :] if n > 1 else []
+            banned = [seq[i + n - 1] for i in range(length - n + 1) if seq[i : i + n - 1] == prefix]
             scores[row, banned] = NEG_INF
         return scores
 
@@ -76,7 +77,7 @@ class BadWords:
             if len(word) > tokens.shape[1]:
                 continue
             prefix = torch.as_tensor(word[:-1], dtype=tokens.dtype, device=tokens.device)
-            banned[:, word[-1]] |= (tokens[:, -len(prefix):] == prefix).all(dim=1)
+            banned[:, word[-1]] |= (tokens[:, -len(prefix) :] == prefix).all(dim=1)
         return scores.masked_fill(banned, NEG_INF)
 
 
@@ -98,7 +99,7 @@ class ForceToken:
     """Make the token at position ``at`` certain: every other score becomes -inf and the forced
     one 0. ``token_ids`` is one id, several ids (all allowed), or a (N,) tensor with one id per row."""
 
-    def __init__(self, at: int, token_ids: Union[int, Sequence[int], torch.Tensor]) -> None:
+    def __init__(self, at: int, token_ids: int | Sequence[int] | torch.Tensor) -> None:
         self.at, self.token_ids = at, token_ids
 
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -117,7 +118,7 @@ class SuppressTokens:
     """Ban ``token_ids``; with ``at``, only when the sequence has exactly ``at`` tokens
     (``begin_suppress_tokens``)."""
 
-    def __init__(self, token_ids: Sequence[int], at: Optional[int] = None) -> None:
+    def __init__(self, token_ids: Sequence[int], at: int | None = None) -> None:
         self.token_ids, self.at = list(token_ids), at
 
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -155,12 +156,13 @@ class TopP:
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         ascending, order = torch.sort(scores, descending=False)
         drop = ascending.softmax(dim=-1).cumsum(dim=-1) <= (1 - self.p)  # the low tail outside the nucleus
-        drop[..., -self.min_keep:] = False
+        drop[..., -self.min_keep :] = False
         return scores.masked_fill(drop.scatter(1, order, drop), NEG_INF)
 
 
-def build_rules(options: DecodingOptions, *, rows_per_input: int = 1,
-                device: Optional[torch.device] = None) -> list[LogitRule]:
+def build_rules(
+    options: DecodingOptions, *, rows_per_input: int = 1, device: torch.device | None = None
+) -> list[LogitRule]:
     """The rules that ``options`` call for, in transformers' order: penalties and bans, forced
     tokens, suppression, then (when sampling) temperature, top-k and top-p.
 
@@ -171,7 +173,7 @@ def build_rules(options: DecodingOptions, *, rows_per_input: int = 1,
     """
     o = options
     prompt_length = 1  # the decoder start token
-    forced_bos: Union[int, torch.Tensor, None] = None
+    forced_bos: int | torch.Tensor | None = None
     if isinstance(o.forced_bos, tuple):  # one language per input: one per row
         forced_bos = torch.tensor(o.forced_bos, dtype=torch.long, device=device).repeat_interleave(rows_per_input)
     else:

@@ -9,7 +9,6 @@ self-attention cache and the cross-attention keys shared by the beams of one sen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +31,12 @@ def padding_mask(attention_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tens
 
 
 def causal_mask(
-    query_len: int, past: int, *, dtype: torch.dtype, device: torch.device,
-    attention_mask: Optional[torch.Tensor] = None,
+    query_len: int,
+    past: int,
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    attention_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Additive (B|1, 1, T, past+T) mask hiding future positions and, if given, padded keys."""
     total = past + query_len
@@ -49,10 +52,18 @@ def causal_mask(
 # Attention
 # --------------------------------------------------------------------------------------------
 def attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *,
-    mask: Optional[torch.Tensor], scale: float, backend: str = "sdpa", is_causal: bool = False,
-    dropout: float = 0.0, need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
-) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    mask: torch.Tensor | None,
+    scale: float,
+    backend: str = "sdpa",
+    is_causal: bool = False,
+    dropout: float = 0.0,
+    need_weights: bool = False,
+    head_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Scaled dot-product attention over (B, H, T, hd) queries and (B, H, S, hd) keys/values.
 
     Args:
@@ -86,13 +97,22 @@ def attention(
         from flash_attn import flash_attn_func  # checked importable when the backend was chosen
 
         out = flash_attn_func(  # flash-attn takes (B, T, H, hd)
-            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
-            dropout_p=dropout, softmax_scale=scale, causal=is_causal and q.shape[2] > 1,
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            dropout_p=dropout,
+            softmax_scale=scale,
+            causal=is_causal and q.shape[2] > 1,
         )
         return out.transpose(1, 2), None
     # Padded batches under flash_attention_2 also land here: SDPA's CUDA kernels take the mask.
     out = F.scaled_dot_product_attention(
-        q, k, v, attn_mask=mask, dropout_p=dropout, scale=scale,
+        q,
+        k,
+        v,
+        attn_mask=mask,
+        dropout_p=dropout,
+        scale=scale,
         is_causal=is_causal and mask is None and q.shape[2] > 1,
     )
     return out, None
@@ -114,7 +134,7 @@ class TokenIndex:
     length: int
 
     @classmethod
-    def from_mask(cls, attention_mask: torch.Tensor) -> "TokenIndex":
+    def from_mask(cls, attention_mask: torch.Tensor) -> TokenIndex:
         b, s = attention_mask.shape
         return cls(attention_mask.reshape(-1).nonzero().squeeze(1), b, s)
 
@@ -143,7 +163,7 @@ class Attention(nn.Module):
         self.out_proj = Linear(d_model, d_model)
         # int8 inference (quantize.quantize_int8) replaces the three self-attention projections by
         # one (3 * d_model) GEMM: one activation quantization and one kernel call instead of three
-        self.qkv_proj: Optional[nn.Module] = None
+        self.qkv_proj: nn.Module | None = None
 
     def project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Queries, keys and values of ``x`` (..., D), each (..., D)."""
@@ -162,11 +182,18 @@ class Attention(nn.Module):
         return self.split_heads(self.k_proj(memory)).contiguous(), self.split_heads(self.v_proj(memory)).contiguous()
 
     def forward(
-        self, x: torch.Tensor, *, mask: Optional[torch.Tensor] = None,
-        kv: Optional[tuple[torch.Tensor, torch.Tensor]] = None, group: int = 1,
-        cache: Optional[KVCache] = None, pos: int = 0, tokens: Optional[TokenIndex] = None,
-        need_weights: bool = False, head_mask: Optional[torch.Tensor] = None,
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        self,
+        x: torch.Tensor,
+        *,
+        mask: torch.Tensor | None = None,
+        kv: tuple[torch.Tensor, torch.Tensor] | None = None,
+        group: int = 1,
+        cache: KVCache | None = None,
+        pos: int = 0,
+        tokens: TokenIndex | None = None,
+        need_weights: bool = False,
+        head_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Self-attention over ``x`` (B, T, D), or cross-attention to precomputed ``kv``.
 
         Args:
@@ -194,9 +221,16 @@ class Attention(nn.Module):
             q = q.view(b // group, group, self.heads, t, self.head_dim).transpose(1, 2)
             q = q.reshape(b // group, self.heads, group * t, self.head_dim)  # (B/g, H, g*T, hd)
         out, weights = attention(
-            q, k, v, mask=mask, scale=self.scale, backend=self.backend,
-            is_causal=self.causal and kv is None, dropout=self.dropout if self.training else 0.0,
-            need_weights=need_weights, head_mask=head_mask,
+            q,
+            k,
+            v,
+            mask=mask,
+            scale=self.scale,
+            backend=self.backend,
+            is_causal=self.causal and kv is None,
+            dropout=self.dropout if self.training else 0.0,
+            need_weights=need_weights,
+            head_mask=head_mask,
         )
         if group > 1:
             out = out.view(b // group, self.heads, group, t, self.head_dim).transpose(1, 2)

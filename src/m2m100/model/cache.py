@@ -9,7 +9,7 @@ attention groups the query rows instead of copying keys (``cross_group``).
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import torch
 
@@ -23,10 +23,10 @@ class KVCache:
 
     def __init__(self, *, capacity: int = 64) -> None:
         self.capacity = max(int(capacity), 1)
-        self.k: Optional[torch.Tensor] = None
-        self.v: Optional[torch.Tensor] = None
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
         self.length = 0
-        self._spare: Optional[tuple[torch.Tensor, torch.Tensor]] = None  # select()'s second buffer
+        self._spare: tuple[torch.Tensor, torch.Tensor] | None = None  # select()'s second buffer
 
     def _ensure(self, needed: int, like: torch.Tensor) -> None:
         if self.k is None:
@@ -91,7 +91,7 @@ class DecoderCache:
 
     def __init__(self, num_layers: int, *, capacity: int = 64, cross_group: int = 1) -> None:
         self.self_attn = [KVCache(capacity=capacity) for _ in range(num_layers)]
-        self.cross: list[Optional[tuple[torch.Tensor, torch.Tensor]]] = [None] * num_layers
+        self.cross: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * num_layers
         self.cross_group = cross_group
 
     def get_seq_length(self) -> int:
@@ -107,7 +107,7 @@ class DecoderCache:
         for layer in self.self_attn:
             layer.select(index)
 
-    def select(self, rows: torch.Tensor, groups: Optional[torch.Tensor] = None) -> None:
+    def select(self, rows: torch.Tensor, groups: torch.Tensor | None = None) -> None:
         """Keep only ``rows`` of the self caches and ``groups`` of the cross caches (to drop
         inputs that finished); ``groups`` defaults to ``rows`` when ``cross_group`` is 1."""
         self.reorder(rows)
@@ -115,8 +115,9 @@ class DecoderCache:
             if self.cross_group != 1:
                 raise ValueError("select() needs the cross-cache groups when cross_group > 1")
             groups = rows
-        self.cross = [None if kv is None else (kv[0].index_select(0, groups), kv[1].index_select(0, groups))
-                      for kv in self.cross]
+        self.cross = [
+            None if kv is None else (kv[0].index_select(0, groups), kv[1].index_select(0, groups)) for kv in self.cross
+        ]
 
     # transformers' legacy tuple format -----------------------------------------------------
     def to_legacy_cache(self) -> tuple[tuple[torch.Tensor, ...], ...]:
@@ -129,7 +130,7 @@ class DecoderCache:
         return tuple(layers)
 
     @classmethod
-    def from_legacy_cache(cls, past: tuple[tuple[torch.Tensor, ...], ...]) -> "DecoderCache":
+    def from_legacy_cache(cls, past: tuple[tuple[torch.Tensor, ...], ...]) -> DecoderCache:
         cache = cls(len(past))
         for i, layer in enumerate(past):
             if len(layer) != 4:

@@ -18,7 +18,7 @@ Training, other devices and anything that needs gradients use ``F.linear`` on th
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,10 +43,10 @@ def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
 def linear(
     x: torch.Tensor,
     weight: torch.Tensor,
-    bias: Optional[torch.Tensor] = None,
+    bias: torch.Tensor | None = None,
     *,
-    activation: Optional[str] = None,
-    packed: Optional[torch.Tensor] = None,
+    activation: str | None = None,
+    packed: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``x @ weight.T + bias``, optionally followed by "relu" (fused into the GEMM on oneDNN).
 
@@ -104,11 +104,11 @@ class Linear(nn.Linear):
     """``nn.Linear`` (same parameters, same state dict) whose CPU inference uses oneDNN, with a
     packed copy of the weight when :func:`pack_weights` chose the layer."""
 
-    _packed: Optional[torch.Tensor] = None
-    _packed_key: Optional[tuple[int, int, int, int]] = None
+    _packed: torch.Tensor | None = None
+    _packed_key: tuple[int, int, int, int] | None = None
     pack: bool = False  # keep a packed copy (set by pack_weights)
 
-    def packed_weight(self) -> Optional[torch.Tensor]:
+    def packed_weight(self) -> torch.Tensor | None:
         """The weight in oneDNN's layout, (re)built when the weight changed; None when the layer
         does not pack or oneDNN cannot take this weight."""
         if not self.pack:
@@ -133,7 +133,7 @@ class Linear(nn.Linear):
         state.pop("_packed_key", None)
         return state
 
-    def forward(self, x: torch.Tensor, *, activation: Optional[str] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, activation: str | None = None) -> torch.Tensor:
         """``x @ weight.T + bias``, then ``activation`` ("relu", fused into oneDNN's GEMM) if given."""
         packed = self.packed_weight() if self.pack and not self.training else None
         return linear(x, self.weight, self.bias, activation=activation, packed=packed)

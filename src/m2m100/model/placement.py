@@ -52,13 +52,17 @@ def _check_available(device: torch.device) -> None:
         return
     if device.type == "cuda":
         if torch.version.cuda is None:
-            raise ValueError(f"device {str(device)!r}: this torch ({torch.__version__}) is built without CUDA; "
-                             f"valid here: {_valid_devices()}")
+            raise ValueError(
+                f"device {str(device)!r}: this torch ({torch.__version__}) is built without CUDA; "
+                f"valid here: {_valid_devices()}"
+            )
         if not torch.cuda.is_available():
             raise ValueError(f"device {str(device)!r}: no CUDA GPU is visible; valid here: {_valid_devices()}")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
-                             f"valid here: {_valid_devices()}")
+            raise ValueError(
+                f"device {str(device)!r}: this machine has {torch.cuda.device_count()} CUDA device(s); "
+                f"valid here: {_valid_devices()}"
+            )
         return
     if device.type == "mps" and torch.backends.mps.is_available():
         return
@@ -82,10 +86,14 @@ def check_placement(device: DeviceSpec, dtype: str | torch.dtype | None, quantiz
     if quantize not in QUANTIZATIONS:
         raise ValueError(f"quantize={quantize!r} is not supported; valid: {', '.join(QUANTIZATIONS)}")
     if resolved.type != "cpu":
-        raise ValueError(f"quantize={quantize!r} runs on CPU only, not on {str(resolved)!r}; on a GPU use "
-                         "dtype bfloat16 or float16 without quantize")
+        raise ValueError(
+            f"quantize={quantize!r} runs on CPU only, not on {str(resolved)!r}; on a GPU use "
+            "dtype bfloat16 or float16 without quantize"
+        )
     if dtype not in (None, "float32", torch.float32):
-        raise ValueError(f"quantize={quantize!r} quantizes float32 weights and cannot be combined with dtype "
-                         f"{str(dtype).replace('torch.', '')!r}; leave dtype unset (or float32), or use dtype "
-                         "bfloat16 without quantize")
+        raise ValueError(
+            f"quantize={quantize!r} quantizes float32 weights and cannot be combined with dtype "
+            f"{str(dtype).replace('torch.', '')!r}; leave dtype unset (or float32), or use dtype "
+            "bfloat16 without quantize"
+        )
     return resolved

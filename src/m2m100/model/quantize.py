@@ -9,7 +9,6 @@ nothing of it.
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 import torch
 from torch import nn
@@ -37,8 +36,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if isinstance(module, Attention) and name.rpartition(".")[2] == "self_attn":
             projections = (module.q_proj, module.k_proj, module.v_proj)
-            module.qkv_proj = _int8_linear(torch.cat([p.weight.detach() for p in projections]),
-                                           _cat_bias(projections))
+            module.qkv_proj = _int8_linear(torch.cat([p.weight.detach() for p in projections]), _cat_bias(projections))
             for name in ("q_proj", "k_proj", "v_proj"):
                 setattr(module, name, None)  # the fused qkv_proj replaces them
     targets = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
@@ -66,7 +64,7 @@ class Int8Linear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
 
 
-def _int8_linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> Int8Linear:
+def _int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> Int8Linear:
     out_features, in_features = weight.shape
     with torch.device("meta"):  # no throw-away random weights
         float_linear = nn.Linear(in_features, out_features, bias=bias is not None)
@@ -79,8 +77,12 @@ def _int8_linear(weight: torch.Tensor, bias: Optional[torch.Tensor]) -> Int8Line
         return Int8Linear(DynamicQuantLinear.from_float(float_linear))
 
 
-def _cat_bias(layers: tuple[nn.Linear, ...]) -> Optional[torch.Tensor]:
+def _cat_bias(layers: tuple[nn.Linear, ...]) -> torch.Tensor | None:
     if all(layer.bias is None for layer in layers):
         return None
-    return torch.cat([layer.bias.detach() if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
-                      for layer in layers])
+    return torch.cat(
+        [
+            layer.bias.detach() if layer.bias is not None else layer.weight.new_zeros(layer.out_features)
+            for layer in layers
+        ]
+    )

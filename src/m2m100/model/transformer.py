@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple, Optional, cast
+from typing import NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -61,7 +61,7 @@ class SinusoidalPositions(nn.Module):
         self.register_buffer("weights", torch.empty(num_positions + self.OFFSET, dim), persistent=False)
         self.reset_table()
 
-    def reset_table(self, num_rows: Optional[int] = None) -> None:
+    def reset_table(self, num_rows: int | None = None) -> None:
         """(Re)compute the table, keeping the buffer's device and dtype (also after a meta build)."""
         if self.weights.is_meta:
             return  # built on the meta device: from_pretrained fills the table on the real one
@@ -84,8 +84,8 @@ class LayerProbe(NamedTuple):
     """One layer's share of a :class:`Probe`."""
 
     need_weights: bool
-    head_mask: Optional[torch.Tensor]  # (heads,) of the self-attention
-    cross_head_mask: Optional[torch.Tensor]  # (heads,) of the cross-attention (decoder layers)
+    head_mask: torch.Tensor | None  # (heads,) of the self-attention
+    cross_head_mask: torch.Tensor | None  # (heads,) of the cross-attention (decoder layers)
 
 
 NO_PROBE = LayerProbe(False, None, None)
@@ -99,8 +99,8 @@ class Probe:
 
     attentions: bool = False
     hidden_states: bool = False
-    head_mask: Optional[torch.Tensor] = None  # (layers, heads): self-attention
-    cross_head_mask: Optional[torch.Tensor] = None  # (layers, heads): the decoder's cross-attention
+    head_mask: torch.Tensor | None = None  # (layers, heads): self-attention
+    cross_head_mask: torch.Tensor | None = None  # (layers, heads): the decoder's cross-attention
 
     def check(self, layers: int, *, head_mask_name: str = "head_mask") -> None:
         for mask, name in ((self.head_mask, head_mask_name), (self.cross_head_mask, "cross_attn_head_mask")):
@@ -108,8 +108,11 @@ class Probe:
                 raise ValueError(f"{name} must have one row per layer ({layers}), got shape {tuple(mask.shape)}")
 
     def layer(self, i: int) -> LayerProbe:
-        return LayerProbe(self.attentions, None if self.head_mask is None else self.head_mask[i],
-                          None if self.cross_head_mask is None else self.cross_head_mask[i])
+        return LayerProbe(
+            self.attentions,
+            None if self.head_mask is None else self.head_mask[i],
+            None if self.cross_head_mask is None else self.cross_head_mask[i],
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,12 +151,17 @@ class EncoderLayer(_PreNormLayer):
         self.self_attn_layer_norm = nn.LayerNorm(d)
 
     def forward(
-        self, x: torch.Tensor, mask: Optional[torch.Tensor], *, tokens: Optional[TokenIndex] = None,
-        probe: Optional[LayerProbe] = None,
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None,
+        *,
+        tokens: TokenIndex | None = None,
+        probe: LayerProbe | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         p = probe or NO_PROBE
-        h, weights = self.self_attn(self.self_attn_layer_norm(x), mask=mask, tokens=tokens,
-                                    need_weights=p.need_weights, head_mask=p.head_mask)
+        h, weights = self.self_attn(
+            self.self_attn_layer_norm(x), mask=mask, tokens=tokens, need_weights=p.need_weights, head_mask=p.head_mask
+        )
         x = x + apply_dropout(h, self.dropout, self.training)
         x = x + self.feed_forward(x)
         if x.dtype == torch.float16:  # as transformers: keep fp16 activations finite
@@ -174,16 +182,35 @@ class DecoderLayer(_PreNormLayer):
         self.encoder_attn_layer_norm = nn.LayerNorm(d)
 
     def forward(
-        self, x: torch.Tensor, *, self_mask: Optional[torch.Tensor], cross_kv: tuple[torch.Tensor, torch.Tensor],
-        cross_mask: Optional[torch.Tensor], group: int = 1, cache: Optional[KVCache] = None, pos: int = 0,
-        probe: Optional[LayerProbe] = None,
-    ) -> tuple[torch.Tensor, Optional[torch.Tensor], Optional[torch.Tensor]]:
+        self,
+        x: torch.Tensor,
+        *,
+        self_mask: torch.Tensor | None,
+        cross_kv: tuple[torch.Tensor, torch.Tensor],
+        cross_mask: torch.Tensor | None,
+        group: int = 1,
+        cache: KVCache | None = None,
+        pos: int = 0,
+        probe: LayerProbe | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         p = probe or NO_PROBE
-        h, self_weights = self.self_attn(self.self_attn_layer_norm(x), mask=self_mask, cache=cache, pos=pos,
-                                         need_weights=p.need_weights, head_mask=p.head_mask)
+        h, self_weights = self.self_attn(
+            self.self_attn_layer_norm(x),
+            mask=self_mask,
+            cache=cache,
+            pos=pos,
+            need_weights=p.need_weights,
+            head_mask=p.head_mask,
+        )
         x = x + apply_dropout(h, self.dropout, self.training)
-        h, cross_weights = self.encoder_attn(self.encoder_attn_layer_norm(x), mask=cross_mask, kv=cross_kv,
-                                             group=group, need_weights=p.need_weights, head_mask=p.cross_head_mask)
+        h, cross_weights = self.encoder_attn(
+            self.encoder_attn_layer_norm(x),
+            mask=cross_mask,
+            kv=cross_kv,
+            group=group,
+            need_weights=p.need_weights,
+            head_mask=p.cross_head_mask,
+        )
         x = x + apply_dropout(h, self.dropout, self.training)
         return x + self.feed_forward(x), self_weights, cross_weights
 
@@ -196,9 +223,9 @@ class StackOutput:
     """What a stack returns: the final hidden states and, when asked, per-layer extras."""
 
     last_hidden_state: torch.Tensor  # (B, T, D), after the final layer norm
-    hidden_states: Optional[tuple[torch.Tensor, ...]] = None  # embeddings + each layer's output
-    attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, T) per layer
-    cross_attentions: Optional[tuple[torch.Tensor, ...]] = None  # (B, H, T, S) per layer
+    hidden_states: tuple[torch.Tensor, ...] | None = None  # embeddings + each layer's output
+    attentions: tuple[torch.Tensor, ...] | None = None  # (B, H, T, T) per layer
+    cross_attentions: tuple[torch.Tensor, ...] | None = None  # (B, H, T, S) per layer
 
 
 @dataclass
@@ -206,10 +233,10 @@ class Memory:
     """The encoded source as decoding reads it. ``hidden`` is dropped (None) once the decoder
     cache holds its cross-attention keys and values; the mask is read at every step."""
 
-    hidden: Optional[torch.Tensor]  # (B, S, D)
+    hidden: torch.Tensor | None  # (B, S, D)
     mask: torch.Tensor  # (B, S) 1/0
 
-    def select(self, rows: torch.Tensor) -> "Memory":
+    def select(self, rows: torch.Tensor) -> Memory:
         """The memory of ``rows`` only (greedy search drops finished inputs)."""
         return Memory(None if self.hidden is None else self.hidden[rows], self.mask[rows])
 
@@ -227,9 +254,7 @@ class _Stack(nn.Module):
         self.layer_norm = nn.LayerNorm(config.d_model)
         self.gradient_checkpointing = False
 
-    def embed(
-        self, input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor], past: int = 0
-    ) -> torch.Tensor:
+    def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None, past: int = 0) -> torch.Tensor:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         if inputs_embeds is None:
@@ -260,8 +285,13 @@ class Encoder(_Stack):
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
 
     def forward(
-        self, input_ids: Optional[torch.Tensor] = None, *, attention_mask: Optional[torch.Tensor] = None,
-        inputs_embeds: Optional[torch.Tensor] = None, skip_padding: bool = False, probe: Optional[Probe] = None,
+        self,
+        input_ids: torch.Tensor | None = None,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        skip_padding: bool = False,
+        probe: Probe | None = None,
     ) -> StackOutput:
         """Encode (B, S) token ids (or (B, S, D) embeddings) into (B, S, D) hidden states.
 
@@ -296,8 +326,9 @@ class Encoder(_Stack):
             return StackOutput(x)
         if probe.hidden_states:
             states.append(x)
-        return StackOutput(x, tuple(states) if probe.hidden_states else None,
-                           tuple(weights) if probe.attentions else None)
+        return StackOutput(
+            x, tuple(states) if probe.hidden_states else None, tuple(weights) if probe.attentions else None
+        )
 
 
 class Decoder(_Stack):
@@ -318,10 +349,15 @@ class Decoder(_Stack):
         return found
 
     def forward(
-        self, input_ids: Optional[torch.Tensor] = None, *, encoder_hidden_states: Optional[torch.Tensor],
-        encoder_attention_mask: Optional[torch.Tensor] = None, attention_mask: Optional[torch.Tensor] = None,
-        inputs_embeds: Optional[torch.Tensor] = None, cache: Optional[DecoderCache] = None,
-        probe: Optional[Probe] = None,
+        self,
+        input_ids: torch.Tensor | None = None,
+        *,
+        encoder_hidden_states: torch.Tensor | None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        cache: DecoderCache | None = None,
+        probe: Probe | None = None,
     ) -> StackOutput:
         """Decode (N, T) target ids against the encoder output.
 
@@ -361,8 +397,14 @@ class Decoder(_Stack):
                 if cache is not None:
                     cache.cross[i] = cross_kv
             x, sw, cw = self.run_layer(
-                layer, x, self_mask=self_mask, cross_kv=cross_kv, cross_mask=cross_mask, group=group,
-                cache=None if cache is None else cache.self_attn[i], pos=past,
+                layer,
+                x,
+                self_mask=self_mask,
+                cross_kv=cross_kv,
+                cross_mask=cross_mask,
+                group=group,
+                cache=None if cache is None else cache.self_attn[i],
+                pos=past,
                 probe=None if probe is None else probe.layer(i),
             )
             if sw is not None and cw is not None:
@@ -374,5 +416,9 @@ class Decoder(_Stack):
         if probe.hidden_states:
             states.append(x)
         attentions = probe.attentions
-        return StackOutput(x, tuple(states) if probe.hidden_states else None,
-                           tuple(self_weights) if attentions else None, tuple(cross_weights) if attentions else None)
+        return StackOutput(
+            x,
+            tuple(states) if probe.hidden_states else None,
+            tuple(self_weights) if attentions else None,
+            tuple(cross_weights) if attentions else None,
+        )

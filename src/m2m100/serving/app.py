@@ -31,10 +31,11 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from importlib.resources import files
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, MutableMapping, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
 from m2m100.languages import unknown_language_error
@@ -74,18 +75,17 @@ class ServerSettings:
 class ServiceState:
     """What the app knows at run time (``app.state.service``)."""
 
-    translator: Optional[Translator] = None  # set once loaded
+    translator: Translator | None = None  # set once loaded
     languages: frozenset = frozenset()  # its codes, for the checks on the event loop
-    info: Optional[ModelInfo] = None  # what GET /languages answers, set with translator
-    load_error: Optional[BaseException] = None
+    info: ModelInfo | None = None  # what GET /languages answers, set with translator
+    load_error: BaseException | None = None
     batcher: Any = None  # the Batcher, made at startup (it needs the running event loop)
 
 
 class ServiceError(Exception):
     """An answer other than 200: HTTP status, error kind (the metrics label) and message."""
 
-    def __init__(self, status: int, kind: str, detail: str, *, retry_after: Optional[int] = None,
-                 **extra: Any) -> None:
+    def __init__(self, status: int, kind: str, detail: str, *, retry_after: int | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.kind, self.detail, self.retry_after, self.extra = status, kind, detail, retry_after, extra
 
@@ -99,24 +99,27 @@ class Metrics:
 
         self.registry = r = CollectorRegistry()
         self.requests = Counter("m2m100_requests", "Requests to /translate, malformed ones included", registry=r)
-        self.errors = Counter("m2m100_request_errors", "Requests answered with an error, by kind", ["kind"],
-                              registry=r)
+        self.errors = Counter("m2m100_request_errors", "Requests answered with an error, by kind", ["kind"], registry=r)
         self.queue_depth = Gauge("m2m100_queue_depth", "Requests waiting for the model", registry=r)
         self.running = Gauge("m2m100_requests_running", "Requests in the batch the model is running", registry=r)
         self.loaded = Gauge("m2m100_model_loaded", "1 once the model can translate", registry=r)
         sizes = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-        self.batch_requests = Histogram("m2m100_batch_requests", "Requests per model batch", buckets=sizes,
-                                        registry=r)
-        self.batch_texts = Histogram("m2m100_batch_texts", "Texts per model batch", buckets=(*sizes, 512, 1024),
-                                     registry=r)
+        self.batch_requests = Histogram("m2m100_batch_requests", "Requests per model batch", buckets=sizes, registry=r)
+        self.batch_texts = Histogram(
+            "m2m100_batch_texts", "Texts per model batch", buckets=(*sizes, 512, 1024), registry=r
+        )
         self.batch_seconds = Histogram("m2m100_batch_seconds", "Time the model spent on one batch", registry=r)
-        self.latency = Histogram("m2m100_request_seconds", "Time from arrival to answer of a translated request",
-                                 buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60), registry=r)
+        self.latency = Histogram(
+            "m2m100_request_seconds",
+            "Time from arrival to answer of a translated request",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=r,
+        )
         self.source_tokens = Counter("m2m100_source_tokens", "Source tokens translated", registry=r)
         self.generated_tokens = Counter("m2m100_generated_tokens", "Tokens generated (rate: tokens/s)", registry=r)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _schemas() -> Any:
     """The request and answer models (built on first use: pydantic is not imported for ``--help``)."""
     from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
@@ -124,16 +127,23 @@ def _schemas() -> Any:
     class TranslateRequest(BaseModel):
         """Either ``text`` or ``texts``, a direction and optional decoding settings."""
 
-        model_config = ConfigDict(extra="forbid", json_schema_extra={
-            "examples": [{"text": "Hello, world!", "src": "en", "tgt": "fr"},
-                         {"texts": ["Good morning.", "Thank you."], "src": "en", "tgt": "de", "beam_size": 4}]})
-        text: Optional[StrictStr] = Field(None, description="one text (the answer also has `translation`)")
-        texts: Optional[List[StrictStr]] = Field(None, description="several texts, translated independently")
+        model_config = ConfigDict(
+            extra="forbid",
+            json_schema_extra={
+                "examples": [
+                    {"text": "Hello, world!", "src": "en", "tgt": "fr"},
+                    {"texts": ["Good morning.", "Thank you."], "src": "en", "tgt": "de", "beam_size": 4},
+                ]
+            },
+        )
+        text: StrictStr | None = Field(None, description="one text (the answer also has `translation`)")
+        texts: list[StrictStr] | None = Field(None, description="several texts, translated independently")
         src: StrictStr = Field(description="source language code, e.g. en (GET /languages lists them)")
         tgt: StrictStr = Field(description="target language code, e.g. fr")
-        beam_size: Optional[StrictInt] = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
-        max_new_tokens: Optional[StrictInt] = Field(
-            None, ge=1, description="longest translation in tokens (default: about twice the input)")
+        beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
+        max_new_tokens: StrictInt | None = Field(
+            None, ge=1, description="longest translation in tokens (default: about twice the input)"
+        )
 
         @model_validator(mode="after")
         def _one_of_text_and_texts(self) -> "TranslateRequest":
@@ -142,8 +152,8 @@ def _schemas() -> Any:
             return self
 
     class TranslateResponse(BaseModel):
-        translations: List[str] = Field(description="one translation per input text, in order")
-        translation: Optional[str] = Field(None, description='the translation, for a "text" request')
+        translations: list[str] = Field(description="one translation per input text, in order")
+        translation: str | None = Field(None, description='the translation, for a "text" request')
         model: str
         src: str
         tgt: str
@@ -156,14 +166,19 @@ def _schemas() -> Any:
         model: str = Field(description="the checkpoint being served")
         demo: bool = Field(description="whether it is the bundled demo model, which is not for real text")
         description: str = Field(description="what the model translates")
-        languages: List[Language] = Field(description="the codes the model was trained on, for src and tgt")
+        languages: list[Language] = Field(description="the codes the model was trained on, for src and tgt")
 
-    return SimpleNamespace(TranslateRequest=TranslateRequest, TranslateResponse=TranslateResponse,
-                           LanguagesResponse=LanguagesResponse)
+    return SimpleNamespace(
+        TranslateRequest=TranslateRequest, TranslateResponse=TranslateResponse, LanguagesResponse=LanguagesResponse
+    )
 
 
-def create_app(load: Callable[[], Translator], settings: ServerSettings = ServerSettings(), *,
-               on_load_error: Optional[Callable[[BaseException], None]] = None) -> "FastAPI":
+def create_app(
+    load: Callable[[], Translator],
+    settings: ServerSettings = ServerSettings(),
+    *,
+    on_load_error: Callable[[BaseException], None] | None = None,
+) -> "FastAPI":
     """Build the service.
 
     Args:
@@ -186,8 +201,11 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
         translator = state.translator
         assert translator is not None  # requests reach the batcher only once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
-        out = list(translator.translate_stream([Segment(*s) for s in segments], beam_size=options.beam_size,
-                                               max_new_tokens=options.max_new_tokens))
+        out = list(
+            translator.translate_stream(
+                [Segment(*s) for s in segments], beam_size=options.beam_size, max_new_tokens=options.max_new_tokens
+            )
+        )
         metrics.source_tokens.inc(translator.stats.source_tokens - before[0])
         metrics.generated_tokens.inc(translator.stats.generated_tokens - before[1])
         return out
@@ -214,11 +232,17 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        observer = BatchObserver(queue_depth=metrics.queue_depth.set, running=metrics.running.set,
-                                 batch_done=batch_done)
-        state.batcher = Batcher(run_batch, max_batch_tokens=settings.max_batch_tokens,
-                                max_batch_requests=settings.max_batch_requests, max_wait=settings.max_wait_ms / 1000,
-                                max_queue=settings.max_queue, observer=observer)
+        observer = BatchObserver(
+            queue_depth=metrics.queue_depth.set, running=metrics.running.set, batch_done=batch_done
+        )
+        state.batcher = Batcher(
+            run_batch,
+            max_batch_tokens=settings.max_batch_tokens,
+            max_batch_requests=settings.max_batch_requests,
+            max_wait=settings.max_wait_ms / 1000,
+            max_queue=settings.max_queue,
+            observer=observer,
+        )
         loading = asyncio.create_task(load_model(state.batcher))
         try:
             yield
@@ -230,8 +254,13 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
 
     # /docs as FastAPI makes it, but with Swagger UI served by the app (from /static-offline-docs),
     # not from a CDN. No /redoc: ReDoc fetches its logo from its CDN all the same.
-    app = FastAPIOffline(title="m2m100", summary="Translate between any two of 100 languages with M2M100.",
-                         version=__version__, lifespan=lifespan, redoc_url=None)
+    app = FastAPIOffline(
+        title="m2m100",
+        summary="Translate between any two of 100 languages with M2M100.",
+        version=__version__,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
     app.state.service = state
     app.add_middleware(_Intake, limit=settings.max_body_bytes, metrics=metrics)
     page = _static("index.html")
@@ -246,8 +275,12 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
     async def invalid_request(request: Request, err: RequestValidationError) -> JSONResponse:
         problems = err.errors()
         if any(p["type"] == "json_invalid" for p in problems):
-            error = ServiceError(422, "invalid_json", "the body is not valid JSON: " + "; ".join(
-                f"{p.get('ctx', {}).get('error', p['msg'])} at character {p['loc'][-1]}" for p in problems))
+            error = ServiceError(
+                422,
+                "invalid_json",
+                "the body is not valid JSON: "
+                + "; ".join(f"{p.get('ctx', {}).get('error', p['msg'])} at character {p['loc'][-1]}" for p in problems),
+            )
         else:
             detail = "; ".join(f"{'.'.join(map(str, p['loc'][1:])) or 'body'}: {p['msg']}" for p in problems)
             if "json" not in request.headers.get("content-type", ""):
@@ -262,12 +295,20 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
             raise ServiceError(503, "loading", "the model is loading; retry in a moment", retry_after=1)
         return state.translator
 
-    @app.post("/translate", response_model=schemas.TranslateResponse, response_model_exclude_none=True,
-              responses={413: {"description": "too many texts or characters"},
-                         422: {"description": "malformed JSON, a bad field or an unknown language code"},
-                         503: {"description": "loading, queue full or shutting down (see Retry-After)"}})
-    async def translate(body: schemas.TranslateRequest,  # type: ignore[name-defined]  # a class made at run time
-                        request: Request) -> dict[str, Any]:
+    @app.post(
+        "/translate",
+        response_model=schemas.TranslateResponse,
+        response_model_exclude_none=True,
+        responses={
+            413: {"description": "too many texts or characters"},
+            422: {"description": "malformed JSON, a bad field or an unknown language code"},
+            503: {"description": "loading, queue full or shutting down (see Retry-After)"},
+        },
+    )
+    async def translate(
+        body: schemas.TranslateRequest,  # type: ignore[name-defined]  # a class made at run time
+        request: Request,
+    ) -> dict[str, Any]:
         """Translate ``text`` or each of ``texts`` from ``src`` to ``tgt``."""
         arrived = time.perf_counter()
         translator = ready()
@@ -299,8 +340,11 @@ def create_app(load: Callable[[], Translator], settings: ServerSettings = Server
             answer["translation"] = translations[0]
         return answer
 
-    @app.get("/languages", response_model=schemas.LanguagesResponse,
-             responses={503: {"description": "the model is loading, or could not be loaded"}})
+    @app.get(
+        "/languages",
+        response_model=schemas.LanguagesResponse,
+        responses={503: {"description": "the model is loading, or could not be loaded"}},
+    )
     async def languages() -> ModelInfo:
         """The language codes the loaded model translates, with their English names, and what the model is."""
         ready()
@@ -376,4 +420,4 @@ class _Intake:
 
 
 def _static(name: str) -> str:
-    return files(__package__).joinpath("static", name).read_text(encoding="utf-8")
+    return files(__package__).joinpath("static").joinpath(name).read_text(encoding="utf-8")

@@ -19,9 +19,10 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, Sequence, TypeVar
+from typing import Any, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ class Closed(Exception):
 class Settings:
     """What requests of one batch must share (``None``: the checkpoint's default)."""
 
-    beam_size: Optional[int] = None
-    max_new_tokens: Optional[int] = None
+    beam_size: int | None = None
+    max_new_tokens: int | None = None
 
 
 @dataclass(eq=False)
@@ -57,7 +58,7 @@ class Job:
     tgt: str
     settings: Settings = Settings()
     arrived: float = field(default_factory=time.monotonic)
-    future: Optional[asyncio.Future[list[str]]] = None
+    future: asyncio.Future[list[str]] | None = None
     # Source tokens, estimated without the tokenizer (which belongs to the worker thread): the
     # language token, </s>, and about one token per four bytes of UTF-8.
     tokens: int = field(init=False)
@@ -93,10 +94,21 @@ class Batcher:
     Must be created, used and closed on one running event loop.
     """
 
-    def __init__(self, run_batch: BatchFunction, *, max_batch_tokens: int, max_batch_requests: int,
-                 max_wait: float, max_queue: int, observer: Optional[BatchObserver] = None) -> None:
-        for name, value in (("max_batch_tokens", max_batch_tokens), ("max_batch_requests", max_batch_requests),
-                            ("max_queue", max_queue)):
+    def __init__(
+        self,
+        run_batch: BatchFunction,
+        *,
+        max_batch_tokens: int,
+        max_batch_requests: int,
+        max_wait: float,
+        max_queue: int,
+        observer: BatchObserver | None = None,
+    ) -> None:
+        for name, value in (
+            ("max_batch_tokens", max_batch_tokens),
+            ("max_batch_requests", max_batch_requests),
+            ("max_queue", max_queue),
+        ):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
         if max_wait < 0:
@@ -159,7 +171,7 @@ class Batcher:
         self._arrival.set()
         self.observer.queue_depth(len(self._queue))
 
-    async def _wait_for_change(self, timeout: Optional[float]) -> bool:
+    async def _wait_for_change(self, timeout: float | None) -> bool:
         """Wait until the queue changes (True) or ``timeout`` seconds pass (False)."""
         self._arrival.clear()
         try:
@@ -221,7 +233,7 @@ class Batcher:
         self.observer.batch_done(jobs, self._last_batch_seconds)
 
 
-def _resolve(job: Job, *, result: Optional[list[str]] = None, exception: Optional[BaseException] = None) -> None:
+def _resolve(job: Job, *, result: list[str] | None = None, exception: BaseException | None = None) -> None:
     assert job.future is not None
     if job.future.done():  # cancelled: the client went away while its batch ran
         return

@@ -32,5 +32,9 @@ def model_info(translator: Translator) -> ModelInfo:
     folder = translator.model.name_or_path  # where it was loaded from (for a hub id, the download)
     demo = bool(folder) and is_demo_model(Path(folder))
     description = demo_knows(len(codes)) if demo else f"M2M100 translation checkpoint, {len(codes)} languages"
-    return {"model": translator.name, "demo": demo, "description": description,
-            "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes]}
+    return {
+        "model": translator.name,
+        "demo": demo,
+        "description": description,
+        "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes],
+    }

@@ -54,12 +54,22 @@ class M2M100Tokenizer(SlowTokenizerBase):
 
     vocab_files_names = {"vocab_file": files.VOCAB_FILE, "spm_file": files.SPM_FILE}
 
-    def __init__(self, vocab_file: str | os.PathLike, spm_file: str | os.PathLike,
-                 src_lang: str | None = None, tgt_lang: str | None = None, bos_token: Any = "<s>",
-                 eos_token: Any = "</s>", sep_token: Any = "</s>", pad_token: Any = "<pad>",
-                 unk_token: Any = "<unk>", language_codes: str = "m2m100",
-                 sp_model_kwargs: dict[str, Any] | None = None, num_madeup_words: int = 8,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        vocab_file: str | os.PathLike,
+        spm_file: str | os.PathLike,
+        src_lang: str | None = None,
+        tgt_lang: str | None = None,
+        bos_token: Any = "<s>",
+        eos_token: Any = "</s>",
+        sep_token: Any = "</s>",
+        pad_token: Any = "<pad>",
+        unk_token: Any = "<unk>",
+        language_codes: str = "m2m100",
+        sp_model_kwargs: dict[str, Any] | None = None,
+        num_madeup_words: int = 8,
+        **kwargs: Any,
+    ) -> None:
         self.language_codes = language_codes
         self._codes = codes_of_kind(language_codes)
         self.lang_code_to_token = {code: f"__{code}__" for code in self._codes}
@@ -80,11 +90,22 @@ class M2M100Tokenizer(SlowTokenizerBase):
         # its __init__ is always false): they are special only when listed in the kwargs.
         additional = list(kwargs.pop("additional_special_tokens", None) or [])
         added = kwargs.pop("added_tokens_decoder", None) or {}
-        self.init_kwargs = copy.deepcopy(dict(
-            src_lang=src_lang, tgt_lang=tgt_lang, bos_token=bos_token, eos_token=eos_token,
-            sep_token=sep_token, unk_token=unk_token, pad_token=pad_token,
-            language_codes=language_codes, sp_model_kwargs=self.sp_model_kwargs,
-            additional_special_tokens=additional, num_madeup_words=num_madeup_words, **kwargs))
+        self.init_kwargs = copy.deepcopy(
+            dict(
+                src_lang=src_lang,
+                tgt_lang=tgt_lang,
+                bos_token=bos_token,
+                eos_token=eos_token,
+                sep_token=sep_token,
+                unk_token=unk_token,
+                pad_token=pad_token,
+                language_codes=language_codes,
+                sp_model_kwargs=self.sp_model_kwargs,
+                additional_special_tokens=additional,
+                num_madeup_words=num_madeup_words,
+                **kwargs,
+            )
+        )
         self.name_or_path = kwargs.pop("name_or_path", "")
         max_len = kwargs.pop("max_len", None)
         max_len = kwargs.pop("model_max_length", max_len)
@@ -95,18 +116,31 @@ class M2M100Tokenizer(SlowTokenizerBase):
         self.clean_up_tokenization_spaces = kwargs.pop("clean_up_tokenization_spaces", False)
         self.split_special_tokens = kwargs.pop("split_special_tokens", False)
         self.extra_special_tokens = kwargs.pop("extra_special_tokens", {})
-        special = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token,
-                       sep_token=sep_token, pad_token=pad_token, cls_token=kwargs.pop("cls_token", None),
-                       mask_token=kwargs.pop("mask_token", None), additional_special_tokens=additional)
+        special = dict(
+            bos_token=bos_token,
+            eos_token=eos_token,
+            unk_token=unk_token,
+            sep_token=sep_token,
+            pad_token=pad_token,
+            cls_token=kwargs.pop("cls_token", None),
+            mask_token=kwargs.pop("mask_token", None),
+            additional_special_tokens=additional,
+        )
         self._init_added_tokens(special, added)
         self.set_src_lang_special_tokens(self._src_lang)
 
     # ----------------------------------------------------------------- loading and saving
     @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *,
-                        cache_dir: str | os.PathLike | None = None, revision: str | None = None,
-                        local_files_only: bool = False, token: str | bool | None = None,
-                        **kwargs: Any) -> M2M100Tokenizer:
+    def from_pretrained(
+        cls,
+        pretrained_model_name_or_path: str | os.PathLike,
+        *,
+        cache_dir: str | os.PathLike | None = None,
+        revision: str | None = None,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        **kwargs: Any,
+    ) -> M2M100Tokenizer:
         """Load a tokenizer folder (or a Hugging Face Hub repository) as transformers does.
 
         Args:
@@ -123,14 +157,20 @@ class M2M100Tokenizer(SlowTokenizerBase):
             FileNotFoundError: The folder lacks a required file, or a path does not exist.
             OSError: A hub id could not be downloaded.
         """
-        folder = files.resolve_folder(pretrained_model_name_or_path, cache_dir=cache_dir,
-                                      revision=revision, local_files_only=local_files_only, token=token)
+        folder = files.resolve_folder(
+            pretrained_model_name_or_path,
+            cache_dir=cache_dir,
+            revision=revision,
+            local_files_only=local_files_only,
+            token=token,
+        )
         init_kwargs = files.read_init_kwargs(folder, kwargs, SPECIAL_TOKENS_ATTRIBUTES)
         init_kwargs["name_or_path"] = str(pretrained_model_name_or_path)
         return cls(folder / files.VOCAB_FILE, folder / files.SPM_FILE, **init_kwargs)
 
-    def save_pretrained(self, save_directory: str | os.PathLike, *,
-                        filename_prefix: str | None = None) -> tuple[str, ...]:
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, *, filename_prefix: str | None = None
+    ) -> tuple[str, ...]:
         """Write the folder transformers 4.57 would write for this tokenizer.
 
         Args:
@@ -146,8 +186,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         """
         return files.save_folder(self, Path(save_directory), filename_prefix, SPECIAL_TOKENS_ATTRIBUTES)
 
-    def save_vocabulary(self, save_directory: str | os.PathLike,
-                        filename_prefix: str | None = None) -> tuple[str, str]:
+    def save_vocabulary(self, save_directory: str | os.PathLike, filename_prefix: str | None = None) -> tuple[str, str]:
         """Write vocab.json and sentencepiece.bpe.model into an existing folder.
 
         Returns:
@@ -169,9 +208,11 @@ class M2M100Tokenizer(SlowTokenizerBase):
         self.sp_model = sentencepiece.SentencePieceProcessor(model_proto=state["sp_model"], **self.sp_model_kwargs)
 
     def __repr__(self) -> str:
-        return (f"M2M100Tokenizer(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
-                f"src_lang={self.src_lang!r}, tgt_lang={self.tgt_lang!r}, "
-                f"model_max_length={self.model_max_length})")
+        return (
+            f"M2M100Tokenizer(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
+            f"src_lang={self.src_lang!r}, tgt_lang={self.tgt_lang!r}, "
+            f"model_max_length={self.model_max_length})"
+        )
 
     # ----------------------------------------------------------------- vocabulary
     @property
@@ -270,13 +311,15 @@ class M2M100Tokenizer(SlowTokenizerBase):
         return (text + self.sp_model.decode(pending)).strip()
 
     # ----------------------------------------------------------------- special-token layout
-    def build_inputs_with_special_tokens(self, token_ids_0: list[int],
-                                         token_ids_1: list[int] | None = None) -> list[int]:
+    def build_inputs_with_special_tokens(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
         """Return ``[lang] ids_0 (+ ids_1) </s>``; a pair gets no separator."""
         return self.prefix_tokens + token_ids_0 + (token_ids_1 or []) + self.suffix_tokens
 
-    def get_special_tokens_mask(self, token_ids_0: list[int], token_ids_1: list[int] | None = None,
-                                already_has_special_tokens: bool = False) -> list[int]:
+    def get_special_tokens_mask(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None, already_has_special_tokens: bool = False
+    ) -> list[int]:
         """Return 1 for special tokens and 0 for text tokens.
 
         Args:
@@ -295,8 +338,9 @@ class M2M100Tokenizer(SlowTokenizerBase):
         body = len(token_ids_0) + len(token_ids_1 or [])
         return [1] * len(self.prefix_tokens) + [0] * body + [1] * len(self.suffix_tokens)
 
-    def create_token_type_ids_from_sequences(self, token_ids_0: list[int],
-                                             token_ids_1: list[int] | None = None) -> list[int]:
+    def create_token_type_ids_from_sequences(
+        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
+    ) -> list[int]:
         """transformers' generic version: one slot too few for M2M100's two special tokens
         (it counts a cls and a sep token, and M2M100 has no cls), kept for identical output."""
         n0 = int(self.cls_token_id is not None) + len(token_ids_0) + int(self.sep_token_id is not None)
@@ -314,13 +358,23 @@ class M2M100Tokenizer(SlowTokenizerBase):
         return self.model_max_length - self.num_special_tokens_to_add()
 
     # ----------------------------------------------------------------- encoding
-    def __call__(self, text: str | Sequence[str] | None = None, *,
-                 text_target: str | Sequence[str] | None = None, add_special_tokens: bool = True,
-                 padding: bool | str = False, truncation: bool | str | None = None,
-                 max_length: int | None = None, pad_to_multiple_of: int | None = None,
-                 padding_side: str | None = None, return_tensors: str | None = None,
-                 return_attention_mask: bool | None = None, return_special_tokens_mask: bool = False,
-                 return_length: bool = False, split_special_tokens: bool | None = None) -> BatchEncoding:
+    def __call__(
+        self,
+        text: str | Sequence[str] | None = None,
+        *,
+        text_target: str | Sequence[str] | None = None,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        return_attention_mask: bool | None = None,
+        return_special_tokens_mask: bool = False,
+        return_length: bool = False,
+        split_special_tokens: bool | None = None,
+    ) -> BatchEncoding:
         """Encode source text(s) and/or target text(s) for the model.
 
         Args:
@@ -351,11 +405,18 @@ class M2M100Tokenizer(SlowTokenizerBase):
         """
         if text is None and text_target is None:
             raise ValueError("Pass text, text_target, or both.")
-        options = dict(add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
-                       max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
-                       padding_side=padding_side, return_tensors=return_tensors,
-                       return_attention_mask=return_attention_mask,
-                       return_special_tokens_mask=return_special_tokens_mask, return_length=return_length)
+        options = dict(
+            add_special_tokens=add_special_tokens,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
+            return_attention_mask=return_attention_mask,
+            return_special_tokens_mask=return_special_tokens_mask,
+            return_length=return_length,
+        )
         try:
             if text is not None:
                 self.set_src_lang_special_tokens(self.src_lang)
@@ -371,11 +432,19 @@ class M2M100Tokenizer(SlowTokenizerBase):
             encodings["labels"] = targets["input_ids"]
         return encodings
 
-    def encode(self, text: str | Sequence[str] | Sequence[int], *, add_special_tokens: bool = True,
-               padding: bool | str = False, truncation: bool | str | None = None,
-               max_length: int | None = None, pad_to_multiple_of: int | None = None,
-               padding_side: str | None = None, return_tensors: str | None = None,
-               split_special_tokens: bool | None = None) -> Any:
+    def encode(
+        self,
+        text: str | Sequence[str] | Sequence[int],
+        *,
+        add_special_tokens: bool = True,
+        padding: bool | str = False,
+        truncation: bool | str | None = None,
+        max_length: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        padding_side: str | None = None,
+        return_tensors: str | None = None,
+        split_special_tokens: bool | None = None,
+    ) -> Any:
         """Encode one text (or a token list, or ids) with the current language layout.
 
         Unlike ``__call__``, this keeps whatever layout was set last (source after any call).
@@ -394,32 +463,55 @@ class M2M100Tokenizer(SlowTokenizerBase):
             ids = list(text)
         else:
             raise ValueError(f"encode() takes a str, a list of tokens or a list of ids; got {text!r}.")
-        return self._build([ids], batched=False, add_special_tokens=add_special_tokens, padding=padding,
-                           truncation=truncation, max_length=max_length,
-                           pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
-                           return_tensors=return_tensors, return_attention_mask=False,
-                           return_special_tokens_mask=False, return_length=False)["input_ids"]
+        return self._build(
+            [ids],
+            batched=False,
+            add_special_tokens=add_special_tokens,
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_tensors=return_tensors,
+            return_attention_mask=False,
+            return_special_tokens_mask=False,
+            return_length=False,
+        )["input_ids"]
 
-    def _encode_texts(self, text: Any, split_special_tokens: bool | None,
-                      options: dict[str, Any]) -> BatchEncoding:
+    def _encode_texts(self, text: Any, split_special_tokens: bool | None, options: dict[str, Any]) -> BatchEncoding:
         batched = isinstance(text, (list, tuple))
         texts = list(text) if batched else [text]
         if not texts or not all(isinstance(t, str) for t in texts):
             raise ValueError(f"text must be a str or a non-empty list of str; got {text!r}.")
-        ids = [self.convert_tokens_to_ids(self.tokenize(t, split_special_tokens=split_special_tokens))
-               for t in texts]
+        ids = [self.convert_tokens_to_ids(self.tokenize(t, split_special_tokens=split_special_tokens)) for t in texts]
         return self._build(ids, batched=batched, **options)
 
-    def _build(self, id_lists: list[list[int]], *, batched: bool, add_special_tokens: bool,
-               padding: Any, truncation: Any, max_length: int | None, pad_to_multiple_of: int | None,
-               padding_side: str | None, return_tensors: str | None,
-               return_attention_mask: bool | None, return_special_tokens_mask: bool,
-               return_length: bool) -> BatchEncoding:
+    def _build(
+        self,
+        id_lists: list[list[int]],
+        *,
+        batched: bool,
+        add_special_tokens: bool,
+        padding: Any,
+        truncation: Any,
+        max_length: int | None,
+        pad_to_multiple_of: int | None,
+        padding_side: str | None,
+        return_tensors: str | None,
+        return_attention_mask: bool | None,
+        return_special_tokens_mask: bool,
+        return_length: bool,
+    ) -> BatchEncoding:
         """Truncate, add special tokens, pad and convert, as transformers' encode_plus pipeline."""
         padding, truncation, max_length = encoding.resolve_options(
-            padding=padding, truncation=truncation, max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of, model_max_length=self.model_max_length,
-            return_tensors=return_tensors, padding_side=padding_side)
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            model_max_length=self.model_max_length,
+            return_tensors=return_tensors,
+            padding_side=padding_side,
+        )
         if padding != "do_not_pad" and self.pad_token_id is None:
             raise ValueError("Padding needs a pad_token; this tokenizer has none.")
         if return_attention_mask is None:
@@ -427,22 +519,33 @@ class M2M100Tokenizer(SlowTokenizerBase):
         num_special = self.num_special_tokens_to_add() if add_special_tokens else 0
         items: list[dict[str, Any]] = []
         for ids in id_lists:
-            ids = encoding.truncate(ids, num_special=num_special, truncation=truncation,
-                                    max_length=max_length, side=self.truncation_side)
+            ids = encoding.truncate(
+                ids, num_special=num_special, truncation=truncation, max_length=max_length, side=self.truncation_side
+            )
             with_special = self.build_inputs_with_special_tokens(ids) if add_special_tokens else ids
             item: dict[str, Any] = {"input_ids": with_special}
             if return_special_tokens_mask:
-                item["special_tokens_mask"] = (self.get_special_tokens_mask(ids) if add_special_tokens
-                                               else [0] * len(ids))
+                item["special_tokens_mask"] = (
+                    self.get_special_tokens_mask(ids) if add_special_tokens else [0] * len(ids)
+                )
             if batched and return_length:  # a batch reports lengths before padding
                 item["length"] = len(item["input_ids"])
             items.append(item)
         if max_length is None and max(len(item["input_ids"]) for item in items) > self.model_max_length:
-            logger.warning("A sequence is longer than model_max_length (%d): the model cannot take it "
-                           "whole; pass truncation=True.", self.model_max_length)
-        encoding.pad(items, padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
-                     side=padding_side or self.padding_side, pad_id=self.pad_token_id,
-                     attention_mask=return_attention_mask)
+            logger.warning(
+                "A sequence is longer than model_max_length (%d): the model cannot take it "
+                "whole; pass truncation=True.",
+                self.model_max_length,
+            )
+        encoding.pad(
+            items,
+            padding=padding,
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            side=padding_side or self.padding_side,
+            pad_id=self.pad_token_id,
+            attention_mask=return_attention_mask,
+        )
         if not batched and return_length:  # a single text reports it after padding
             items[0]["length"] = len(items[0]["input_ids"])
         data = {key: [item[key] for item in items] for key in items[0]} if batched else items[0]

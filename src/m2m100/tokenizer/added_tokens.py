@@ -144,9 +144,7 @@ class Trie:
         return _cut(text, offsets)
 
     @staticmethod
-    def _longest_match(
-        text: str, states: dict[int, dict], start: int, current: int, skip: int
-    ) -> tuple[int, int, int]:
+    def _longest_match(text: str, states: dict[int, dict], start: int, current: int, skip: int) -> tuple[int, int, int]:
         end = current
         for look_start, node in states.items():
             if look_start > start:

@@ -14,8 +14,16 @@ from typing import Any, overload
 
 from m2m100.tokenizer.added_tokens import AddedToken, Trie, split_on_added_tokens
 
-SPECIAL_TOKENS_ATTRIBUTES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
-                             "cls_token", "mask_token", "additional_special_tokens")
+SPECIAL_TOKENS_ATTRIBUTES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+    "additional_special_tokens",
+)
 
 
 def _special_token(attr: str) -> property:
@@ -71,6 +79,7 @@ class SlowTokenizerBase:
                 ``additional_special_tokens`` -> list.
             added_tokens_decoder: Saved id -> added token (AddedToken, dict or str).
         """
+
         def own(token: Any) -> Any:  # e.g. a tokenizers.AddedToken becomes ours, str stays str
             return token if token is None or isinstance(token, str) else AddedToken.coerce(token)
 
@@ -229,8 +238,7 @@ class SlowTokenizerBase:
     def convert_ids_to_tokens(self, ids: int, skip_special_tokens: bool = False) -> str: ...
     @overload
     def convert_ids_to_tokens(self, ids: Sequence[int], skip_special_tokens: bool = False) -> list[str]: ...
-    def convert_ids_to_tokens(self, ids: int | Sequence[int],
-                              skip_special_tokens: bool = False) -> str | list[str]:
+    def convert_ids_to_tokens(self, ids: int | Sequence[int], skip_special_tokens: bool = False) -> str | list[str]:
         """Map an id, or a sequence of ids, to tokens.
 
         Args:
@@ -254,15 +262,29 @@ class SlowTokenizerBase:
     @staticmethod
     def clean_up_tokenization(text: str) -> str:
         """Remove the spaces English tokenization leaves before punctuation and contractions."""
-        for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
-                              (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"),
-                              (" 're", "'re")):
+        for before, after in (
+            (" .", "."),
+            (" ?", "?"),
+            (" !", "!"),
+            (" ,", ","),
+            (" ' ", "'"),
+            (" n't", "n't"),
+            (" 'm", "'m"),
+            (" 's", "'s"),
+            (" 've", "'ve"),
+            (" 're", "'re"),
+        ):
             text = text.replace(before, after)
         return text
 
-    def decode(self, token_ids: Any, skip_special_tokens: bool = False,
-               clean_up_tokenization_spaces: bool | None = None, *,
-               spaces_between_special_tokens: bool = True) -> str:
+    def decode(
+        self,
+        token_ids: Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        *,
+        spaces_between_special_tokens: bool = True,
+    ) -> str:
         """Turn ids back into text.
 
         Args:
@@ -282,7 +304,8 @@ class SlowTokenizerBase:
         # Decoded on their own rather than by the vocabulary: non-special added tokens and
         # additional special tokens past the base vocabulary (M2M100's language tokens).
         apart = (set(self._added_encoder) - special) | {
-            t for t in self.additional_special_tokens if self._token_to_id(t) >= self.vocab_size}
+            t for t in self.additional_special_tokens if self._token_to_id(t) >= self.vocab_size
+        }
         texts: list[str] = []
         pending: list[str] = []
         for token in tokens:
@@ -302,13 +325,24 @@ class SlowTokenizerBase:
             clean_up_tokenization_spaces = self.clean_up_tokenization_spaces
         return self.clean_up_tokenization(text) if clean_up_tokenization_spaces else text
 
-    def batch_decode(self, sequences: Any, skip_special_tokens: bool = False,
-                     clean_up_tokenization_spaces: bool | None = None, *,
-                     spaces_between_special_tokens: bool = True) -> list[str]:
+    def batch_decode(
+        self,
+        sequences: Any,
+        skip_special_tokens: bool = False,
+        clean_up_tokenization_spaces: bool | None = None,
+        *,
+        spaces_between_special_tokens: bool = True,
+    ) -> list[str]:
         """``decode`` each row of a list of id lists, or of a 2-D tensor or array."""
-        return [self.decode(seq, skip_special_tokens, clean_up_tokenization_spaces,
-                            spaces_between_special_tokens=spaces_between_special_tokens)
-                for seq in sequences]
+        return [
+            self.decode(
+                seq,
+                skip_special_tokens,
+                clean_up_tokenization_spaces,
+                spaces_between_special_tokens=spaces_between_special_tokens,
+            )
+            for seq in sequences
+        ]
 
 
 def _to_python(ids: Any) -> Any:

@@ -18,11 +18,22 @@ logger = logging.getLogger(__name__)
 VERY_LARGE_INTEGER = int(1e30)  # transformers' model_max_length when none is known
 LARGE_INTEGER = int(1e20)  # above this, model_max_length counts as "no maximum"
 
-_PADDINGS = {True: "longest", False: "do_not_pad", "longest": "longest",
-             "max_length": "max_length", "do_not_pad": "do_not_pad"}
-_TRUNCATIONS = {True: "longest_first", False: "do_not_truncate", None: "do_not_truncate",
-                "longest_first": "longest_first", "only_first": "only_first",
-                "only_second": "only_second", "do_not_truncate": "do_not_truncate"}
+_PADDINGS = {
+    True: "longest",
+    False: "do_not_pad",
+    "longest": "longest",
+    "max_length": "max_length",
+    "do_not_pad": "do_not_pad",
+}
+_TRUNCATIONS = {
+    True: "longest_first",
+    False: "do_not_truncate",
+    None: "do_not_truncate",
+    "longest_first": "longest_first",
+    "only_first": "only_first",
+    "only_second": "only_second",
+    "do_not_truncate": "do_not_truncate",
+}
 
 
 class BatchEncoding(dict):
@@ -52,8 +63,14 @@ class BatchEncoding(dict):
 
 
 def resolve_options(
-    *, padding: Any, truncation: Any, max_length: int | None, pad_to_multiple_of: int | None,
-    model_max_length: int, return_tensors: str | None, padding_side: str | None,
+    *,
+    padding: Any,
+    truncation: Any,
+    max_length: int | None,
+    pad_to_multiple_of: int | None,
+    model_max_length: int,
+    return_tensors: str | None,
+    padding_side: str | None,
 ) -> tuple[str, str, int | None]:
     """Check the call options and settle the padding and truncation strategies.
 
@@ -69,8 +86,7 @@ def resolve_options(
     if not isinstance(padding, (bool, str)) or padding not in _PADDINGS:
         raise ValueError(f"padding must be one of True, False, {list(_PADDINGS)[2:]}; got {padding!r}.")
     if not isinstance(truncation, (bool, str, type(None))) or truncation not in _TRUNCATIONS:
-        raise ValueError(f"truncation must be one of True, False, None, {list(_TRUNCATIONS)[3:]}; "
-                         f"got {truncation!r}.")
+        raise ValueError(f"truncation must be one of True, False, None, {list(_TRUNCATIONS)[3:]}; got {truncation!r}.")
     if return_tensors not in (None, "pt", "np"):
         raise ValueError(f"return_tensors must be None, 'pt' or 'np'; got {return_tensors!r}.")
     if padding_side not in (None, "left", "right"):
@@ -82,8 +98,7 @@ def resolve_options(
         raise ValueError("pad_to_multiple_of must be positive; got 0.")
 
     if max_length is not None and padding is False and truncation is None:
-        logger.warning("max_length is set without truncation=True: truncating (longest_first) "
-                       "as transformers does.")
+        logger.warning("max_length is set without truncation=True: truncating (longest_first) as transformers does.")
         truncation = True
     padding, truncation = _PADDINGS[padding], _TRUNCATIONS[truncation]
     if max_length is None:
@@ -95,15 +110,21 @@ def resolve_options(
         if truncation != "do_not_truncate":
             truncation = "do_not_truncate" if no_limit else truncation
             max_length = max_length if no_limit else model_max_length
-    if (truncation != "do_not_truncate" and padding != "do_not_pad" and pad_to_multiple_of
-            and max_length is not None and max_length % pad_to_multiple_of):
-        raise ValueError(f"Truncation and padding are both on but max_length ({max_length}) is "
-                         f"not a multiple of pad_to_multiple_of ({pad_to_multiple_of}).")
+    if (
+        truncation != "do_not_truncate"
+        and padding != "do_not_pad"
+        and pad_to_multiple_of
+        and max_length is not None
+        and max_length % pad_to_multiple_of
+    ):
+        raise ValueError(
+            f"Truncation and padding are both on but max_length ({max_length}) is "
+            f"not a multiple of pad_to_multiple_of ({pad_to_multiple_of})."
+        )
     return padding, truncation, max_length
 
 
-def truncate(ids: list[int], *, num_special: int, truncation: str, max_length: int | None,
-             side: str) -> list[int]:
+def truncate(ids: list[int], *, num_special: int, truncation: str, max_length: int | None, side: str) -> list[int]:
     """Drop tokens so that ``ids`` plus its special tokens fit ``max_length``.
 
     A single sequence is cut by ``longest_first`` and ``only_first`` alike; ``only_second``
@@ -118,8 +139,16 @@ def truncate(ids: list[int], *, num_special: int, truncation: str, max_length: i
     return ids[remove:] if side == "left" else ids[:-remove]
 
 
-def pad(items: list[dict[str, list[int]]], *, padding: str, max_length: int | None,
-        pad_to_multiple_of: int | None, side: str, pad_id: int, attention_mask: bool) -> None:
+def pad(
+    items: list[dict[str, list[int]]],
+    *,
+    padding: str,
+    max_length: int | None,
+    pad_to_multiple_of: int | None,
+    side: str,
+    pad_id: int,
+    attention_mask: bool,
+) -> None:
     """Pad the encodings of one call, in place, to a common length.
 
     ``"longest"`` pads to the longest item, ``"max_length"`` to ``max_length`` (longer items
@@ -158,8 +187,10 @@ def to_tensors(data: dict[str, Any], return_tensors: str | None, *, prepend_batc
         data = {key: [value] for key, value in data.items()}
     for key, value in data.items():
         if value and isinstance(value[0], list) and len({len(row) for row in value}) > 1:
-            raise ValueError(f"Cannot make a tensor of {key!r}: its rows have different lengths. "
-                             "Pass padding=True (and truncation=True) to batch texts.")
+            raise ValueError(
+                f"Cannot make a tensor of {key!r}: its rows have different lengths. "
+                "Pass padding=True (and truncation=True) to batch texts."
+            )
     if return_tensors == "pt":
         return BatchEncoding({k: torch.tensor(v, dtype=torch.long) for k, v in data.items()})
     return BatchEncoding({k: np.asarray(v, dtype=np.int64) for k, v in data.items()})

@@ -30,11 +30,29 @@ _HUB_FILES = [VOCAB_FILE, SPM_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKE
 
 # Config keys transformers refreshes from the live tokenizer when saving (it takes every
 # attribute of that name; these are the ones both implementations share).
-_LIVE_KEYS = {"src_lang", "tgt_lang", "bos_token", "eos_token", "unk_token", "sep_token", "pad_token",
-              "cls_token", "mask_token", "additional_special_tokens", "language_codes",
-              "sp_model_kwargs", "num_madeup_words", "model_max_length", "clean_up_tokenization_spaces",
-              "padding_side", "truncation_side", "split_special_tokens", "model_input_names",
-              "extra_special_tokens", "name_or_path"}
+_LIVE_KEYS = {
+    "src_lang",
+    "tgt_lang",
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+    "additional_special_tokens",
+    "language_codes",
+    "sp_model_kwargs",
+    "num_madeup_words",
+    "model_max_length",
+    "clean_up_tokenization_spaces",
+    "padding_side",
+    "truncation_side",
+    "split_special_tokens",
+    "model_input_names",
+    "extra_special_tokens",
+    "name_or_path",
+}
 
 
 def load_json(path: str | os.PathLike) -> Any:
@@ -60,20 +78,31 @@ def load_spm(path: str | os.PathLike, sp_model_kwargs: Mapping[str, Any]) -> sen
     return processor
 
 
-def resolve_folder(name_or_path: str | os.PathLike, *, cache_dir: str | os.PathLike | None,
-                   revision: str | None, local_files_only: bool, token: str | bool | None) -> Path:
+def resolve_folder(
+    name_or_path: str | os.PathLike,
+    *,
+    cache_dir: str | os.PathLike | None,
+    revision: str | None,
+    local_files_only: bool,
+    token: str | bool | None,
+) -> Path:
     """The local folder of a tokenizer: a folder as is, or a hub id downloaded (tokenizer files only).
 
     Raises:
         FileNotFoundError: a local-looking path that does not exist.
         OSError: a hub id that could not be downloaded (no huggingface_hub, no network, no repo).
     """
-    return resolve_checkpoint_dir(name_or_path, cache_dir=cache_dir, revision=revision,
-                                  local_files_only=local_files_only, token=token, allow_patterns=_HUB_FILES)
+    return resolve_checkpoint_dir(
+        name_or_path,
+        cache_dir=cache_dir,
+        revision=revision,
+        local_files_only=local_files_only,
+        token=token,
+        allow_patterns=_HUB_FILES,
+    )
 
 
-def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
-                     special_attributes: Sequence[str]) -> dict[str, Any]:
+def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attributes: Sequence[str]) -> dict[str, Any]:
     """Read a folder's constructor arguments as transformers' ``from_pretrained`` does.
 
     Args:
@@ -89,8 +118,10 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
     """
     for name in (VOCAB_FILE, SPM_FILE):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} is missing: an M2M100 tokenizer folder needs "
-                                    f"{VOCAB_FILE} and {SPM_FILE} ({CONFIG_FILE} is optional).")
+            raise FileNotFoundError(
+                f"{folder / name} is missing: an M2M100 tokenizer folder needs "
+                f"{VOCAB_FILE} and {SPM_FILE} ({CONFIG_FILE} is optional)."
+            )
     config = load_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
     named = config.get("tokenizer_class")
     if named not in (None, "M2M100Tokenizer"):
@@ -126,8 +157,7 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
                 if value is not None:
                     special.update(map(str, value) if key == "additional_special_tokens" else [str(value)])
             for content, index in load_json(folder / ADDED_TOKENS_FILE).items():
-                decoder[index] = AddedToken(content, normalized=content not in special,
-                                            special=content in special)
+                decoder[index] = AddedToken(content, normalized=content not in special, special=content in special)
     config["added_tokens_decoder"] = decoder
     config = _from_json(config)
     # Special tokens take the flags their saved added token has.
@@ -137,8 +167,9 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any],
     return config
 
 
-def save_folder(tokenizer: Any, directory: Path, prefix: str | None,
-                special_attributes: Sequence[str]) -> tuple[str, ...]:
+def save_folder(
+    tokenizer: Any, directory: Path, prefix: str | None, special_attributes: Sequence[str]
+) -> tuple[str, ...]:
     """Write a tokenizer folder exactly as transformers' ``save_pretrained`` does.
 
     Returns:
@@ -151,8 +182,9 @@ def save_folder(tokenizer: Any, directory: Path, prefix: str | None,
     if directory.is_file():
         raise NotADirectoryError(f"Cannot save a tokenizer into {directory}: it is a file.")
     directory.mkdir(parents=True, exist_ok=True)
-    config_path, special_path, added_path = (_named(directory, prefix, name)
-                                             for name in (CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE))
+    config_path, special_path, added_path = (
+        _named(directory, prefix, name) for name in (CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE)
+    )
     config = copy.deepcopy(tokenizer.init_kwargs)
     for key in (set(config) | {"model_max_length", "clean_up_tokenization_spaces"}) & _LIVE_KEYS:
         config[key] = getattr(tokenizer, key)

@@ -15,9 +15,10 @@ import json
 import logging
 import os
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any
 
 import torch
 
@@ -75,8 +76,14 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     return "tsv"
 
 
-def read_pairs(path: str | os.PathLike[str], *, src_lang: Optional[str] = None, tgt_lang: Optional[str] = None,
-               skip_bad_lines: bool = False, fmt: Optional[str] = None) -> ReadResult:
+def read_pairs(
+    path: str | os.PathLike[str],
+    *,
+    src_lang: str | None = None,
+    tgt_lang: str | None = None,
+    skip_bad_lines: bool = False,
+    fmt: str | None = None,
+) -> ReadResult:
     """Read the sentence pairs of a TSV or JSONL file; blank lines are ignored.
 
     Args:
@@ -122,7 +129,7 @@ def read_pairs(path: str | os.PathLike[str], *, src_lang: Optional[str] = None, 
     return result
 
 
-def _lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Optional[str]]]:
+def _lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, str | None]]:
     """(1-based number, text) of each line, split on "\\n" only; None for a line that is not UTF-8."""
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -133,7 +140,7 @@ def _lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, Optional[str]]]:
                 yield number, None
 
 
-def _parse_tsv(text: str, src_lang: Optional[str], tgt_lang: Optional[str]) -> tuple[str, str, str, str]:
+def _parse_tsv(text: str, src_lang: str | None, tgt_lang: str | None) -> tuple[str, str, str, str]:
     fields = text.split("\t")
     if len(fields) != 2:
         raise _BadLine(f"expected 2 tab-separated fields (source, target), found {len(fields)}")
@@ -144,7 +151,7 @@ def _parse_tsv(text: str, src_lang: Optional[str], tgt_lang: Optional[str]) -> t
     return src_lang, tgt_lang, src, tgt
 
 
-def _parse_jsonl(text: str, src_lang: Optional[str], tgt_lang: Optional[str]) -> tuple[str, str, str, str]:
+def _parse_jsonl(text: str, src_lang: str | None, tgt_lang: str | None) -> tuple[str, str, str, str]:
     try:
         record = json.loads(text)
     except json.JSONDecodeError as err:
@@ -156,8 +163,9 @@ def _parse_jsonl(text: str, src_lang: Optional[str], tgt_lang: Optional[str]) ->
         value = values.get(key)
         if value is None:
             hint = " and no --src-lang/--tgt-lang given" if key.endswith("lang") else ""
-            raise _BadLine(f'no "{key}"{hint}; a line reads '
-                           '{"src_lang": "en", "tgt_lang": "fr", "src": ..., "tgt": ...}')
+            raise _BadLine(
+                f'no "{key}"{hint}; a line reads {{"src_lang": "en", "tgt_lang": "fr", "src": ..., "tgt": ...}}'
+            )
         if not isinstance(value, str):
             raise _BadLine(f'"{key}" must be a string, got {value!r}')
     if not values["src"].strip() or not values["tgt"].strip():
@@ -278,8 +286,17 @@ class Dataset:
     left_out: int  # pairs longer than max_length, or than max_tokens together
 
 
-def load_dataset(path: str | os.PathLike[str], tokenizer: Any, *, src_lang: Optional[str], tgt_lang: Optional[str],
-                 skip_bad_lines: bool, max_length: int, max_tokens: int, vocab_size: int) -> Dataset:
+def load_dataset(
+    path: str | os.PathLike[str],
+    tokenizer: Any,
+    *,
+    src_lang: str | None,
+    tgt_lang: str | None,
+    skip_bad_lines: bool,
+    max_length: int,
+    max_tokens: int,
+    vocab_size: int,
+) -> Dataset:
     """Read a data file, check its language codes, tokenize it and plan its batches.
 
     Args:
@@ -296,13 +313,21 @@ def load_dataset(path: str | os.PathLike[str], tokenizer: Any, *, src_lang: Opti
         for code in (pair.src_lang, pair.tgt_lang):
             token_id = tokenizer.get_lang_id(code)
             if token_id >= vocab_size:
-                raise UnknownLanguageError(f"{pair.where}: language {code!r} has token id {token_id}, beyond the "
-                                           f"model's vocabulary of {vocab_size}")
+                raise UnknownLanguageError(
+                    f"{pair.where}: language {code!r} has token id {token_id}, beyond the "
+                    f"model's vocabulary of {vocab_size}"
+                )
     examples, too_long = tokenize_pairs(read.pairs, tokenizer, max_length=max_length)
     batches, too_big = plan_batches(examples, max_tokens)
     if too_long + too_big:
-        logger.warning("%s: left out %d pair(s) longer than %d tokens a side or %d tokens together "
-                       "(--max-length, --max-batch-tokens)", path, too_long + too_big, max_length, max_tokens)
+        logger.warning(
+            "%s: left out %d pair(s) longer than %d tokens a side or %d tokens together "
+            "(--max-length, --max-batch-tokens)",
+            path,
+            too_long + too_big,
+            max_length,
+            max_tokens,
+        )
     if not batches:
         raise DataError(f"{path}: no pair fits --max-length {max_length} and --max-batch-tokens {max_tokens}")
     return Dataset(examples, batches, len(read.skipped), too_long + too_big)
@@ -317,9 +342,10 @@ class Batch:
     labels: torch.Tensor  # (B, T) target ids, IGNORE_INDEX at padding
     tgt_lang_ids: list[int]  # the first label of each row: the target language token
 
-    def to(self, device: torch.device) -> "Batch":
-        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
-                     self.tgt_lang_ids)
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device), self.tgt_lang_ids
+        )
 
 
 def target_tokens(examples: Sequence[Example], indices: Sequence[int]) -> int:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -26,7 +27,7 @@ class Distributed:
         ValueError: CUDA asked for where there is none.
     """
 
-    def __init__(self, device: Optional[str]) -> None:
+    def __init__(self, device: str | None) -> None:
         self.world_size = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -84,8 +85,11 @@ class Distributed:
 
 def rng_state(device: torch.device) -> dict[str, Any]:
     """The RNG states a resumed process needs to draw the same dropout masks."""
-    return {"python": random.getstate(), "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+    return {
+        "python": random.getstate(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
 
 
 def set_rng_state(state: dict[str, Any], device: torch.device) -> None:

@@ -21,8 +21,9 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,8 +49,9 @@ class DivergedError(RuntimeError):
 # ------------------------------------------------------------------------------------------
 # Loss and learning rate
 # ------------------------------------------------------------------------------------------
-def label_smoothed_nll_loss(logits: torch.Tensor, labels: torch.Tensor,
-                            epsilon: float) -> tuple[torch.Tensor, torch.Tensor]:
+def label_smoothed_nll_loss(
+    logits: torch.Tensor, labels: torch.Tensor, epsilon: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed label-smoothed cross-entropy and summed NLL over the labels that are not -100.
 
     fairseq's ``label_smoothed_nll_loss``: the target class gets probability ``1 - epsilon`` and
@@ -86,12 +88,15 @@ def lr_factor(step: int, *, schedule: str, warmup: int, total: int) -> float:
     return max(0.0, (total - step) / max(1, total - warmup))
 
 
-def build_optimizer(model: torch.nn.Module, settings: TrainSettings,
-                    total_steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+def build_optimizer(
+    model: torch.nn.Module, settings: TrainSettings, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW (weight decay on matrices only) and its warmup schedule."""
     params = list(dict.fromkeys(p for p in model.parameters() if p.requires_grad))  # tied ones once
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
     assert settings.lr is not None
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, betas=ADAM_BETAS, eps=1e-8)
     factor = functools.partial(lr_factor, schedule=settings.schedule, warmup=settings.warmup_steps, total=total_steps)
@@ -101,8 +106,11 @@ def build_optimizer(model: torch.nn.Module, settings: TrainSettings,
 # ------------------------------------------------------------------------------------------
 # The run
 # ------------------------------------------------------------------------------------------
-def train(settings: TrainSettings, *, on_step: Optional[Callable[[int, int, dict[str, Any]], None]] = None,
-          ) -> TrainResult:
+def train(
+    settings: TrainSettings,
+    *,
+    on_step: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> TrainResult:
     """Train as ``settings`` say and return where the run ended.
 
     Args:
@@ -132,8 +140,9 @@ def train(settings: TrainSettings, *, on_step: Optional[Callable[[int, int, dict
 class _Run:
     """One training job: the state that :func:`train` threads through its steps."""
 
-    def __init__(self, settings: TrainSettings, dist: Distributed,
-                 on_step: Optional[Callable[[int, int, dict[str, Any]], None]]) -> None:
+    def __init__(
+        self, settings: TrainSettings, dist: Distributed, on_step: Callable[[int, int, dict[str, Any]], None] | None
+    ) -> None:
         self.settings, self.dist, self.on_step = settings, dist, on_step
         try:
             check_precision(settings.precision, dist.device)
@@ -156,13 +165,23 @@ class _Run:
             if code is not None and code not in known:
                 raise data.UnknownLanguageError(f"{flag}: {unknown_language_error(code, known)}")
         for path in filter(None, (settings.train_file, settings.valid_file)):
-            if (Path(path).is_file() and data.detect_format(path) == "tsv"
-                    and (settings.src_lang is None or settings.tgt_lang is None)):
+            if (
+                Path(path).is_file()
+                and data.detect_format(path) == "tsv"
+                and (settings.src_lang is None or settings.tgt_lang is None)
+            ):
                 raise SettingsError(f"{path} is TSV, which holds no language codes: give --src-lang and --tgt-lang")
         max_length = settings.max_length or min(self.tokenizer.model_max_length, self.config.max_position_embeddings)
-        load = functools.partial(data.load_dataset, tokenizer=self.tokenizer, src_lang=settings.src_lang,
-                       tgt_lang=settings.tgt_lang, skip_bad_lines=settings.skip_bad_lines, max_length=max_length,
-                       max_tokens=settings.max_batch_tokens, vocab_size=self.config.vocab_size)
+        load = functools.partial(
+            data.load_dataset,
+            tokenizer=self.tokenizer,
+            src_lang=settings.src_lang,
+            tgt_lang=settings.tgt_lang,
+            skip_bad_lines=settings.skip_bad_lines,
+            max_length=max_length,
+            max_tokens=settings.max_batch_tokens,
+            vocab_size=self.config.vocab_size,
+        )
         self.train_data = load(settings.train_file)
         self.valid_data = load(settings.valid_file) if settings.valid_file else None
         self.group = dist.world_size * settings.grad_accum
@@ -173,8 +192,19 @@ class _Run:
     # ------------------------------------------------------------------ setup
     def _identity(self) -> dict[str, Any]:
         """What makes two runs the same run (run.json): the settings that change the result."""
-        changeable = {"max_steps", "epochs", "eval_every", "save_every", "log_every", "bleu", "resume",
-                      "overwrite", "device", "gradient_checkpointing", "output"}
+        changeable = {
+            "max_steps",
+            "epochs",
+            "eval_every",
+            "save_every",
+            "log_every",
+            "bleu",
+            "resume",
+            "overwrite",
+            "device",
+            "gradient_checkpointing",
+            "output",
+        }
         identity = {k: v for k, v in dataclasses.asdict(self.settings).items() if k not in changeable}
         identity["world_size"] = self.dist.world_size
         identity["train_file_bytes"] = os.path.getsize(self.settings.train_file)
@@ -223,45 +253,63 @@ class _Run:
         if dist.world_size > 1:
             layerdrop = self.config.encoder_layerdrop > 0 or self.config.decoder_layerdrop > 0
             self.model = torch.nn.parallel.DistributedDataParallel(
-                self.core, device_ids=[dist.device] if dist.device.type == "cuda" else None,
-                find_unused_parameters=layerdrop)  # a dropped layer leaves its weights without gradient
+                self.core,
+                device_ids=[dist.device] if dist.device.type == "cuda" else None,
+                find_unused_parameters=layerdrop,
+            )  # a dropped layer leaves its weights without gradient
         loss = self._loop()
-        return TrainResult(self.step, self.step / self.steps_per_epoch, loss, self.best, self.folder.path,
-                           self.train_data.skipped_lines, self.train_data.left_out)
+        return TrainResult(
+            self.step,
+            self.step / self.steps_per_epoch,
+            loss,
+            self.best,
+            self.folder.path,
+            self.train_data.skipped_lines,
+            self.train_data.left_out,
+        )
 
     # ------------------------------------------------------------------ steps
-    def _loop(self) -> Optional[float]:
+    def _loop(self) -> float | None:
         s, dist = self.settings, self.dist
         examples, batches = self.train_data.examples, self.train_data.batches
         order_epoch, order = -1, batches
         meter = _Meter()
-        loss: Optional[float] = None
+        loss: float | None = None
         while self.step < self.total_steps:
             epoch, k = divmod(self.step, self.steps_per_epoch)
             if epoch != order_epoch:
                 order_epoch, order = epoch, data.epoch_order(batches, seed=s.seed, epoch=epoch)
             group = data.step_batches(order, k, self.group)
             targets = sum(data.target_tokens(examples, b) for b in group)
-            loss_sum, nll_sum = dist.sum(self._forward_backward(group[dist.rank::dist.world_size], targets))
+            loss_sum, nll_sum = dist.sum(self._forward_backward(group[dist.rank :: dist.world_size], targets))
             if not math.isfinite(loss_sum):
                 # Checked before the update, so the weights (and OUTPUT/last) are still good ones.
-                raise DivergedError(f"the loss is {loss_sum} at step {self.step + 1}; stopped. "
-                                    f"{self.folder.describe_last()} (try a lower --lr or --precision fp32)")
+                raise DivergedError(
+                    f"the loss is {loss_sum} at step {self.step + 1}; stopped. "
+                    f"{self.folder.describe_last()} (try a lower --lr or --precision fp32)"
+                )
             lr = self.scheduler.get_last_lr()[0]  # this step's (the update moves the scheduler on)
             grad_norm = self._update()
             self.step += 1
             loss = loss_sum / targets
             meter.add(loss_sum, nll_sum, targets, sum(data.batch_cost(examples, b) for b in group))
-            record = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 4), "loss": loss,
-                      "nll_loss": nll_sum / targets, "lr": lr, "grad_norm": grad_norm,
-                      "tokens_per_s": meter.tokens_per_s()}
+            record = {
+                "step": self.step,
+                "epoch": round(self.step / self.steps_per_epoch, 4),
+                "loss": loss,
+                "nll_loss": nll_sum / targets,
+                "lr": lr,
+                "grad_norm": grad_norm,
+                "tokens_per_s": meter.tokens_per_s(),
+            }
             if dist.is_main and self.on_step:
                 self.on_step(self.step, self.total_steps, record)
             last = self.step == self.total_steps
             if self.step % s.log_every == 0 or last:
                 if dist.is_main:  # the loss averaged over the steps since the previous line
-                    self.folder.append_log({**record, "loss": meter.loss / meter.targets,
-                                            "nll_loss": meter.nll / meter.targets})
+                    self.folder.append_log(
+                        {**record, "loss": meter.loss / meter.targets, "nll_loss": meter.nll / meter.targets}
+                    )
                 meter = _Meter()
             if self.valid_data is not None and (self.step % (s.eval_every or s.save_every) == 0 or last):
                 self._validate()
@@ -287,11 +335,17 @@ class _Run:
         return [loss_total, nll_total]
 
     def _loss(self, model: Any, batch: data.Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        decoder_input_ids = shift_tokens_right(batch.labels, self.config.pad_token_id,
-                                               self.config.decoder_start_token_id)
+        decoder_input_ids = shift_tokens_right(
+            batch.labels, self.config.pad_token_id, self.config.decoder_start_token_id
+        )
         with autocast(self.settings.precision, self.dist.device):
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                           decoder_input_ids=decoder_input_ids, use_cache=False, return_dict=False)[0]
+            logits = model(
+                input_ids=batch.input_ids,
+                attention_mask=batch.attention_mask,
+                decoder_input_ids=decoder_input_ids,
+                use_cache=False,
+                return_dict=False,
+            )[0]
         return label_smoothed_nll_loss(logits, batch.labels, self.settings.label_smoothing)
 
     def _update(self) -> float:
@@ -301,8 +355,10 @@ class _Run:
             self.scaler.unscale_(self.optimizer)
         norm = float(torch.nn.utils.clip_grad_norm_(params, self.settings.clip_norm or math.inf))
         if not math.isfinite(norm) and self.scaler is None:  # fp16's scaler skips such steps by design
-            raise DivergedError(f"the gradient norm is {norm} at step {self.step + 1}; stopped. "
-                                f"{self.folder.describe_last()} (try a lower --lr)")
+            raise DivergedError(
+                f"the gradient norm is {norm} at step {self.step + 1}; stopped. "
+                f"{self.folder.describe_last()} (try a lower --lr)"
+            )
         if self.scaler is not None:
             self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
             self.scaler.update()
@@ -334,8 +390,11 @@ class _Run:
         self.core.train()
         loss_sum, nll_sum = dist.sum([loss_sum, nll_sum])
         ntokens = sum(data.target_tokens(examples, b) for b in batches)
-        record: dict[str, Any] = {"step": self.step, "valid_loss": loss_sum / ntokens,
-                                  "valid_nll_loss": nll_sum / ntokens}
+        record: dict[str, Any] = {
+            "step": self.step,
+            "valid_loss": loss_sum / ntokens,
+            "valid_nll_loss": nll_sum / ntokens,
+        }
         if s.bleu:
             import sacrebleu
 
@@ -345,8 +404,9 @@ class _Run:
             record["bleu"] = sacrebleu.corpus_bleu(hyps, refs).score
             record["chrf"] = sacrebleu.corpus_chrf(hyps, refs).score
         value = record["valid_loss" if s.best_metric == "loss" else s.best_metric]
-        better = self.best is None or (value < self.best["value"] if s.best_metric == "loss"
-                                       else value > self.best["value"])
+        better = self.best is None or (
+            value < self.best["value"] if s.best_metric == "loss" else value > self.best["value"]
+        )
         if better:
             self.best = {"metric": s.best_metric, "value": value, "step": self.step}
         if dist.is_main:
@@ -360,18 +420,31 @@ class _Run:
     def _translate(self, batch: data.Batch) -> list[str]:
         """Greedy translations of a batch, each row into its own target language."""
         max_new = min(2 * batch.input_ids.shape[1] + 10, self.config.max_position_embeddings)
-        out = self.core.generate(batch.input_ids, batch.attention_mask, forced_bos_token_id=batch.tgt_lang_ids,
-                                 num_beams=1, do_sample=False, max_new_tokens=max_new)
+        out = self.core.generate(
+            batch.input_ids,
+            batch.attention_mask,
+            forced_bos_token_id=batch.tgt_lang_ids,
+            num_beams=1,
+            do_sample=False,
+            max_new_tokens=max_new,
+        )
         return self.tokenizer.batch_decode(out, skip_special_tokens=True)
 
     def _save_last(self) -> None:
         rngs = self.dist.gather(rng_state(self.dist.device))
         if self.dist.is_main:
             epoch, batch = divmod(self.step, self.steps_per_epoch)
-            state = {"step": self.step, "epoch": epoch, "batch_in_epoch": batch * self.group,
-                     "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                     "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                     "best": self.best, "rng": rngs, "world_size": self.dist.world_size}
+            state = {
+                "step": self.step,
+                "epoch": epoch,
+                "batch_in_epoch": batch * self.group,
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                "best": self.best,
+                "rng": rngs,
+                "world_size": self.dist.world_size,
+            }
             self.folder.save("last", self.core, self.tokenizer, state)
         self.dist.gather(None)
 

@@ -66,24 +66,33 @@ class RunFolder:
             self._recover()
         if resume:
             if not (self.last / STATE_FILE).is_file() or not self.run_file.is_file():
-                raise SettingsError(f"--resume: {self.path} holds no checkpoint to continue "
-                                    f"(no last/{STATE_FILE} or {RUN_FILE})")
+                raise SettingsError(
+                    f"--resume: {self.path} holds no checkpoint to continue (no last/{STATE_FILE} or {RUN_FILE})"
+                )
             changed = _differences(self._saved_identity(), identity)
             if changed:
-                raise SettingsError(f"--resume: {self.path} holds a run with other settings ({changed}); "
-                                    "resume with the run's settings, or start a new run in another --output")
+                raise SettingsError(
+                    f"--resume: {self.path} holds a run with other settings ({changed}); "
+                    "resume with the run's settings, or start a new run in another --output"
+                )
             return True
         if self.path.is_dir() and any(self.path.iterdir()):
             if not self.run_file.is_file():
-                raise SettingsError(f"--output {self.path} is not empty and holds no finetune run (no {RUN_FILE}); "
-                                    "give a new or empty folder")
+                raise SettingsError(
+                    f"--output {self.path} is not empty and holds no finetune run (no {RUN_FILE}); "
+                    "give a new or empty folder"
+                )
             if not overwrite:
                 changed = _differences(self._saved_identity(), identity)
                 if changed:
-                    raise SettingsError(f"--output {self.path} holds a different run ({changed}); pass --overwrite "
-                                        "to replace it, or give another --output")
-                raise SettingsError(f"--output {self.path} already holds this run; pass --resume to continue it "
-                                    "or --overwrite to start it again")
+                    raise SettingsError(
+                        f"--output {self.path} holds a different run ({changed}); pass --overwrite "
+                        "to replace it, or give another --output"
+                    )
+                raise SettingsError(
+                    f"--output {self.path} already holds this run; pass --resume to continue it "
+                    "or --overwrite to start it again"
+                )
             self._clear()
         self.path.mkdir(parents=True, exist_ok=True)
         _write_atomic(self.run_file, json.dumps({"identity": identity}, indent=2, sort_keys=True) + "\n")

@@ -11,7 +11,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from m2m100.training.run_folder import SettingsError
 
@@ -30,17 +30,17 @@ class TrainSettings:
 
     output: str  # the run folder: last/, best/, run.json, log.jsonl
     train_file: str  # TSV or JSONL sentence pairs
-    model: Optional[str] = None  # checkpoint folder (or hub id) to start from ...
-    init_config: Optional[str] = None  # ... or a config.json to start from random weights
-    tokenizer: Optional[str] = None  # tokenizer folder (default: the model folder)
-    valid_file: Optional[str] = None
-    src_lang: Optional[str] = None  # direction of TSV files (JSONL lines may carry their own)
-    tgt_lang: Optional[str] = None
+    model: str | None = None  # checkpoint folder (or hub id) to start from ...
+    init_config: str | None = None  # ... or a config.json to start from random weights
+    tokenizer: str | None = None  # tokenizer folder (default: the model folder)
+    valid_file: str | None = None
+    src_lang: str | None = None  # direction of TSV files (JSONL lines may carry their own)
+    tgt_lang: str | None = None
     max_batch_tokens: int = DEFAULT_TRAIN_BATCH_TOKENS  # padded source + target tokens of a batch, per process
-    max_length: Optional[int] = None  # pairs with a longer side are skipped (default: the model's)
-    max_steps: Optional[int] = None  # stop after this many optimizer steps ...
-    epochs: Optional[int] = None  # ... or epochs, whichever comes first
-    lr: Optional[float] = None  # peak learning rate (default: DEFAULT_LR)
+    max_length: int | None = None  # pairs with a longer side are skipped (default: the model's)
+    max_steps: int | None = None  # stop after this many optimizer steps ...
+    epochs: int | None = None  # ... or epochs, whichever comes first
+    lr: float | None = None  # peak learning rate (default: DEFAULT_LR)
     warmup_steps: int = 100  # linear warmup from 0
     schedule: str = "inverse-sqrt"  # after warmup: one of SCHEDULES
     weight_decay: float = 0.0  # AdamW's, on matrices only (not biases or layer norms)
@@ -49,8 +49,8 @@ class TrainSettings:
     label_smoothing: float = 0.1
     precision: str = "fp32"  # autocast dtype: one of PRECISIONS
     gradient_checkpointing: bool = False
-    dropout: Optional[float] = None  # overrides the config's dropout
-    eval_every: Optional[int] = None  # validate every N steps (default: save_every) and at the end
+    dropout: float | None = None  # overrides the config's dropout
+    eval_every: int | None = None  # validate every N steps (default: save_every) and at the end
     save_every: int = 1000  # write OUTPUT/last every N steps and at the end
     log_every: int = 100  # a log.jsonl line every N steps
     bleu: bool = False  # validation BLEU/chrF by greedy decoding (needs sacrebleu)
@@ -59,7 +59,7 @@ class TrainSettings:
     resume: bool = False  # continue the run in ``output``
     overwrite: bool = False  # replace the run in ``output``
     skip_bad_lines: bool = False
-    device: Optional[str] = None  # default: cuda when present
+    device: str | None = None  # default: cuda when present
 
     def check(self) -> None:
         """Raise a SettingsError naming the first impossible or contradictory option."""
@@ -73,8 +73,16 @@ class TrainSettings:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise SettingsError(f"{name} {getattr(self, name)!r} is not valid; choose one of {', '.join(valid)}")
-        positive = ("max_batch_tokens", "max_length", "max_steps", "epochs", "grad_accum", "eval_every",
-                    "save_every", "log_every")
+        positive = (
+            "max_batch_tokens",
+            "max_length",
+            "max_steps",
+            "epochs",
+            "grad_accum",
+            "eval_every",
+            "save_every",
+            "log_every",
+        )
         for name in positive:
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -94,24 +102,28 @@ class TrainSettings:
         if self.resume and self.overwrite:
             raise SettingsError("--resume and --overwrite contradict each other; pass one")
 
-    def resolved(self) -> "TrainSettings":
+    def resolved(self) -> TrainSettings:
         """The settings with defaults filled in and paths made absolute (what run.json keeps)."""
-        def absolute(path: Optional[str]) -> Optional[str]:
+
+        def absolute(path: str | None) -> str | None:
             return os.path.abspath(path) if path is not None and os.path.exists(path) else path
 
         lr = self.lr if self.lr is not None else DEFAULT_LR["scratch" if self.init_config else "finetune"]
+        paths: dict[str, Any] = {
+            name: absolute(getattr(self, name))
+            for name in ("model", "init_config", "tokenizer", "train_file", "valid_file")
+        }
         return dataclasses.replace(
-            self, lr=lr, eval_every=self.eval_every or self.save_every, output=os.path.abspath(self.output),
-            **{name: absolute(getattr(self, name)) for name in ("model", "init_config", "tokenizer", "train_file",
-                                                                   "valid_file")})
+            self, lr=lr, eval_every=self.eval_every or self.save_every, output=os.path.abspath(self.output), **paths
+        )
 
 
 @dataclass
 class TrainResult:
     step: int  # optimizer steps done
     epoch: float  # epochs done, fractional
-    train_loss: Optional[float]  # label-smoothed loss per target token of the last step
-    best: Optional[dict[str, Any]]  # {"metric", "value", "step"} of OUTPUT/best, if validated
+    train_loss: float | None  # label-smoothed loss per target token of the last step
+    best: dict[str, Any] | None  # {"metric", "value", "step"} of OUTPUT/best, if validated
     output: Path
     skipped_lines: int  # bad lines left out under skip_bad_lines
     skipped_pairs: int  # pairs longer than max_length or the batch budget

@@ -23,7 +23,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from m2m100.demo.data import BuildOptions, held_out_pairs, name_pairs
 from m2m100.demo.sources import BLOCK_NAME, HELD_OUT_BLOCK, HELD_OUT_ENDING, NAME_KINDS, normalize
@@ -121,7 +121,7 @@ def format_kinds(scores: Scores, names: KindScores) -> str:
     return "\n".join(lines)
 
 
-def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:
+def load_test(path: Path | None, model: Path) -> list[dict[str, str]]:
     """The test lines: from ``path``, or rebuilt with the options of the model's data build."""
     if path is not None:
         with open(path, encoding="utf-8") as f:
@@ -131,7 +131,7 @@ def load_test(path: Optional[Path], model: Path) -> list[dict[str, str]]:
     return held_out_pairs(options)
 
 
-def per_direction(records: list[dict[str, str]], limit: Optional[int]) -> list[dict[str, str]]:
+def per_direction(records: list[dict[str, str]], limit: int | None) -> list[dict[str, str]]:
     """The first ``limit`` lines of each direction (all when None)."""
     if limit is None:
         return records
@@ -150,8 +150,10 @@ def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
     acc = scores.accuracy()
     sources, targets = scores.by_language(0), scores.by_language(1)
     languages = list(dict.fromkeys([*sources, *targets]))
-    out = ["exact match (%) by direction: rows source, columns target",
-           "     " + "".join(f"{lang:>5}" for lang in languages) + "  mean"]
+    out = [
+        "exact match (%) by direction: rows source, columns target",
+        "     " + "".join(f"{lang:>5}" for lang in languages) + "  mean",
+    ]
     for src in languages:
         cells = "".join(f"{100 * acc[src, tgt]:5.0f}" if (src, tgt) in acc else "    -" for tgt in languages)
         out.append(f"{src:<5}{cells}{100 * sources.get(src, 0.0):6.1f}")
@@ -159,6 +161,8 @@ def format_report(scores: Scores, *, seconds: float, lines: int) -> str:
     out.append("")
     for group, (correct, total) in sorted(scores.groups.items()):
         out.append(f"{group:<13} {100 * correct / total:5.1f}% of {total}")
-    out.append(f"mean over {len(acc)} directions: {100 * scores.mean():.1f}% exact match "
-               f"({lines} lines in {seconds:.1f} s, {lines / max(seconds, 1e-9):.0f} lines/s)")
+    out.append(
+        f"mean over {len(acc)} directions: {100 * scores.mean():.1f}% exact match "
+        f"({lines} lines in {seconds:.1f} s, {lines / max(seconds, 1e-9):.0f} lines/s)"
+    )
     return "\n".join(out)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -22,8 +21,9 @@ from m2m100.tokenizer import M2M100Tokenizer
 MAX_MB = 25.0  # the shipped folder travels in the package
 
 
-def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, continued: Optional[Path] = None,
-           max_mb: float = MAX_MB) -> int:
+def export(
+    checkpoint: Path, dest: Path, *, manifest: Path | None = None, continued: Path | None = None, max_mb: float = MAX_MB
+) -> int:
     """Write ``dest`` afresh from ``checkpoint`` (a finetune run's ``best`` or ``last`` folder).
 
     ``manifest`` (the first data build's, whose options rebuild the test set) is written as
@@ -60,6 +60,7 @@ def export(checkpoint: Path, dest: Path, *, manifest: Optional[Path] = None, con
     size = sum(f.stat().st_size for f in dest.iterdir() if f.is_file())
     if size > max_mb * 1e6:
         shutil.rmtree(dest)
-        raise ValueError(f"the exported model takes {size / 1e6:.1f} MB, over the {max_mb:g} MB allowed; "
-                         "train a smaller config")
+        raise ValueError(
+            f"the exported model takes {size / 1e6:.1f} MB, over the {max_mb:g} MB allowed; train a smaller config"
+        )
     return size
