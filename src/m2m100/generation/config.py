@@ -53,6 +53,18 @@ class GenerationConfig:
     decoder_start_token_id: int | None = None
     forced_bos_token_id: int | None = None  # M2M100: the target language token
     forced_eos_token_id: TokenIds = None
+    # sampling filters after temperature, top-k and top-p (transformers' order)
+    min_p: float | None = None
+    typical_p: float | None = 1.0
+    epsilon_cutoff: float | None = 0.0
+    eta_cutoff: float | None = 0.0
+    # more score rules
+    renormalize_logits: bool = False  # log-softmax after every rule
+    remove_invalid_values: bool = False  # nan -> 0, +-inf -> the largest finite float32
+    sequence_bias: list[list[Any]] | dict[tuple[int, ...], float] | None = None  # [[ids, bias], ...]
+    exponential_decay_length_penalty: tuple[int, float] | list[Any] | None = None  # (start, factor)
+    encoder_repetition_penalty: float | None = 1.0  # > 1 favours source tokens
+    encoder_no_repeat_ngram_size: int | None = 0  # no n-gram of the source may appear in the output
     extra: dict[str, Any] = field(default_factory=dict)
 
     # JSON ---------------------------------------------------------------------------------
@@ -86,6 +98,8 @@ class GenerationConfig:
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
+            if f.name == "sequence_bias" and isinstance(value, dict):  # JSON keys cannot be tuples
+                value = [[list(ids), bias] for ids, bias in value.items()]
             if value != getattr(defaults, f.name) or f.name.endswith("token_id"):
                 if value is not None:
                     data[f.name] = value
@@ -140,21 +154,11 @@ UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "cache_config": None,
     "return_legacy_cache": None,
     "prefill_chunk_size": None,
-    "min_p": None,
-    "typical_p": 1.0,
-    "epsilon_cutoff": 0.0,
-    "eta_cutoff": 0.0,
-    "encoder_repetition_penalty": 1.0,
-    "renormalize_logits": False,
-    "remove_invalid_values": False,
-    "exponential_decay_length_penalty": None,
-    "sequence_bias": None,
     "token_healing": False,
     "guidance_scale": None,
     "watermarking_config": None,
     "output_attentions": False,
     "output_hidden_states": False,
-    "encoder_no_repeat_ngram_size": 0,
     "num_assistant_tokens": 20,
     "num_assistant_tokens_schedule": "constant",
     "assistant_confidence_threshold": 0.4,
@@ -173,6 +177,38 @@ UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "constraints": None,
     "force_words_ids": None,
     "is_assistant": False,
+}
+# Values other than the default that leave transformers 4.57's generate unchanged (no processor, no mode).
+_NO_OP_VALUES: dict[str, tuple[Any, ...]] = {
+    "guidance_scale": (1, 1.0),
+    "low_memory": (False,),
+    "penalty_alpha": (0, 0.0),
+    "token_healing": (None,),
+}
+_HUB = (
+    "which transformers 4.57 moved out of generate to a custom_generate repository on the Hub "
+    "(https://hf.co/transformers-community/{repo}, run only with trust_remote_code=True); "
+    "this generate runs no Hub code"
+)
+# Why an option is refused, where transformers 4.57 refuses it too or no longer implements it itself.
+_REFUSED_BECAUSE: dict[str, str] = {
+    "num_beam_groups": "group beam search (num_beam_groups > 1, with diversity_penalty) is a decoding mode "
+    + _HUB.format(repo="group-beam-search"),
+    "diversity_penalty": "diversity_penalty only acts in group beam search (num_beam_groups > 1), "
+    + _HUB.format(repo="group-beam-search"),
+    "constraints": "constrained beam search (constraints, force_words_ids) is a decoding mode "
+    + _HUB.format(repo="constrained-beam-search"),
+    "force_words_ids": "constrained beam search (constraints, force_words_ids) is a decoding mode "
+    + _HUB.format(repo="constrained-beam-search"),
+    "penalty_alpha": "contrastive search (penalty_alpha > 0 with top_k > 1) is a decoding mode "
+    + _HUB.format(repo="contrastive-search"),
+    "dola_layers": "DoLa decoding (dola_layers) is a decoding mode " + _HUB.format(repo="dola"),
+    "low_memory": "transformers 4.57 refuses low_memory=True in beam search ('not supported after the beam "
+    "search refactor') and ignores it elsewhere",
+    "guidance_scale": "transformers 4.57's classifier-free guidance (guidance_scale != 1) fails for "
+    "encoder-decoder models such as M2M100 (it calls the model with both decoder ids and embeddings)",
+    "token_healing": "transformers 4.57 heals tokens only with the model's tokenizer passed to generate "
+    "(tokenizer=...), which this generate does not take",
 }
 _METADATA = ("transformers_version",)
 
@@ -238,9 +274,17 @@ def resolve_generation_config(
             f"({', '.join(sorted(_field_names()))}), generator and seed"
         )
     config = config.update(**kwargs)
-    unsupported = sorted(k for k, v in config.extra.items() if k in UNSUPPORTED_OPTIONS and v != UNSUPPORTED_OPTIONS[k])
+    unsupported = sorted(
+        k
+        for k, v in config.extra.items()
+        if k in UNSUPPORTED_OPTIONS and v != UNSUPPORTED_OPTIONS[k] and v not in _NO_OP_VALUES.get(k, ())
+    )
     if unsupported:
-        found = ", ".join(f"{k}={config.extra[k]!r} (must be {UNSUPPORTED_OPTIONS[k]!r})" for k in unsupported)
+        found = "; ".join(
+            f"{k}={config.extra[k]!r} (must be {UNSUPPORTED_OPTIONS[k]!r}"
+            + (f": {_REFUSED_BECAUSE[k]})" if k in _REFUSED_BECAUSE else ")")
+            for k in unsupported
+        )
         raise ValueError(f"these generation options are not supported: {found}")
     return config
 
@@ -271,6 +315,79 @@ def _per_row(name: str, value: Any, batch_size: int, vocab_size: int) -> int | t
     return ids
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _sampling_filters(c: GenerationConfig) -> dict[str, Any]:
+    """min_p, typical_p, epsilon_cutoff and eta_cutoff of a sampling call, checked. transformers 4.57
+    refuses min_p outside [0, 1] and typical_p <= 0; the values it ignores silently (typical_p > 1,
+    cutoffs outside (0, 1)) are refused too, except the ones that turn a filter off."""
+    min_p, typical, epsilon, eta = c.min_p, c.typical_p, c.epsilon_cutoff, c.eta_cutoff
+    if min_p is not None and (not _number(min_p) or not 0.0 <= min_p <= 1.0):
+        raise ValueError(f"min_p must be a float in [0, 1] (None disables it), got {min_p!r}")
+    typical = 1.0 if typical is None else typical
+    if not _number(typical) or not 0.0 < typical <= 1.0:
+        raise ValueError(f"typical_p must be in (0, 1] (1.0 disables it), got {typical!r}")
+    cutoffs = {}
+    for name, value in (("epsilon_cutoff", epsilon), ("eta_cutoff", eta)):
+        value = 0.0 if value is None else value
+        if not _number(value) or not 0.0 <= value < 1.0:
+            raise ValueError(f"{name} must be in [0, 1) (0.0 disables it), got {value!r}")
+        cutoffs[name] = float(value)
+    return dict(min_p=None if min_p is None else float(min_p), typical_p=float(typical), **cutoffs)
+
+
+def _sequence_bias(value: Any, vocab_size: int) -> tuple[tuple[tuple[int, ...], float], ...]:
+    """transformers 4.57's two forms, checked as it checks them: a non-empty list of
+    ``[[token ids > 0], float bias]`` pairs, or a dict ``{(token ids >= 0,): float bias}``; every id
+    in the vocabulary."""
+    what = "sequence_bias must be a non-empty list of [[token ids], float bias] pairs or a dict {(token ids): float}"
+    if not isinstance(value, (list, dict)) or not value:
+        raise ValueError(f"{what}, got {value!r}")
+    if isinstance(value, dict):
+        pairs = list(value.items())
+        if any(not isinstance(ids, tuple) or not isinstance(bias, float) for ids, bias in pairs):
+            raise ValueError(f"{what}; a dict needs tuple keys and float values, got {value!r}")
+        smallest = 0
+    else:
+        if any(not isinstance(pair, (list, tuple)) or len(pair) != 2 for pair in value):
+            raise ValueError(f"{what}, got {value!r}")
+        pairs = [(pair[0], pair[1]) for pair in value]
+        if any(not isinstance(ids, list) or not isinstance(bias, float) for ids, bias in pairs):
+            raise ValueError(f"{what}; each pair is [list of token ids, float], got {value!r}")
+        smallest = 1  # transformers takes only positive ids in the list form
+    merged: dict[tuple[int, ...], float] = {}
+    for ids, bias in pairs:
+        ids = tuple(int(i) if hasattr(i, "__index__") and not isinstance(i, bool) else i for i in ids)
+        if not ids or any(not isinstance(i, int) or isinstance(i, bool) or i < smallest for i in ids):
+            raise ValueError(f"{what}; {list(ids)!r} must be a non-empty list of token ids >= {smallest}")
+        outside = [i for i in ids if i >= vocab_size]
+        if outside:
+            raise ValueError(
+                f"sequence_bias biases tokens {outside} but the vocabulary has {vocab_size} tokens (ids 0..{vocab_size - 1})"
+            )
+        merged[ids] = bias
+    return tuple(merged.items())
+
+
+def _decay(value: Any) -> tuple[int, float]:
+    """``exponential_decay_length_penalty``: (start, factor), from a tuple or a JSON list."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or isinstance(value[0], bool)
+        or not _number(value[1])
+        or not value[1] > 0
+    ):
+        raise ValueError(
+            "exponential_decay_length_penalty must be (start, factor): an integer number of generated tokens "
+            f"after which the end-of-sequence score grows, and a factor > 0 (1.0: no change), got {value!r}"
+        )
+    return int(value[0]), float(value[1])
+
+
 @dataclass(frozen=True)
 class DecodingOptions:
     """One generate call's settings, resolved and checked once, before any model call."""
@@ -298,6 +415,18 @@ class DecodingOptions:
     output_scores: bool
     output_logits: bool
     return_dict_in_generate: bool
+    min_new_tokens: int | None = None  # as given (transformers adds a second min-length rule for it)
+    min_p: float | None = None
+    typical_p: float = 1.0
+    epsilon_cutoff: float = 0.0
+    eta_cutoff: float = 0.0
+    renormalize_logits: bool = False
+    remove_invalid_values: bool = False
+    # (token ids, bias) pairs in transformers' dict order: a repeated sequence keeps its first place, last bias
+    sequence_bias: tuple[tuple[tuple[int, ...], float], ...] | None = None
+    exponential_decay_length_penalty: tuple[int, float] | None = None  # (start, factor)
+    encoder_repetition_penalty: float = 1.0
+    encoder_no_repeat_ngram_size: int = 0
 
     @classmethod
     def from_config(
@@ -350,6 +479,20 @@ class DecodingOptions:
         ngram = c.no_repeat_ngram_size or 0
         if isinstance(ngram, bool) or not isinstance(ngram, int) or ngram < 0:
             raise ValueError(f"no_repeat_ngram_size must be a non-negative integer, got {ngram!r}")
+        sampling = _sampling_filters(c) if c.do_sample else {}
+        encoder_penalty = 1.0 if c.encoder_repetition_penalty is None else c.encoder_repetition_penalty
+        if encoder_penalty != 1.0 and (not isinstance(encoder_penalty, float) or not encoder_penalty > 0):
+            raise ValueError(  # transformers 4.57 takes floats only here
+                f"encoder_repetition_penalty must be a float > 0 (1.0 disables it), got {encoder_penalty!r}"
+            )
+        encoder_ngram = c.encoder_no_repeat_ngram_size or 0
+        if isinstance(encoder_ngram, bool) or not isinstance(encoder_ngram, int) or encoder_ngram < 0:
+            raise ValueError(
+                f"encoder_no_repeat_ngram_size must be a non-negative integer (0 disables it), got {encoder_ngram!r}"
+            )
+        for name in ("renormalize_logits", "remove_invalid_values"):
+            if not isinstance(getattr(c, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(c, name)!r}")
 
         prompt = 1  # the decoder start token
         max_length = c.max_length
@@ -372,6 +515,13 @@ class DecodingOptions:
             raise ValueError(f"min_length must be >= 0, got {min_length!r}")
 
         eos = _ids("eos_token_id", c.eos_token_id, None) if c.eos_token_id is not None else ()
+        decay = None
+        if c.exponential_decay_length_penalty is not None:
+            decay = _decay(c.exponential_decay_length_penalty)
+            if not eos:
+                raise ValueError(
+                    "exponential_decay_length_penalty needs eos_token_id: it raises the end-of-sequence score"
+                )
         pad = c.pad_token_id if c.pad_token_id is not None else (eos[0] if eos else None)
         start = c.decoder_start_token_id if c.decoder_start_token_id is not None else c.bos_token_id
         if start is None:
@@ -419,6 +569,14 @@ class DecodingOptions:
             output_scores=bool(c.output_scores),
             output_logits=bool(c.output_logits),
             return_dict_in_generate=bool(c.return_dict_in_generate),
+            min_new_tokens=c.min_new_tokens,
+            renormalize_logits=c.renormalize_logits,
+            remove_invalid_values=c.remove_invalid_values,
+            sequence_bias=None if c.sequence_bias is None else _sequence_bias(c.sequence_bias, vocab_size),
+            exponential_decay_length_penalty=decay,
+            encoder_repetition_penalty=encoder_penalty,
+            encoder_no_repeat_ngram_size=encoder_ngram,
+            **sampling,
         )
 
     def start_ids(self, batch_size: int, device: torch.device) -> torch.Tensor:
