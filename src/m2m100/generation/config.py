@@ -298,6 +298,10 @@ class DecodingOptions:
     output_scores: bool
     output_logits: bool
     return_dict_in_generate: bool
+    # set by generate(), which sees the decoder prompt and the inspection flags
+    prompt_length: int = 1  # decoder tokens before the first generated one: the start token, or a forced prefix
+    output_attentions: bool = False
+    output_hidden_states: bool = False
 
     @classmethod
     def from_config(
