@@ -460,8 +460,9 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, probe: Probe | None = None
     ) -> StackOutput:
         """Encode (B, S) source ids once for decoding. Without a ``probe`` the per-token work skips
-        the padding (the output is zero there); with one, the attentions and hidden states it asks
-        for come back too."""
+        the padding (the output is zero there). With one, even an empty ``Probe()``, every
+        position is computed as transformers' encoder does, and the attentions and hidden states
+        it asks for come back too."""
         return self.model.encoder(input_ids, attention_mask=attention_mask, skip_padding=True, probe=probe)
 
     def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache:

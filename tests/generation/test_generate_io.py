@@ -425,3 +425,296 @@ def test_max_time_from_a_generation_config(hf, ours, source):
     expected, actual = both(hf, ours, ids, attention_mask=mask, generation_config=config)
     assert_same_tokens(expected, actual, varied=False)
     assert actual.shape[1] == 2
+
+
+# ------------------------------------------------------------------------------------------
+# Streamers
+# ------------------------------------------------------------------------------------------
+class Tape:
+    """A streamer that writes down every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def put(self, value: torch.Tensor) -> None:
+        assert value.device.type == "cpu"
+        self.calls.append(("put", tuple(value.shape), value.tolist()))
+
+    def end(self) -> None:
+        self.calls.append(("end",))
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [dict(), dict(do_sample=True, num_return_sequences=2), dict(prefix=True)],
+    ids=["greedy", "sample", "prefix"],
+)
+def test_streamer_is_called_as_transformers_calls_it(hf, ours, source, setting):
+    """The prompt first, (rows, P); then each step's (rows,) new tokens, padding for finished
+    rows; then end()."""
+    ids, mask = source
+    setting = dict(setting)
+    if setting.pop("prefix", False):
+        setting["decoder_input_ids"], setting["decoder_attention_mask"] = left_padded(PREFIXES["no_start"])
+    tapes = Tape(), Tape()
+    outputs = []
+    for model, tape in zip((hf, ours), tapes):
+        torch.manual_seed(8)
+        outputs.append(
+            model.generate(
+                ids, attention_mask=mask, max_new_tokens=10, forced_bos_token_id=LANG, streamer=tape, **setting
+            )
+        )
+    expected, actual = outputs
+    assert_same_tokens(expected, actual)
+    assert tapes[1].calls == tapes[0].calls
+    assert tapes[1].calls[-1] == ("end",)
+    assert len(tapes[1].calls) == actual.shape[1] - tapes[1].calls[0][1][1] + 2
+
+
+def test_streamer_is_refused_with_beams(ours, source):
+    ids, mask = source
+    calls, hook = encoder_calls(ours)
+    try:
+        for setting in (dict(num_beams=2), dict(num_beams=2, do_sample=True)):
+            with pytest.raises(ValueError, match="streamer"):
+                ours.generate(ids, attention_mask=mask, streamer=Tape(), **setting)
+    finally:
+        hook.remove()
+    assert not calls
+
+
+# ------------------------------------------------------------------------------------------
+# return_dict_in_generate: attentions, hidden states, the cache
+# ------------------------------------------------------------------------------------------
+def assert_tensors_close(expected: Any, actual: Any, where: str = "") -> None:
+    """Equal nesting of tuples, equal shapes, values within 1e-4."""
+    if isinstance(expected, torch.Tensor):
+        assert isinstance(actual, torch.Tensor), where
+        assert actual.shape == expected.shape, f"{where}: {tuple(actual.shape)} != {tuple(expected.shape)}"
+        torch.testing.assert_close(actual, expected, atol=1e-4, rtol=1e-4, msg=lambda m: f"{where}: {m}")
+        return
+    assert isinstance(expected, tuple) and isinstance(actual, tuple), f"{where}: {type(expected)} / {type(actual)}"
+    assert len(actual) == len(expected), f"{where}: {len(actual)} != {len(expected)}"
+    for i, (e, a) in enumerate(zip(expected, actual)):
+        assert_tensors_close(e, a, f"{where}[{i}]")
+
+
+INSPECTED = (
+    "encoder_attentions",
+    "encoder_hidden_states",
+    "decoder_attentions",
+    "cross_attentions",
+    "decoder_hidden_states",
+)
+
+
+@pytest.mark.parametrize("mode", [*MODES, "prefix"])
+def test_attentions_hidden_states_and_cache(hf_eager, ours, source, mode):
+    ids, mask = source
+    setting = dict(MODES.get(mode, {}))
+    if mode == "prefix":
+        setting["decoder_input_ids"], setting["decoder_attention_mask"] = left_padded(PREFIXES["with_start"])
+    kwargs = dict(
+        attention_mask=mask,
+        max_new_tokens=10,
+        forced_bos_token_id=LANG,
+        return_dict_in_generate=True,
+        output_attentions=True,
+        output_hidden_states=True,
+        output_scores=True,
+        seed=9,
+        **setting,
+    )
+    expected, actual = both(hf_eager, ours, ids, **kwargs)
+    assert type(actual).__name__ == type(expected).__name__
+    assert_same_tokens(expected.sequences, actual.sequences)
+    for name in INSPECTED:
+        assert_tensors_close(getattr(expected, name), getattr(actual, name), name)
+    rows = ids.shape[0] * max(setting.get("num_beams", 1), setting.get("num_return_sequences", 1))
+    steps = expected.decoder_attentions
+    assert len(steps) == len(expected.scores) > 1
+    assert steps[0][0].shape[0] == rows and steps[0][0].shape[2] == steps[0][0].shape[3] > 0  # the prompt
+    assert steps[-1][0].shape[2] == 1  # then one token a step, every row (finished ones too)
+    assert_tensors_close(expected.past_key_values.to_legacy_cache(), actual.past_key_values.to_legacy_cache(), "cache")
+    assert len(actual.past_key_values) == ours.config.decoder_layers
+    if "num_beams" in setting:
+        assert torch.equal(actual.beam_indices.long(), expected.beam_indices.long())
+        torch.testing.assert_close(actual.sequences_scores, expected.sequences_scores, atol=1e-4, rtol=1e-4)
+
+
+def test_inspection_only_when_asked(hf, ours, source):
+    ids, mask = source
+    kwargs = dict(attention_mask=mask, max_new_tokens=8, forced_bos_token_id=LANG, return_dict_in_generate=True)
+    expected, actual = both(hf, ours, ids, **kwargs)
+    assert_same_tokens(expected.sequences, actual.sequences)
+    for name in INSPECTED:
+        assert getattr(actual, name) is None
+    assert_tensors_close(expected.past_key_values.to_legacy_cache(), actual.past_key_values.to_legacy_cache(), "cache")
+    hidden_only = ours.generate(ids, output_hidden_states=True, **kwargs)
+    assert hidden_only.decoder_attentions is None and hidden_only.encoder_attentions is None
+    assert len(hidden_only.decoder_hidden_states[0]) == ours.config.decoder_layers + 1
+    # without return_dict_in_generate the flags change nothing, and the stacks are not probed
+    plain = ours.generate(ids, attention_mask=mask, max_new_tokens=8, forced_bos_token_id=LANG)
+    calls: list[Any] = []
+    hook = ours.model.decoder.register_forward_pre_hook(lambda m, a, k: calls.append(k.get("probe")), with_kwargs=True)
+    try:
+        flagged = ours.generate(
+            ids, attention_mask=mask, max_new_tokens=8, forced_bos_token_id=LANG, output_attentions=True
+        )
+    finally:
+        hook.remove()
+    assert torch.equal(plain, flagged)
+    assert calls and all(probe is None for probe in calls)
+
+
+def test_output_flags_from_a_generation_config(hf_eager, ours, source):
+    import transformers
+
+    ids, mask = source
+    config = transformers.GenerationConfig(
+        max_new_tokens=6, forced_bos_token_id=LANG, return_dict_in_generate=True, output_attentions=True
+    )
+    expected, actual = both(hf_eager, ours, ids, attention_mask=mask, generation_config=config)
+    assert_tensors_close(expected.cross_attentions, actual.cross_attentions, "cross_attentions")
+    assert actual.decoder_hidden_states is None
+
+
+# ------------------------------------------------------------------------------------------
+# Beam sampling
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "setting",
+    [
+        dict(),
+        dict(temperature=0.7, top_k=5),
+        dict(top_p=0.3),
+        dict(top_k=1),
+        dict(num_return_sequences=3, early_stopping=True, length_penalty=0.6),
+        dict(forced_bos_token_id=None, decoder_start_token_id=157),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_beam_sampling_matches_transformers_with_the_same_seed(hf, ours, source, setting, seed):
+    ids, mask = source
+    kwargs = dict(
+        attention_mask=mask, do_sample=True, num_beams=3, max_new_tokens=12, forced_bos_token_id=LANG, seed=seed
+    )
+    expected, actual = both(hf, ours, ids, **{**kwargs, **setting})
+    assert_same_tokens(expected, actual)
+
+
+def test_beam_sampling_draws(ours, source):
+    ids, mask = source
+    kwargs = dict(attention_mask=mask, num_beams=3, max_new_tokens=12, forced_bos_token_id=LANG)
+    first = ours.generate(ids, do_sample=True, seed=3, **kwargs)
+    assert torch.equal(first, ours.generate(ids, do_sample=True, generator=torch.Generator().manual_seed(3), **kwargs))
+    assert not torch.equal(first, ours.generate(ids, do_sample=True, seed=4, **kwargs))
+    assert not torch.equal(first, ours.generate(ids, **kwargs))
+    with pytest.raises(ValueError, match="num_return_sequences"):
+        ours.generate(ids, do_sample=True, num_return_sequences=4, **kwargs)
+
+
+# ------------------------------------------------------------------------------------------
+# Stop strings and text streamers: a checkpoint with its tokenizer
+# ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def with_tokenizer(translation_folder: Path) -> dict[str, Any]:
+    """transformers' and our model and tokenizer of the tiny translation checkpoint, and a
+    padded batch of English sources. Its outputs repeat pieces such as "$" and "▁عل"."""
+    import transformers
+
+    from tests.tokenizer_fixture import SAMPLE_TEXTS
+
+    transformers.logging.set_verbosity_error()
+    hf_tokenizer = transformers.M2M100Tokenizer.from_pretrained(str(translation_folder), src_lang="en")
+    texts = [t for t in SAMPLE_TEXTS[:40] if t.strip() and "\n" not in t][:6]
+    batch = hf_tokenizer(texts, return_tensors="pt", padding=True)
+    return dict(
+        hf=transformers.M2M100ForConditionalGeneration.from_pretrained(translation_folder).eval(),
+        ours=m2m100.M2M100ForConditionalGeneration.from_pretrained(translation_folder),
+        hf_tokenizer=hf_tokenizer,
+        tokenizer=m2m100.M2M100Tokenizer.from_pretrained(translation_folder, src_lang="en"),
+        ids=batch["input_ids"],
+        mask=batch["attention_mask"],
+        lang=hf_tokenizer.get_lang_id("fr"),
+    )
+
+
+def spanning_string(tokenizer: Any, sequences: torch.Tensor) -> str:
+    """Three characters of generated text that span two tokens: the last two of one and the
+    first of the next, from the first row where there are such."""
+    for row in strip(sequences):
+        generated = [t for t in row[2:] if t != EOS]
+        for j in range(1, len(generated) - 1):
+            before, after = tokenizer.decode(generated[:j]), tokenizer.decode(generated[: j + 1])
+            if len(before) >= 2 and after.startswith(before) and len(after) > len(before):
+                return after[len(before) - 2 : len(before) + 1]
+    raise AssertionError("no two generated tokens to span")
+
+
+@pytest.mark.parametrize("mode", ["greedy", "beam", "sample"])
+@pytest.mark.parametrize(
+    "stop_strings",
+    ["spanning", ["$$$", "ل ع"], "כמו כ", ["ل عل عل ع"], ["عل$"]],
+    ids=["spanning", "two", "one", "long", "never"],
+)
+def test_stop_strings(with_tokenizer, mode, stop_strings):
+    """A stop string that ends inside the newest token stops the row, one that spans tokens
+    included, as transformers' StopStringCriteria decides with the same tokenizer.
+
+    transformers 4.57 cannot run ``stop_strings=..., tokenizer=...`` on M2M100 itself (it hands
+    ``tokenizer`` on to the model's forward, which refuses it), so its reference is the criterion
+    that those arguments make, passed as a stopping criterion.
+    """
+    import transformers
+
+    w = with_tokenizer
+    settings = dict(attention_mask=w["mask"], max_new_tokens=12, forced_bos_token_id=w["lang"], **MODES[mode])
+    torch.manual_seed(2)
+    plain = w["ours"].generate(w["ids"], **settings)
+    spanning = stop_strings == "spanning"
+    if spanning:
+        stop_strings = [spanning_string(w["hf_tokenizer"], plain)]
+    reference = transformers.StopStringCriteria(tokenizer=w["hf_tokenizer"], stop_strings=stop_strings)
+    criteria = transformers.StoppingCriteriaList([reference])
+    expected, actual = both(w["hf"], w["ours"], w["ids"], stopping_criteria=criteria, seed=2, **settings)
+    assert_same_tokens(expected, actual, varied=False)
+    for tokenizer in (w["tokenizer"], w["hf_tokenizer"]):
+        torch.manual_seed(2)
+        with_strings = w["ours"].generate(w["ids"], stop_strings=stop_strings, tokenizer=tokenizer, **settings)
+        assert torch.equal(with_strings, expected)
+    if stop_strings == ["عل$"]:
+        assert strip(actual) == strip(plain)
+    elif spanning or mode == "greedy":  # the fixed strings come from greedy outputs
+        assert strip(actual) != strip(plain), "the stop strings should end some rows early"
+
+
+def test_stop_strings_need_the_tokenizer(ours, source):
+    ids, mask = source
+    calls, hook = encoder_calls(ours)
+    try:
+        with pytest.raises(ValueError, match="tokenizer"):
+            ours.generate(ids, attention_mask=mask, stop_strings=["ab"])
+        with pytest.raises(ValueError, match="stop_strings"):
+            ours.generate(ids, attention_mask=mask, stop_strings=[""], tokenizer=object())
+    finally:
+        hook.remove()
+    assert not calls
+
+
+@pytest.mark.parametrize("row", [0, 1])
+def test_text_iterator_streamer(with_tokenizer, row):
+    """transformers' TextIteratorStreamer, with our model and tokenizer, yields the same pieces
+    of text as with transformers'."""
+    import transformers
+
+    w = with_tokenizer
+    chunks = []
+    for model, tokenizer in ((w["hf"], w["hf_tokenizer"]), (w["ours"], w["tokenizer"])):
+        streamer = transformers.TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        model.generate(w["ids"][row : row + 1], max_new_tokens=10, forced_bos_token_id=w["lang"], streamer=streamer)
+        chunks.append(list(streamer))  # generate has ended: the queue holds everything
+    assert chunks[1] == chunks[0]
+    assert "".join(chunks[1]).strip()

@@ -869,14 +869,19 @@ def _decode(
     """Encode once (unless ``encoder_outputs`` are given), feed the prompt, then each row's
     newest token until the decoder is done."""
     options = decoder.options
-    inspect_stacks = options.return_dict_in_generate and (options.output_attentions or options.output_hidden_states)
-    probe = Probe(options.output_attentions, options.output_hidden_states) if inspect_stacks else None
+    probe = None
+    if options.return_dict_in_generate:
+        # an empty probe still has the encoder compute every position: the returned cache then
+        # holds the cross keys/values of the padding too, as transformers'
+        probe = Probe(options.output_attentions, options.output_hidden_states)
     if encoder_outputs is None:
         if draw_like_layerdrop:
             _draw_like_layerdrop(model.config.encoder_layers)
         encoded = model.encode(input_ids, attention_mask, probe=probe)
     else:
         encoded = encoder_outputs
+    if probe is not None and not (probe.attentions or probe.hidden_states):
+        probe = None  # the decoder computes the same without one
     memory = Memory(encoded.last_hidden_state, attention_mask)
     cache = model.new_cache(capacity=decoder.capacity(), cross_group=decoder.rows_per_input())
     # the decoder mask of a padded prefix follows the cache's rows; each new token is real
