@@ -654,11 +654,22 @@ def spanning_string(tokenizer: Any, sequences: torch.Tensor) -> str:
     raise AssertionError("no two generated tokens to span")
 
 
+def inner_string(tokenizer: Any, sequences: torch.Tensor) -> str:
+    """A character from inside one generated token's text (the string ends before the token
+    does), from the first token of three or more characters whose first character differs."""
+    for row in strip(sequences):
+        for token in row[2:]:
+            text = tokenizer.decode([token], skip_special_tokens=True)
+            if len(text) >= 3 and text[0] != text[1]:
+                return text[1]
+    raise AssertionError("no generated token of three characters")
+
+
 @pytest.mark.parametrize("mode", ["greedy", "beam", "sample"])
 @pytest.mark.parametrize(
     "stop_strings",
-    ["spanning", ["$$$", "ل ع"], "כמו כ", ["ل عل عل ع"], ["عل$"]],
-    ids=["spanning", "two", "one", "long", "never"],
+    ["spanning", "inner", ["$$$", "ل ع"], "כמו כ", ["ل عل عل ع"], ["عل$"]],
+    ids=["spanning", "inner", "two", "one", "long", "never"],
 )
 def test_stop_strings(with_tokenizer, mode, stop_strings):
     """A stop string that ends inside the newest token stops the row, one that spans tokens
@@ -674,9 +685,11 @@ def test_stop_strings(with_tokenizer, mode, stop_strings):
     settings = dict(attention_mask=w["mask"], max_new_tokens=12, forced_bos_token_id=w["lang"], **MODES[mode])
     torch.manual_seed(2)
     plain = w["ours"].generate(w["ids"], **settings)
-    spanning = stop_strings == "spanning"
-    if spanning:
+    chosen = stop_strings in ("spanning", "inner")  # from this mode's own output
+    if stop_strings == "spanning":
         stop_strings = [spanning_string(w["hf_tokenizer"], plain)]
+    elif stop_strings == "inner":
+        stop_strings = inner_string(w["hf_tokenizer"], plain)
     reference = transformers.StopStringCriteria(tokenizer=w["hf_tokenizer"], stop_strings=stop_strings)
     criteria = transformers.StoppingCriteriaList([reference])
     expected, actual = both(w["hf"], w["ours"], w["ids"], stopping_criteria=criteria, seed=2, **settings)
@@ -687,7 +700,7 @@ def test_stop_strings(with_tokenizer, mode, stop_strings):
         assert torch.equal(with_strings, expected)
     if stop_strings == ["عل$"]:
         assert strip(actual) == strip(plain)
-    elif spanning or mode == "greedy":  # the fixed strings come from greedy outputs
+    elif chosen or mode == "greedy":  # the fixed strings come from greedy outputs
         assert strip(actual) != strip(plain), "the stop strings should end some rows early"
 
 
@@ -718,3 +731,37 @@ def test_text_iterator_streamer(with_tokenizer, row):
         chunks.append(list(streamer))  # generate has ended: the queue holds everything
     assert chunks[1] == chunks[0]
     assert "".join(chunks[1]).strip()
+
+
+# ------------------------------------------------------------------------------------------
+# Bad arguments: refused before the encoder runs
+# ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(decoder_input_ids=torch.full((5, 2), LANG)), "decoder_input_ids has 5 rows"),
+        (dict(decoder_input_ids=torch.full((6, 2), 160)), "outside the vocabulary"),
+        (dict(decoder_input_ids=torch.zeros(6, 0, dtype=torch.long)), "decoder_input_ids"),
+        (dict(decoder_input_ids=torch.full((6, 12), LANG), max_length=12), "max_length"),
+        (dict(decoder_attention_mask=torch.ones(6, 2)), "decoder_attention_mask"),
+        (dict(decoder_input_ids=torch.full((6, 2), LANG), decoder_attention_mask=torch.ones(6, 3)), "shape"),
+        (dict(encoder_outputs="hidden"), "encoder_outputs"),
+        (dict(encoder_outputs=(torch.zeros(6, 9),)), "last_hidden_state"),
+        (dict(encoder_outputs=(torch.zeros(5, 9, 32),)), "encoder_outputs has 5"),
+        (dict(stopping_criteria=[42]), "stopping_criteria"),
+        (dict(max_time="soon"), "max_time"),
+        (dict(output_attentions="yes", return_dict_in_generate=True), "output_attentions"),
+        (dict(streamer=object()), "put"),
+        (dict(num_beams=2, do_sample=True, num_return_sequences=3), "num_return_sequences"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_bad_arguments_are_refused_first(ours, source, kwargs, message):
+    ids, mask = source
+    calls, hook = encoder_calls(ours)
+    try:
+        with pytest.raises(ValueError, match=message):
+            ours.generate(ids, attention_mask=mask, **kwargs)
+    finally:
+        hook.remove()
+    assert not calls, "arguments must be checked before the encoder runs"
