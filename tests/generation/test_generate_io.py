@@ -536,8 +536,12 @@ def test_attentions_hidden_states_and_cache(hf_eager, ours, source, mode):
     assert len(steps) == len(expected.scores) > 1
     assert steps[0][0].shape[0] == rows and steps[0][0].shape[2] == steps[0][0].shape[3] > 0  # the prompt
     assert steps[-1][0].shape[2] == 1  # then one token a step, every row (finished ones too)
-    assert_tensors_close(expected.past_key_values.to_legacy_cache(), actual.past_key_values.to_legacy_cache(), "cache")
-    assert len(actual.past_key_values) == ours.config.decoder_layers
+    cache, reference = actual.past_key_values, expected.past_key_values
+    assert_tensors_close(reference.to_legacy_cache(), cache.to_legacy_cache(), "cache")
+    # what transformers' EncoderDecoderCache also answers: per-layer tuples, length, positions
+    assert len(cache) == len(reference) == ours.config.decoder_layers
+    assert_tensors_close(tuple(reference[i] for i in range(len(reference))), tuple(cache), "cache layers")
+    assert cache.get_seq_length() == reference.get_seq_length() > 1
     if "num_beams" in setting:
         assert torch.equal(actual.beam_indices.long(), expected.beam_indices.long())
         torch.testing.assert_close(actual.sequences_scores, expected.sequences_scores, atol=1e-4, rtol=1e-4)
