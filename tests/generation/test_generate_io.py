@@ -509,11 +509,11 @@ INSPECTED = (
 )
 
 
-@pytest.mark.parametrize("mode", [*MODES, "prefix"])
+@pytest.mark.parametrize("mode", [*MODES, "greedy_prefix", "beam_prefix"])
 def test_attentions_hidden_states_and_cache(hf_eager, ours, source, mode):
     ids, mask = source
-    setting = dict(MODES.get(mode, {}))
-    if mode == "prefix":
+    setting = dict(MODES[mode.removesuffix("_prefix")])
+    if mode.endswith("_prefix"):
         setting["decoder_input_ids"], setting["decoder_attention_mask"] = left_padded(PREFIXES["with_start"])
     kwargs = dict(
         attention_mask=mask,

@@ -580,9 +580,8 @@ def generate(
         raise ValueError(
             f"attention_mask has shape {tuple(attention_mask.shape)} but {name} {source_shape}; they must be equal"
         )
-    options = _decoding_options(
-        config, model.config, batch_size=batch, max_length_given=kwargs.get("max_length") is not None
-    )
+    max_length_given = kwargs.get("max_length") is not None
+    options = _decoding_options(config, model.config, batch_size=batch, max_length_given=max_length_given)
     prompt, prompt_mask = _decoder_prompt(
         call["decoder_input_ids"],
         call["decoder_attention_mask"],
@@ -593,7 +592,7 @@ def generate(
         options,
         config,
         prompt.shape[1],
-        max_length_given=kwargs.get("max_length") is not None,
+        max_length_given=max_length_given,
         max_positions=model.config.max_position_embeddings,
         handled=handled,
     )
@@ -819,7 +818,7 @@ def _rules(
     extra: dict[str, Any] = {}
     if "encoder_input_ids" in accepted:
         extra["encoder_input_ids"] = encoder_input_ids
-    if logits_processor is not None and len(logits_processor) == 0:
+    if isinstance(logits_processor, (list, tuple)) and not logits_processor:
         logits_processor = None  # transformers' default: an empty LogitsProcessorList
     for name, value in (("logits_processor", logits_processor), ("prefix_allowed_tokens_fn", prefix_allowed_tokens_fn)):
         if value is None:
