@@ -456,22 +456,44 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         return result if return_dict else result.to_tuple()
 
     # the decoding seam (m2m100.generation.decoding.Seq2SeqLM) --------------------------------
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Memory:
-        """Encode (B, S) source ids once for decoding (padding skipped in the per-token work)."""
-        hidden = self.model.encoder(input_ids, attention_mask=attention_mask, skip_padding=True).last_hidden_state
-        return Memory(hidden, attention_mask)
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, probe: Probe | None = None
+    ) -> StackOutput:
+        """Encode (B, S) source ids once for decoding. Without a ``probe`` the per-token work skips
+        the padding (the output is zero there). With one, even an empty ``Probe()``, every
+        position is computed as transformers' encoder does, and the attentions and hidden states
+        it asks for come back too."""
+        return self.model.encoder(input_ids, attention_mask=attention_mask, skip_padding=True, probe=probe)
 
     def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache:
         """An empty decoder cache for sequences of up to ``capacity`` tokens."""
         return DecoderCache(self.config.decoder_layers, capacity=capacity, cross_group=cross_group)
 
-    def decode_step(self, tokens: torch.Tensor, memory: Memory, cache: DecoderCache) -> torch.Tensor:
-        """Feed (N, T) new target tokens; returns the (N, d_model) hidden state of the last one.
-        The first step fills the cache's cross keys/values from ``memory.hidden``."""
-        hidden = self.model.decoder(
-            tokens, encoder_hidden_states=memory.hidden, encoder_attention_mask=memory.mask, cache=cache
-        ).last_hidden_state
-        return hidden[:, -1]
+    def decode_step(
+        self,
+        tokens: torch.Tensor,
+        memory: Memory,
+        cache: DecoderCache,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        probe: Probe | None = None,
+    ) -> StackOutput:
+        """Feed (N, T) new target tokens (a forced prefix at once, then one per step); returns the
+        (N, T, d_model) hidden states and what ``probe`` asks for. The first step fills the cache's
+        cross keys/values from ``memory.hidden``.
+
+        Args:
+            attention_mask: (N, past + T) 1/0 over the cached and the new tokens, for a prefix
+                with padding; None when every target token is real.
+        """
+        return self.model.decoder(
+            tokens,
+            encoder_hidden_states=memory.hidden,
+            encoder_attention_mask=memory.mask,
+            attention_mask=attention_mask,
+            cache=cache,
+            probe=probe,
+        )
 
     def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(N, d_model) -> (N, vocab_size) float32 logits."""

@@ -557,7 +557,6 @@ def test_encoder_and_cross_projections_run_once(ours, source, num_beams):
         (dict(max_new_tokens=0), "max_new_tokens"),
         (dict(max_length=1), "max_length"),
         (dict(early_stopping="sometimes"), "early_stopping"),
-        (dict(num_beams=2, do_sample=True), "beam sampling"),
         (dict(bad_words_ids=[[]]), "bad_words_ids"),
         (dict(suppress_tokens=[400]), "suppress_tokens"),
         (dict(num_beam_groups=2), "num_beam_groups"),

@@ -427,6 +427,10 @@ class DecodingOptions:
     exponential_decay_length_penalty: tuple[int, float] | None = None  # (start, factor)
     encoder_repetition_penalty: float = 1.0
     encoder_no_repeat_ngram_size: int = 0
+    # set by generate(), which sees the decoder prompt and the inspection flags
+    prompt_length: int = 1  # decoder tokens before the first generated one: the start token, or a forced prefix
+    output_attentions: bool = False
+    output_hidden_states: bool = False
 
     @classmethod
     def from_config(

@@ -1,16 +1,24 @@
 """Generation: greedy search, sampling and beam search over the cached decoder.
 
-The encoder runs once. Every step feeds only the newest token of each row to the decoder, whose
-cache keeps the self-attention keys/values (reordered with one ``index_select`` per buffer after
-a beam step) and the cross-attention keys/values, computed once and shared by all the beams of an
-input. A :class:`TokenDecoder` turns each step's logits into tokens: :class:`GreedyDecoder`
-(greedy and sampling) and :class:`BeamSearchDecoder`. The selection follows transformers 4.57's
-``GenerationMixin`` exactly (same rule order, same beam bookkeeping, same tie-breaking inputs),
-so the generated tokens are the same.
+The encoder runs once (or not at all, given ``encoder_outputs``). The first decoder step feeds the
+prompt (the start token, or a forced prefix of ``decoder_input_ids``) in one call; every later step
+feeds only the newest token of each row to the decoder, whose cache keeps the self-attention
+keys/values (reordered with one ``index_select`` per buffer after a beam step) and the
+cross-attention keys/values, computed once and shared by all the beams of an input. A
+:class:`TokenDecoder` turns each step's logits into tokens: :class:`GreedyDecoder` (greedy and
+sampling) and :class:`BeamSearchDecoder` (beam search and beam sampling). The selection follows
+transformers 4.57's ``GenerationMixin`` exactly (same rule order, same beam bookkeeping, same
+tie-breaking inputs, same stopping criteria), so the generated tokens are the same.
+
+Work that only an option needs is done only when it is asked for: attentions and hidden states
+(a :class:`~m2m100.model.transformer.Probe` for the stacks), per-row stopping criteria, the
+decoder attention mask of a padded prefix, streaming.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -19,10 +27,16 @@ import torch
 import torch.nn.functional as F
 
 from m2m100.config import M2M100Config
-from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
-from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules
+from m2m100.generation.config import (
+    DecodingOptions,
+    GenerationConfig,
+    _version_at_least,
+    resolve_generation_config,
+)
+from m2m100.generation.logits import ForceToken, LogitRule, SuppressTokens, TopK, TopP, apply_rules, build_rules
+from m2m100.generation.stopping import Stopping, merge_stopping
 from m2m100.model.cache import DecoderCache
-from m2m100.model.transformer import Memory
+from m2m100.model.transformer import Memory, Probe, StackOutput
 from m2m100.outputs import ModelOutput
 
 Scores = tuple[torch.Tensor, ...] | None
@@ -67,7 +81,12 @@ Generated = torch.Tensor | GenerateEncoderDecoderOutput | GenerateBeamEncoderDec
 
 class Seq2SeqLM(Protocol):
     """What decoding needs of a model (``M2M100ForConditionalGeneration`` provides it): encode
-    once, then one decoder step at a time over a cache, then the next-token logits."""
+    once, then one decoder step at a time over a cache, then the next-token logits.
+
+    ``encode`` and ``decode_step`` return the stacks' :class:`StackOutput`; a ``probe`` asks them
+    for attentions and hidden states too (``output_attentions``, ``output_hidden_states``), and
+    is None on every other call.
+    """
 
     config: M2M100Config
     generation_config: GenerationConfig
@@ -75,11 +94,21 @@ class Seq2SeqLM(Protocol):
     @property
     def device(self) -> torch.device: ...
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Memory: ...
+    def encode(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, probe: Probe | None = None
+    ) -> StackOutput: ...
 
     def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache: ...
 
-    def decode_step(self, tokens: torch.Tensor, memory: Memory, cache: DecoderCache) -> torch.Tensor: ...
+    def decode_step(
+        self,
+        tokens: torch.Tensor,
+        memory: Memory,
+        cache: DecoderCache,
+        *,
+        attention_mask: torch.Tensor | None = None,
+        probe: Probe | None = None,
+    ) -> StackOutput: ...
 
     def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor: ...
 
@@ -93,21 +122,41 @@ class Step(NamedTuple):
 
 
 class TokenDecoder:
-    """Turns each step's (rows, V) logits into the next tokens and keeps the sequences."""
+    """Turns each step's (rows, V) logits into the next tokens and keeps the sequences.
+
+    Sequences start with the prompt (``options.prompt_length`` tokens: the decoder start token,
+    or a forced prefix). ``stopping`` holds the criteria beyond ``max_length`` and the
+    end-of-sequence tokens, when the call has any.
+    """
 
     group: int  # decoder rows that read one encoder row (beams or return sequences)
-    length: int  # tokens per sequence so far, the decoder start included
+    length: int  # tokens per sequence so far, the prompt included
 
-    def __init__(self, options: DecodingOptions, rules: Sequence[LogitRule]) -> None:
-        self.options, self.rules = options, list(rules)
+    def __init__(self, options: DecodingOptions, rules: Sequence[LogitRule], stopping: Stopping | None) -> None:
+        self.options, self.rules, self.stopping = options, list(rules), stopping
         self.scores: list[torch.Tensor] = []
         self.logits: list[torch.Tensor] = []
+        self.limit = options.max_length  # the length every sequence stops at
+        eos = options.eos_ids
+        if stopping is not None:
+            if stopping.max_length is not None:  # a caller's MaxLengthCriteria replaces max_length's check
+                self.limit = stopping.max_length
+            if not stopping.end_of_sequence:  # a caller's EosTokenCriteria replaces the built-in check
+                eos = ()
+        self.stop_ids = torch.tensor(eos, dtype=torch.long)
 
     def record(self, logits: torch.Tensor, scores: torch.Tensor) -> None:
         if self.options.output_scores:
             self.scores.append(scores.clone())
         if self.options.output_logits:
             self.logits.append(logits.clone())
+
+    def stopped(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(N,) bool: the rows of ``input_ids`` that the call's stopping criteria stop, given the
+        scores so far as transformers passes them (only when they are returned)."""
+        assert self.stopping is not None
+        shown = self.options.output_scores and self.options.return_dict_in_generate
+        return self.stopping(input_ids, tuple(self.scores) if shown else None)
 
     def rows_per_input(self) -> int:
         """Decoder rows that read one encoder row at the next step (the cache's cross group)."""
@@ -119,8 +168,13 @@ class TokenDecoder:
         forced = any(isinstance(rule, ForceToken) and rule.at == self.length for rule in self.rules)
         return self.options.output_logits or not forced
 
-    def last_tokens(self) -> torch.Tensor:
-        """(rows, 1): the input of the next decoder step."""
+    def capacity(self) -> int:
+        """Positions the decoder cache needs: every token but the last is fed."""
+        return max(self.options.max_length, self.limit)
+
+    def new_tokens(self, fed: int) -> torch.Tensor:
+        """(rows, length - fed): the tokens the decoder cache has not seen (the prompt at the
+        first step, then the newest token)."""
         raise NotImplementedError
 
     def update(self, logits: torch.Tensor) -> Step:
@@ -134,34 +188,46 @@ class TokenDecoder:
 class GreedyDecoder(TokenDecoder):
     """Greedy search (argmax) or multinomial sampling; finished rows are padded.
 
-    Greedy search stops computing rows that finished when nobody asked for per-step scores (the
-    outputs are the same). Sampling keeps every row so the random draws match a run of
-    transformers from the same seed.
+    Greedy search stops computing rows that finished when nothing else is asked of the call (the
+    tokens are the same). Sampling keeps every row so the random draws match a run of
+    transformers from the same seed; the output objects and stopping criteria see every row, as
+    transformers', so they keep them too.
     """
 
     def __init__(
         self,
         options: DecodingOptions,
         rules: Sequence[LogitRule],
-        start: torch.Tensor,
+        prompt: torch.Tensor,
         *,
         generator: torch.Generator | None = None,
+        stopping: Stopping | None = None,
     ) -> None:
-        super().__init__(options, rules)
+        super().__init__(options, rules, stopping)
         self.group = options.num_return_sequences
-        rows = start.shape[0]
+        rows, length = prompt.shape
         fill = options.pad_id if options.pad_id is not None else -1
-        self.sequences = start.new_full((rows, options.max_length), fill)  # (N, max_length)
-        self.sequences[:, 0] = start
-        self.length = 1
-        self.unfinished = torch.ones(rows, dtype=torch.bool, device=start.device)
-        self.eos = torch.tensor(options.eos_ids, dtype=torch.long, device=start.device)
+        width = max(self.limit, length + 1)
+        self.sequences = prompt.new_full((rows, width), fill)  # (N, max_length)
+        self.sequences[:, :length] = prompt
+        self.length = length
+        self.unfinished = torch.ones(rows, dtype=torch.bool, device=prompt.device)
+        self.stop_ids = self.stop_ids.to(prompt.device)
+        watches_eos = bool(options.eos_ids) if stopping is None else stopping.pads_finished
+        self.pads_finished = options.pad_id is not None and watches_eos
         self.generator = generator
-        self.drop_finished = not (options.do_sample or options.output_scores or options.output_logits)
-        self.active = torch.arange(rows, device=start.device)  # rows still computed
+        o = options
+        self.drop_finished = not (
+            o.do_sample or o.output_scores or o.output_logits or o.return_dict_in_generate or stopping is not None
+        )
+        self.active = torch.arange(rows, device=prompt.device)  # rows still computed
 
-    def last_tokens(self) -> torch.Tensor:
-        return self.sequences[self.active, self.length - 1 : self.length]
+    def new_tokens(self, fed: int) -> torch.Tensor:
+        return self.sequences[self.active, fed : self.length]
+
+    def newest(self) -> torch.Tensor:
+        """(N,) the token each row got at the last step (padding for rows that had finished)."""
+        return self.sequences[:, self.length - 1]
 
     def update(self, logits: torch.Tensor) -> Step:
         # the rules write in place: keep the raw logits intact when they are returned too
@@ -172,11 +238,14 @@ class GreedyDecoder(TokenDecoder):
             next_tokens = torch.multinomial(F.softmax(scores, dim=-1), 1, generator=self.generator).squeeze(1)
         else:
             next_tokens = torch.argmax(scores, dim=-1)
-        if self.options.pad_id is not None and self.options.eos_ids:  # finished rows get padding
-            next_tokens = torch.where(self.unfinished[self.active], next_tokens, self.options.pad_id)
+        pad = self.options.pad_id
+        if self.pads_finished and pad is not None:  # finished rows get padding
+            next_tokens = torch.where(self.unfinished[self.active], next_tokens, pad)
         self.sequences[self.active, self.length] = next_tokens
         self.length += 1
-        hit = torch.isin(next_tokens, self.eos) | (self.length >= self.options.max_length)
+        hit = torch.isin(next_tokens, self.stop_ids) | (self.length >= self.limit)
+        if self.stopping is not None:  # every row is active: the criteria see them all
+            hit |= self.stopped(self.sequences[:, : self.length])
         self.unfinished[self.active] &= ~hit
         done = not bool(self.unfinished.any())
         if done or not self.drop_finished or not bool(hit.any()):
@@ -240,22 +309,42 @@ def _take_beams(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 class BeamSearchDecoder(TokenDecoder):
     """Batched beam search with transformers' bookkeeping: ``running`` beams continue, the best
     ``num_beams`` finished hypotheses of each input are kept apart, and an input stops when no
-    running beam can beat its worst finished one (``early_stopping`` picks the estimate)."""
+    running beam can beat its worst finished one (``early_stopping`` picks the estimate).
 
-    def __init__(self, options: DecodingOptions, rules: Sequence[LogitRule], start: torch.Tensor) -> None:
-        super().__init__(options, rules)
+    With ``do_sample`` (beam sampling) the candidates of each step are drawn, without
+    replacement, from the softmax of the beams' accumulated log-probabilities instead of being
+    the best ones, as transformers does.
+    """
+
+    def __init__(
+        self,
+        options: DecodingOptions,
+        rules: Sequence[LogitRule],
+        prompt: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        stopping: Stopping | None = None,
+    ) -> None:
+        super().__init__(options, rules, stopping)
+        if self.limit > options.max_length:
+            raise ValueError(
+                f"beam search keeps max_length ({options.max_length}) tokens per hypothesis; a "
+                f"MaxLengthCriteria of {self.limit} cannot lengthen that: raise max_length or max_new_tokens"
+            )
         k = self.group = options.num_beams
-        self.batch = start.shape[0] // k
-        device = start.device
+        self.batch = prompt.shape[0] // k
+        self.prompt_length = prompt.shape[1]
+        device = prompt.device
+        self.generator = generator
         self.ranker = SequenceRanker(options.length_penalty)
         self.keep = max(2, 1 + len(options.eos_ids)) * k  # candidates per step, so K stay unfinished
         self.in_top_k = torch.arange(self.keep, device=device) < k
-        self.eos = torch.tensor(options.eos_ids, dtype=torch.long, device=device)
+        self.stop_ids = self.stop_ids.to(device)
         pad = options.pad_id
         fill = (pad if pad else options.eos_ids[0]) if options.eos_ids else -1  # transformers' filler
-        b, generated = self.batch, options.max_length - 1
-        self.running = start.new_full((b, k, options.max_length), fill)  # (B, K, max_length)
-        self.running[:, :, 0] = start.view(b, k)
+        b, generated = self.batch, options.max_length - self.prompt_length
+        self.running = prompt.new_full((b, k, options.max_length), fill)  # (B, K, max_length)
+        self.running[:, :, : self.prompt_length] = prompt.view(b, k, -1)
         self.running_scores = torch.zeros(b, k, device=device)
         self.running_scores[:, 1:] = -BEAM_INFINITY  # only the first beam expands at step one
         self.running_beams = torch.full((b, k, generated), -1, dtype=torch.int32, device=device)
@@ -264,18 +353,19 @@ class BeamSearchDecoder(TokenDecoder):
         self.finished_beams = self.running_beams.clone()
         self.is_finished = torch.zeros(b, k, dtype=torch.bool, device=device)
         self.improvable = torch.ones(b, 1, dtype=torch.bool, device=device)
-        self.length = 1
-        # While the K beams of every input hold the same tokens (the start, then the forced
-        # language token) one decoder row per input computes what all K would; per-step scores
-        # are kept per beam, so asking for them turns this off.
-        self.shared = k > 1 and not (options.output_scores or options.output_logits)
+        self.length = self.prompt_length
+        # While the K beams of every input hold the same tokens (the prompt, then the forced
+        # language token) one decoder row per input computes what all K would. Per-step scores,
+        # attentions and the returned cache are kept per beam, so asking for them turns this off.
+        o = options
+        self.shared = k > 1 and not (o.output_scores or o.output_logits or o.return_dict_in_generate)
 
     def rows_per_input(self) -> int:
         return 1 if self.shared else self.group
 
-    def last_tokens(self) -> torch.Tensor:
+    def new_tokens(self, fed: int) -> torch.Tensor:
         beams = self.running[:, :1] if self.shared else self.running
-        return beams[:, :, self.length - 1].reshape(-1, 1)
+        return beams[:, :, fed : self.length].reshape(-1, self.length - fed)
 
     def update(self, logits: torch.Tensor) -> Step:
         b, k, t = self.batch, self.group, self.length
@@ -288,14 +378,21 @@ class BeamSearchDecoder(TokenDecoder):
         self.record(logits, log_probs)
         totals = log_probs.view(b, k, vocab).add_(self.running_scores[:, :, None]).view(b, k * vocab)
 
-        # candidates: the best `keep` (beam, token) continuations of each input
-        cand_scores, flat = top_k(totals, self.keep)
+        # candidates: the best (or, sampling, drawn) `keep` (beam, token) continuations of each input
+        if self.options.do_sample:
+            flat = torch.multinomial(F.softmax(totals, dim=-1), self.keep, generator=self.generator)
+            cand_scores = torch.gather(totals, 1, flat)
+        else:
+            cand_scores, flat = top_k(totals, self.keep)
         source = flat // vocab  # (B, keep) beam each candidate extends
         cand = _take_beams(self.running, source)
         cand[:, :, t] = flat % vocab
         cand_beams = _take_beams(self.running_beams, source)
-        cand_beams[:, :, t - 1] = (source + torch.arange(b, device=source.device).view(-1, 1) * k).to(torch.int32)
-        ends = torch.isin(cand[:, :, t], self.eos) | (t + 1 >= self.options.max_length)
+        step = t - self.prompt_length
+        cand_beams[:, :, step] = (source + torch.arange(b, device=source.device).view(-1, 1) * k).to(torch.int32)
+        ends = torch.isin(cand[:, :, t], self.stop_ids) | (t + 1 >= self.limit)
+        if self.stopping is not None:
+            ends |= self.stopped(cand[:, :, : t + 1].reshape(b * self.keep, t + 1)).view(b, self.keep)
 
         # running beams for the next step: the best candidates that did not end
         open_scores = cand_scores + ends.to(torch.float32) * -BEAM_INFINITY
@@ -305,7 +402,7 @@ class BeamSearchDecoder(TokenDecoder):
         self.running_beams = _take_beams(cand_beams, best)
 
         self._add_finished(cand, cand_scores, cand_beams, ends)
-        reorder = self.running_beams[:, :, t - 1].reshape(-1).long()
+        reorder = self.running_beams[:, :, step].reshape(-1).long()
         self.length = t + 1
         self._update_improvable()
         all_full = bool(self.is_finished.all()) and self.options.early_stopping is True
@@ -321,7 +418,7 @@ class BeamSearchDecoder(TokenDecoder):
     ) -> None:
         """Merge the candidates that just ended (among the top K only) into the finished set."""
         just_ended = ends & self.in_top_k[None, :]
-        scores = self.ranker(cand_scores, self.length)  # generated tokens, the new one included
+        scores = self.ranker(cand_scores, self.length + 1 - self.prompt_length)  # the new token included
         full = self.is_finished.all(dim=-1, keepdim=True) & (self.options.early_stopping is True)
         scores += full.to(torch.float32) * -BEAM_INFINITY
         scores += (~self.improvable).to(torch.float32) * -BEAM_INFINITY
@@ -339,9 +436,9 @@ class BeamSearchDecoder(TokenDecoder):
         length penalty at ``max_length`` (a longer hypothesis could score higher)."""
         opts = self.options
         if opts.early_stopping == "never" and opts.length_penalty > 0.0:
-            best_length = opts.max_length - 1
+            best_length = opts.max_length - self.prompt_length
         else:
-            best_length = self.length - 1
+            best_length = self.length - self.prompt_length
         best_running = self.ranker(self.running_scores[:, :1], best_length)
         worst_finished = torch.where(
             self.is_finished, torch.min(self.finished_scores, dim=1, keepdim=True)[0], -BEAM_INFINITY
@@ -354,7 +451,7 @@ class BeamSearchDecoder(TokenDecoder):
         scores = self.finished_scores[:, :n].reshape(-1)
         beams = self.finished_beams[:, :n].reshape(self.batch * n, -1)
         generated = int((beams + 1).bool().sum(dim=1).max())
-        sequences, beams = sequences[:, : 1 + generated], beams[:, :generated]
+        sequences, beams = sequences[:, : self.prompt_length + generated], beams[:, :generated]
         if not self.options.return_dict_in_generate:
             return sequences
         return GenerateBeamEncoderDecoderOutput(
@@ -385,6 +482,27 @@ def _draw_like_layerdrop(layers: int) -> None:
         torch.rand([])
 
 
+# transformers' generation options that generation/config.py still lists as unsupported but that
+# generate handles, with transformers' defaults: taken out of the settings before they are merged.
+CALL_OPTIONS: dict[str, Any] = {
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "max_time": None,
+    "stop_strings": None,
+}
+# generate's arguments that are no generation setting, as transformers' generate takes them
+CALL_ARGUMENTS = (
+    "decoder_input_ids",
+    "decoder_attention_mask",
+    "encoder_outputs",
+    "stopping_criteria",
+    "streamer",
+    "logits_processor",
+    "prefix_allowed_tokens_fn",
+    "tokenizer",
+)
+
+
 @torch.no_grad()
 def generate(
     model: Seq2SeqLM,
@@ -401,11 +519,28 @@ def generate(
     for sampling, or ``seed``: an int to make one). Beyond transformers, ``forced_bos_token_id``
     may be a list or 1-D tensor with one target language id per input.
 
+    As transformers' ``generate``, it also takes:
+
+    * ``decoder_input_ids`` (B, P) and ``decoder_attention_mask``: a prefix each output starts
+      with (prepended with the decoder start token when no row starts with it; rows of
+      different lengths are left-padded, their padding masked). ``max_new_tokens`` counts after it.
+    * ``encoder_outputs``: the encoder's output (``BaseModelOutput``, the encoder's own output or
+      a tuple) instead of running the encoder on ``input_ids``.
+    * ``stopping_criteria`` (callables ``(input_ids, scores) -> bool tensor per row, or a
+      bool``; transformers' ``StoppingCriteriaList`` and its criteria are such), ``max_time``
+      and ``stop_strings`` (with ``tokenizer=``, the model's tokenizer).
+    * ``streamer``: an object with ``put`` and ``end`` (transformers' ``TextStreamer``), given
+      the prompt and then each step's new tokens; greedy search and sampling only.
+    * ``output_attentions`` and ``output_hidden_states`` with ``return_dict_in_generate``.
+    * ``do_sample=True`` with ``num_beams > 1``: beam sampling.
+
     Returns:
-        The (B * num_return_sequences, L) token ids: decoder start, forced language token, text,
-        end of sequence, right-padded with ``pad_token_id`` to the longest; with
+        The (B * num_return_sequences, L) token ids: decoder start (or prefix), forced language
+        token, text, end of sequence, right-padded with ``pad_token_id`` to the longest; with
         ``return_dict_in_generate=True`` a :class:`GenerateEncoderDecoderOutput` (greedy, sampling)
-        or :class:`GenerateBeamEncoderDecoderOutput` (beam search).
+        or :class:`GenerateBeamEncoderDecoderOutput` (beam search), whose ``past_key_values`` is
+        the decoder's :class:`~m2m100.model.cache.DecoderCache` (``to_legacy_cache()`` gives
+        transformers' tuples).
 
     Raises:
         ValueError: unknown or unsupported settings, or values out of range (checked before any
@@ -416,35 +551,84 @@ def generate(
         if input_ids is not None:
             raise ValueError("pass the source ids once: as input_ids or as inputs, not both")
         input_ids = kwargs.pop("inputs")
-    config = resolve_generation_config(model.generation_config, generation_config, kwargs)
-    if input_ids is None:  # transformers starts the source with bos
+    call = {name: kwargs.pop(name, None) for name in CALL_ARGUMENTS}
+    model_settings, passed, handled = _take_call_options(model.generation_config, generation_config, kwargs)
+    config = resolve_generation_config(model_settings, passed, kwargs)
+    device = model.device
+
+    encoder_outputs = _encoder_outputs(call["encoder_outputs"], device)
+    if encoder_outputs is not None:
+        batch, length = encoder_outputs.last_hidden_state.shape[:2]
+        if input_ids is None:  # transformers' stand-in for the ids the encoder never reads
+            input_ids = torch.full((batch, length), -100, dtype=torch.long, device=device)
+    elif input_ids is None:  # transformers starts the source with bos
         if config.bos_token_id is None:
             raise ValueError("input_ids is None and there is no bos_token_id to start the source with")
         input_ids = torch.full((1, 1), config.bos_token_id, dtype=torch.long)
     if not isinstance(input_ids, torch.Tensor) or input_ids.dim() != 2:
         raise ValueError(f"input_ids must be a (batch, length) tensor, got {getattr(input_ids, 'shape', input_ids)!r}")
-    if attention_mask is not None and tuple(attention_mask.shape) != tuple(input_ids.shape):
+    batch = input_ids.shape[0]
+    source_shape = tuple(input_ids.shape)
+    if encoder_outputs is not None:
+        source_shape = tuple(encoder_outputs.last_hidden_state.shape[:2])
+        if source_shape[0] != batch:
+            raise ValueError(
+                f"input_ids has {batch} rows but encoder_outputs has {source_shape[0]}; they must be equal"
+            )
+    if attention_mask is not None and tuple(attention_mask.shape) != source_shape:
+        name = "the encoder_outputs' hidden states" if encoder_outputs is not None else "input_ids"
         raise ValueError(
-            f"attention_mask has shape {tuple(attention_mask.shape)} but input_ids has "
-            f"{tuple(input_ids.shape)}; they must be equal"
+            f"attention_mask has shape {tuple(attention_mask.shape)} but {name} {source_shape}; they must be equal"
         )
-    options = DecodingOptions.from_config(
-        config,
-        batch_size=input_ids.shape[0],
-        vocab_size=model.config.vocab_size,
-        max_positions=model.config.max_position_embeddings,
-        max_length_given=kwargs.get("max_length") is not None,
+    max_length_given = kwargs.get("max_length") is not None
+    options = _decoding_options(config, model.config, batch_size=batch, max_length_given=max_length_given)
+    prompt, prompt_mask = _decoder_prompt(
+        call["decoder_input_ids"],
+        call["decoder_attention_mask"],
+        options.start_ids(batch, device),
+        model.config.vocab_size,
     )
+    options = _for_prompt(
+        options,
+        config,
+        prompt.shape[1],
+        max_length_given=max_length_given,
+        max_positions=model.config.max_position_embeddings,
+        handled=handled,
+    )
+    streamer = _checked_streamer(call["streamer"], options)
+    stopping = merge_stopping(
+        call["stopping_criteria"],
+        max_time=handled["max_time"],
+        stop_strings=handled["stop_strings"],
+        tokenizer=call["tokenizer"],
+        has_eos=bool(options.eos_ids),
+    )
+    input_ids = input_ids.to(device)
+    group = options.num_beams if options.num_beams > 1 else options.num_return_sequences
+    rules = _rules(
+        options,
+        rows_per_input=group,
+        device=device,
+        encoder_input_ids=input_ids,
+        logits_processor=call["logits_processor"],
+        prefix_allowed_tokens_fn=call["prefix_allowed_tokens_fn"],
+    )
+    decoder = _make_decoder(options, rules, prompt.repeat_interleave(group, dim=0), generator, stopping)
 
-    input_ids = input_ids.to(model.device)
     if attention_mask is None:
-        attention_mask = _default_attention_mask(input_ids, options)
-    decoder = _make_decoder(options, input_ids.shape[0], model.device, generator)
+        if encoder_outputs is None:
+            attention_mask = _default_attention_mask(input_ids, options)
+        else:  # transformers infers no mask for given encoder outputs: every position is read
+            attention_mask = torch.ones(source_shape, dtype=torch.long, device=device)
     return _decode(
         model,
         decoder,
         input_ids,
-        attention_mask.to(model.device),
+        attention_mask.to(device),
+        encoder_outputs=encoder_outputs,
+        prompt_mask=prompt_mask,
+        streamer=streamer,
         draw_like_layerdrop=options.do_sample and generator is None,
     )
 
@@ -459,16 +643,215 @@ def _generator(generator: Any, seed: Any, device: torch.device) -> torch.Generat
     return generator
 
 
-def _make_decoder(
-    options: DecodingOptions, batch: int, device: torch.device, generator: torch.Generator | None
-) -> TokenDecoder:
-    """The token decoder with its rules, over ``batch * group`` rows (beams or return sequences)."""
-    group = options.num_beams if options.num_beams > 1 else options.num_return_sequences
-    start = options.start_ids(batch, device).repeat_interleave(group)  # (B * group,)
-    rules = build_rules(options, rows_per_input=group, device=device)
+def _take_call_options(
+    model_config: GenerationConfig, passed: Any, kwargs: dict[str, Any]
+) -> tuple[GenerationConfig, Any, dict[str, Any]]:
+    """Take :data:`CALL_OPTIONS` out of the model's settings, the passed ones and ``kwargs``, with
+    their values merged as :func:`resolve_generation_config` merges the others (``kwargs`` over
+    the passed config over the model's, whose values fill the passed config's defaults when it was
+    written by transformers >= 4.50). Returns the two configs without them, and the values."""
+    if passed is not None and not isinstance(passed, GenerationConfig) and hasattr(passed, "to_dict"):
+        passed = GenerationConfig.from_dict(passed.to_dict())  # e.g. transformers' own GenerationConfig
+
+    def without(config: GenerationConfig) -> GenerationConfig:
+        return dataclasses.replace(config, extra={k: v for k, v in config.extra.items() if k not in CALL_OPTIONS})
+
+    fills = _version_at_least(model_config.extra.get("transformers_version"), 4, 50)
+    values: dict[str, Any] = {}
+    for name, default in CALL_OPTIONS.items():
+        value = model_config.extra.get(name, default)
+        if isinstance(passed, GenerationConfig):
+            own = passed.extra.get(name, default)
+            if own != default or not fills:
+                value = own
+        if name in kwargs:
+            value = kwargs.pop(name)
+        values[name] = value
+    if isinstance(passed, GenerationConfig):
+        passed = without(passed)
+    return without(model_config), passed, values
+
+
+def _encoder_outputs(value: Any, device: torch.device) -> StackOutput | None:
+    """transformers' ``encoder_outputs`` (a ``BaseModelOutput``, the encoder's own output, or a
+    tuple ``(last_hidden_state, hidden_states, attentions)``) as a :class:`StackOutput`."""
+    if value is None:
+        return None
+    if hasattr(value, "last_hidden_state"):
+        parts = (value.last_hidden_state, getattr(value, "hidden_states", None), getattr(value, "attentions", None))
+    elif isinstance(value, (tuple, list)) and value:
+        parts = (*tuple(value)[:3], None, None)[:3]
+    else:
+        raise ValueError(
+            "encoder_outputs must be the encoder's output (a BaseModelOutput or a tuple "
+            f"(last_hidden_state, ...)), got {type(value).__name__}"
+        )
+    hidden = parts[0]
+    if not isinstance(hidden, torch.Tensor) or hidden.dim() != 3:
+        raise ValueError(
+            "encoder_outputs.last_hidden_state must be a (batch, length, d_model) tensor, "
+            f"got {getattr(hidden, 'shape', type(hidden).__name__)!r}"
+        )
+    return StackOutput(hidden.to(device), parts[1], parts[2])
+
+
+def _decoding_options(
+    config: GenerationConfig, model_config: M2M100Config, *, batch_size: int, max_length_given: bool
+) -> DecodingOptions:
+    """:meth:`DecodingOptions.from_config`, with beam sampling (which it still refuses) checked
+    as sampling and then given its beams back."""
+    beams = config.num_beams
+    beam_sampling = bool(config.do_sample) and isinstance(beams, int) and not isinstance(beams, bool) and beams > 1
+    options = DecodingOptions.from_config(
+        config.update(num_beams=1) if beam_sampling else config,
+        batch_size=batch_size,
+        vocab_size=model_config.vocab_size,
+        max_positions=model_config.max_position_embeddings,
+        max_length_given=max_length_given,
+    )
+    if beam_sampling:
+        if options.num_return_sequences > beams:
+            raise ValueError(f"num_return_sequences ({options.num_return_sequences}) must be <= num_beams ({beams})")
+        options = dataclasses.replace(options, num_beams=beams)
+    return options
+
+
+def _decoder_prompt(
+    decoder_input_ids: Any, decoder_attention_mask: Any, start: torch.Tensor, vocab_size: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The (B, P) tokens every output starts with and their (B, P) mask (None: all real).
+
+    Without ``decoder_input_ids`` that is the start token. A prefix is taken as transformers
+    takes it: when no row starts with the decoder start token, every row gets it in front (and
+    a 1 in front of its mask); rows of different lengths are the caller's padding.
+    """
+    batch = start.shape[0]
+    if decoder_input_ids is None:
+        if decoder_attention_mask is not None:
+            raise ValueError("decoder_attention_mask is the mask of decoder_input_ids: pass both")
+        return start[:, None], None
+    ids = decoder_input_ids
+    if not isinstance(ids, torch.Tensor) or ids.dim() != 2 or ids.shape[1] == 0 or ids.dtype.is_floating_point:
+        raise ValueError(
+            f"decoder_input_ids must be a (batch, length >= 1) tensor of token ids, got {getattr(ids, 'shape', ids)!r}"
+        )
+    if ids.shape[0] != batch:
+        raise ValueError(f"decoder_input_ids has {ids.shape[0]} rows but the batch has {batch} inputs")
+    if bool(((ids < 0) | (ids >= vocab_size)).any()):
+        raise ValueError(f"decoder_input_ids holds ids outside the vocabulary 0..{vocab_size - 1}")
+    ids = ids.to(device=start.device, dtype=torch.long)
+    mask = None
+    if decoder_attention_mask is not None:
+        if not isinstance(decoder_attention_mask, torch.Tensor) or decoder_attention_mask.shape != ids.shape:
+            raise ValueError(
+                f"decoder_attention_mask has shape {tuple(getattr(decoder_attention_mask, 'shape', ()))} but "
+                f"decoder_input_ids has {tuple(ids.shape)}; they must be equal"
+            )
+        mask = decoder_attention_mask.to(device=start.device, dtype=torch.long)
+    if bool((ids[:, 0] != start).all()):
+        ids = torch.cat((start[:, None], ids), dim=1)
+        if mask is not None:
+            mask = torch.cat((mask.new_ones(batch, 1), mask), dim=1)
+    if mask is not None and bool(mask.all()):
+        mask = None  # nothing masked: the plain causal path gives the same numbers
+    return ids, mask
+
+
+def _for_prompt(
+    options: DecodingOptions,
+    config: GenerationConfig,
+    prompt_length: int,
+    *,
+    max_length_given: bool,
+    max_positions: int | None,
+    handled: dict[str, Any],
+) -> DecodingOptions:
+    """The options for a prompt of ``prompt_length`` tokens (``from_config`` counts one): new
+    tokens are counted after the prompt, as transformers counts them."""
+    p = prompt_length
+    max_length = options.max_length
+    if config.max_new_tokens is not None:
+        max_length = config.max_new_tokens + p
+    elif not max_length_given and config.max_length == GenerationConfig().max_length:
+        max_length = config.max_length + p
+        if max_positions is not None:
+            max_length = min(max_length, max_positions)
+    if p >= max_length:
+        raise ValueError(
+            f"the decoder prompt (decoder_input_ids, start token included) has {p} tokens but "
+            f"max_length is {max_length}; raise max_length or set max_new_tokens"
+        )
+    min_length = options.min_length if config.min_new_tokens is None else config.min_new_tokens + p
+    flags = {}
+    for name in ("output_attentions", "output_hidden_states"):
+        if not isinstance(handled[name], bool):
+            raise ValueError(f"{name} must be True or False, got {handled[name]!r}")
+        flags[name] = handled[name]
+    return dataclasses.replace(options, max_length=max_length, min_length=min_length, prompt_length=p, **flags)
+
+
+def _checked_streamer(streamer: Any, options: DecodingOptions) -> Any:
+    if streamer is None:
+        return None
     if options.num_beams > 1:
-        return BeamSearchDecoder(options, rules, start)
-    return GreedyDecoder(options, rules, start, generator=generator)
+        raise ValueError(
+            "streamer cannot be used with beam search (num_beams > 1), as in transformers; use num_beams=1 to stream"
+        )
+    if not callable(getattr(streamer, "put", None)) or not callable(getattr(streamer, "end", None)):
+        raise ValueError(f"streamer must have put() and end() methods, got {type(streamer).__name__}")
+    return streamer
+
+
+def _rules(
+    options: DecodingOptions,
+    *,
+    rows_per_input: int,
+    device: torch.device,
+    encoder_input_ids: torch.Tensor,
+    logits_processor: Any,
+    prefix_allowed_tokens_fn: Any,
+) -> list[LogitRule]:
+    """:func:`build_rules`, with what only generate sees (the source ids, the caller's logits
+    processors), and the two settings it does not read yet: the prompt length (the step
+    ``begin_suppress_tokens`` applies at) and the tokens beam sampling keeps through top-k/top-p."""
+    accepted = inspect.signature(build_rules).parameters
+    extra: dict[str, Any] = {}
+    if "encoder_input_ids" in accepted:
+        extra["encoder_input_ids"] = encoder_input_ids
+    if isinstance(logits_processor, (list, tuple)) and not logits_processor:
+        logits_processor = None  # transformers' default: an empty LogitsProcessorList
+    for name, value in (("logits_processor", logits_processor), ("prefix_allowed_tokens_fn", prefix_allowed_tokens_fn)):
+        if value is None:
+            continue
+        if name not in accepted:
+            raise ValueError(f"{name} is not supported yet: the logits rules (generation/logits.py) cannot take it")
+        extra[name] = value
+    rules = build_rules(options, rows_per_input=rows_per_input, device=device, **extra)
+    if options.prompt_length > 1 and options.begin_suppress_tokens is not None:
+        for rule in rules:  # transformers: at the prompt's length when the prompt is longer than the start token
+            if isinstance(rule, SuppressTokens) and rule.at is not None:
+                rule.at = options.prompt_length
+    if options.do_sample and options.num_beams > 1:
+        keep = max(2, len(options.eos_ids) + 1)  # transformers keeps a continuation that does not end
+        for rule in rules:
+            if isinstance(rule, TopK):
+                rule.k = max(rule.k, keep)
+            elif isinstance(rule, TopP):
+                rule.min_keep = max(rule.min_keep, keep)
+    return rules
+
+
+def _make_decoder(
+    options: DecodingOptions,
+    rules: list[LogitRule],
+    prompt: torch.Tensor,
+    generator: torch.Generator | None,
+    stopping: Stopping | None,
+) -> TokenDecoder:
+    """The token decoder over ``prompt`` (B * group, P): beams or return sequences."""
+    if options.num_beams > 1:
+        return BeamSearchDecoder(options, rules, prompt, generator=generator, stopping=stopping)
+    return GreedyDecoder(options, rules, prompt, generator=generator, stopping=stopping)
 
 
 def _decode(
@@ -477,29 +860,79 @@ def _decode(
     input_ids: torch.Tensor,
     attention_mask: torch.Tensor,
     *,
+    encoder_outputs: StackOutput | None,
+    prompt_mask: torch.Tensor | None,
+    streamer: Any,
     draw_like_layerdrop: bool,
 ) -> Generated:
-    """Encode once, then feed each row's newest token until the decoder is done."""
-    if draw_like_layerdrop:
-        _draw_like_layerdrop(model.config.encoder_layers)
-    memory = model.encode(input_ids, attention_mask)
-    cache = model.new_cache(capacity=decoder.options.max_length, cross_group=decoder.rows_per_input())
+    """Encode once (unless ``encoder_outputs`` are given), feed the prompt, then each row's
+    newest token until the decoder is done."""
+    options = decoder.options
+    probe = None
+    if options.return_dict_in_generate:
+        # an empty probe still has the encoder compute every position: the returned cache then
+        # holds the cross keys/values of the padding too, as transformers'
+        probe = Probe(options.output_attentions, options.output_hidden_states)
+    if encoder_outputs is None:
+        if draw_like_layerdrop:
+            _draw_like_layerdrop(model.config.encoder_layers)
+        encoded = model.encode(input_ids, attention_mask, probe=probe)
+    else:
+        encoded = encoder_outputs
+    if probe is not None and not (probe.attentions or probe.hidden_states):
+        probe = None  # the decoder computes the same without one
+    memory = Memory(encoded.last_hidden_state, attention_mask)
+    cache = model.new_cache(capacity=decoder.capacity(), cross_group=decoder.rows_per_input())
+    # the decoder mask of a padded prefix follows the cache's rows; each new token is real
+    mask = None if prompt_mask is None else prompt_mask.repeat_interleave(decoder.rows_per_input(), dim=0)
+    steps: list[StackOutput] = []
+    if streamer is not None:
+        streamer.put(decoder.new_tokens(0).cpu())
     vocab = model.config.vocab_size
     while True:
         if draw_like_layerdrop:
             _draw_like_layerdrop(model.config.decoder_layers)
-        hidden = model.decode_step(decoder.last_tokens(), memory, cache)
+        tokens = decoder.new_tokens(cache.get_seq_length())
+        out = model.decode_step(tokens, memory, cache, attention_mask=mask, probe=probe)
         memory.hidden = None  # the cache holds the cross keys/values from now on
+        if probe is not None:
+            steps.append(out)
+        hidden = out.last_hidden_state[:, -1]
         if decoder.needs_logits():
             logits = model.next_token_logits(hidden)
         else:  # a forced token: the rules set every score, so the (rows x vocabulary) head is skipped
             logits = hidden.new_zeros(hidden.shape[0], vocab, dtype=torch.float32)
         step = decoder.update(logits)
+        if streamer is not None:
+            assert isinstance(decoder, GreedyDecoder)
+            streamer.put(decoder.newest().cpu())
         if step.done:
-            return decoder.finalize()
+            if step.reorder is not None and options.return_dict_in_generate:
+                cache.reorder(step.reorder)  # the returned cache follows the last beam step, as transformers'
+            break
         if step.reorder is not None:
             cache.reorder(step.reorder)
+            if mask is not None:
+                mask = mask[step.reorder]
         cache.cross_group = decoder.rows_per_input()
         if step.keep is not None:
             cache.select(step.keep)
             memory = memory.select(step.keep)
+            if mask is not None:
+                mask = mask[step.keep]
+        if mask is not None:
+            mask = torch.cat((mask, mask.new_ones(mask.shape[0], 1)), dim=1)
+    if streamer is not None:
+        streamer.end()
+    result = decoder.finalize()
+    if isinstance(result, torch.Tensor):
+        return result
+    if options.output_attentions:
+        result.encoder_attentions = encoded.attentions
+        result.decoder_attentions = tuple(s.attentions for s in steps)
+        result.cross_attentions = tuple(s.cross_attentions for s in steps)
+    if options.output_hidden_states:
+        result.encoder_hidden_states = encoded.hidden_states
+        result.decoder_hidden_states = tuple(s.hidden_states for s in steps)
+    result.past_key_values = cache
+    return result
