@@ -46,6 +46,10 @@ class GenerationConfig:
     output_scores: bool = False
     output_logits: bool = False
     return_dict_in_generate: bool = False
+    output_attentions: bool = False  # per-step attentions in the dict output
+    output_hidden_states: bool = False  # per-step hidden states in the dict output
+    max_time: float | None = None  # seconds; generation stops after it
+    stop_strings: str | list[str] | None = None  # needs generate(..., tokenizer=...)
     use_cache: bool = True
     pad_token_id: int | None = None
     bos_token_id: int | None = None
@@ -148,8 +152,6 @@ class GenerationConfig:
 # transformers options that generate does not implement, with transformers' defaults: a config
 # may carry them at these values (generation_config.json files do), any other value is refused.
 UNSUPPORTED_OPTIONS: dict[str, Any] = {
-    "max_time": None,
-    "stop_strings": None,
     "cache_implementation": None,
     "cache_config": None,
     "return_legacy_cache": None,
@@ -157,8 +159,6 @@ UNSUPPORTED_OPTIONS: dict[str, Any] = {
     "token_healing": False,
     "guidance_scale": None,
     "watermarking_config": None,
-    "output_attentions": False,
-    "output_hidden_states": False,
     "num_assistant_tokens": 20,
     "num_assistant_tokens_schedule": "constant",
     "assistant_confidence_threshold": 0.4,
@@ -427,7 +427,6 @@ class DecodingOptions:
     exponential_decay_length_penalty: tuple[int, float] | None = None  # (start, factor)
     encoder_repetition_penalty: float = 1.0
     encoder_no_repeat_ngram_size: int = 0
-    # set by generate(), which sees the decoder prompt and the inspection flags
     prompt_length: int = 1  # decoder tokens before the first generated one: the start token, or a forced prefix
     output_attentions: bool = False
     output_hidden_states: bool = False
@@ -441,12 +440,15 @@ class DecodingOptions:
         vocab_size: int,
         max_positions: int | None = None,
         max_length_given: bool = False,
+        prompt_length: int = 1,
     ) -> DecodingOptions:
         """Resolve lengths and token ids as transformers does and check every value.
 
         Args:
             max_length_given: ``max_length`` was passed to this call; otherwise the default of 20
                 means 20 new tokens (capped at ``max_positions``), as in transformers.
+            prompt_length: decoder tokens before the first generated one: the start token, or a
+                forced prefix (``decoder_input_ids``); new tokens are counted after it.
 
         Raises:
             ValueError: naming the bad value and what would be valid.
@@ -464,11 +466,6 @@ class DecodingOptions:
             )
         if c.num_beams > 1 and n > c.num_beams:
             raise ValueError(f"num_return_sequences ({n}) must be <= num_beams ({c.num_beams})")
-        if c.num_beams > 1 and c.do_sample:
-            raise ValueError(
-                "beam sampling (do_sample=True with num_beams > 1) is not supported yet; "
-                "use num_beams=1 to sample or do_sample=False for beam search"
-            )
         if c.early_stopping not in (True, False, "never"):
             raise ValueError(f"early_stopping must be True, False or 'never', got {c.early_stopping!r}")
         if c.do_sample:
@@ -494,11 +491,11 @@ class DecodingOptions:
             raise ValueError(
                 f"encoder_no_repeat_ngram_size must be a non-negative integer (0 disables it), got {encoder_ngram!r}"
             )
-        for name in ("renormalize_logits", "remove_invalid_values"):
+        for name in ("renormalize_logits", "remove_invalid_values", "output_attentions", "output_hidden_states"):
             if not isinstance(getattr(c, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(c, name)!r}")
 
-        prompt = 1  # the decoder start token
+        prompt = prompt_length
         max_length = c.max_length
         if c.max_new_tokens is not None:
             if isinstance(c.max_new_tokens, bool) or not isinstance(c.max_new_tokens, int) or c.max_new_tokens < 1:
@@ -509,7 +506,11 @@ class DecodingOptions:
             if max_positions is not None:
                 max_length = min(max_length, max_positions)
         if not isinstance(max_length, int) or max_length <= prompt:
-            raise ValueError(f"max_length must be an integer > {prompt} (the decoder start token), got {max_length!r}")
+            what = "the decoder start token" if prompt == 1 else "the decoder prompt, start token included"
+            raise ValueError(
+                f"max_length must be an integer > {prompt} ({what}), got {max_length!r}; raise max_length or set "
+                "max_new_tokens"
+            )
         min_length = c.min_length or 0
         if c.min_new_tokens is not None:
             if c.min_new_tokens < 0:
@@ -580,6 +581,9 @@ class DecodingOptions:
             exponential_decay_length_penalty=decay,
             encoder_repetition_penalty=encoder_penalty,
             encoder_no_repeat_ngram_size=encoder_ngram,
+            prompt_length=prompt,
+            output_attentions=c.output_attentions,
+            output_hidden_states=c.output_hidden_states,
             **sampling,
         )
 

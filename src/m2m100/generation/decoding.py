@@ -17,8 +17,7 @@ decoder attention mask of a padded prefix, streaming.
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -27,13 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from m2m100.config import M2M100Config
-from m2m100.generation.config import (
-    DecodingOptions,
-    GenerationConfig,
-    _version_at_least,
-    resolve_generation_config,
-)
-from m2m100.generation.logits import ForceToken, LogitRule, SuppressTokens, TopK, TopP, apply_rules, build_rules
+from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
+from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules, needs_every_row
 from m2m100.generation.stopping import Stopping, merge_stopping
 from m2m100.model.cache import DecoderCache
 from m2m100.model.transformer import Memory, Probe, StackOutput
@@ -218,7 +212,12 @@ class GreedyDecoder(TokenDecoder):
         self.generator = generator
         o = options
         self.drop_finished = not (
-            o.do_sample or o.output_scores or o.output_logits or o.return_dict_in_generate or stopping is not None
+            o.do_sample
+            or o.output_scores
+            or o.output_logits
+            or o.return_dict_in_generate
+            or stopping is not None
+            or needs_every_row(rules)  # a rule that reads rows by position sees them all
         )
         self.active = torch.arange(rows, device=prompt.device)  # rows still computed
 
@@ -482,14 +481,6 @@ def _draw_like_layerdrop(layers: int) -> None:
         torch.rand([])
 
 
-# transformers' generation options that generation/config.py still lists as unsupported but that
-# generate handles, with transformers' defaults: taken out of the settings before they are merged.
-CALL_OPTIONS: dict[str, Any] = {
-    "output_attentions": False,
-    "output_hidden_states": False,
-    "max_time": None,
-    "stop_strings": None,
-}
 # generate's arguments that are no generation setting, as transformers' generate takes them
 CALL_ARGUMENTS = (
     "decoder_input_ids",
@@ -552,8 +543,7 @@ def generate(
             raise ValueError("pass the source ids once: as input_ids or as inputs, not both")
         input_ids = kwargs.pop("inputs")
     call = {name: kwargs.pop(name, None) for name in CALL_ARGUMENTS}
-    model_settings, passed, handled = _take_call_options(model.generation_config, generation_config, kwargs)
-    config = resolve_generation_config(model_settings, passed, kwargs)
+    config = resolve_generation_config(model.generation_config, generation_config, kwargs)
     device = model.device
 
     encoder_outputs = _encoder_outputs(call["encoder_outputs"], device)
@@ -580,27 +570,28 @@ def generate(
         raise ValueError(
             f"attention_mask has shape {tuple(attention_mask.shape)} but {name} {source_shape}; they must be equal"
         )
-    max_length_given = kwargs.get("max_length") is not None
-    options = _decoding_options(config, model.config, batch_size=batch, max_length_given=max_length_given)
+    checked = functools.partial(
+        DecodingOptions.from_config,
+        config,
+        batch_size=batch,
+        vocab_size=model.config.vocab_size,
+        max_positions=model.config.max_position_embeddings,
+        max_length_given=kwargs.get("max_length") is not None,
+    )
+    options = checked()
     prompt, prompt_mask = _decoder_prompt(
         call["decoder_input_ids"],
         call["decoder_attention_mask"],
         options.start_ids(batch, device),
         model.config.vocab_size,
     )
-    options = _for_prompt(
-        options,
-        config,
-        prompt.shape[1],
-        max_length_given=max_length_given,
-        max_positions=model.config.max_position_embeddings,
-        handled=handled,
-    )
+    if prompt.shape[1] > 1:  # new tokens count after a forced prefix
+        options = checked(prompt_length=prompt.shape[1])
     streamer = _checked_streamer(call["streamer"], options)
     stopping = merge_stopping(
         call["stopping_criteria"],
-        max_time=handled["max_time"],
-        stop_strings=handled["stop_strings"],
+        max_time=config.max_time,
+        stop_strings=config.stop_strings,
         tokenizer=call["tokenizer"],
         has_eos=bool(options.eos_ids),
     )
@@ -643,35 +634,6 @@ def _generator(generator: Any, seed: Any, device: torch.device) -> torch.Generat
     return generator
 
 
-def _take_call_options(
-    model_config: GenerationConfig, passed: Any, kwargs: dict[str, Any]
-) -> tuple[GenerationConfig, Any, dict[str, Any]]:
-    """Take :data:`CALL_OPTIONS` out of the model's settings, the passed ones and ``kwargs``, with
-    their values merged as :func:`resolve_generation_config` merges the others (``kwargs`` over
-    the passed config over the model's, whose values fill the passed config's defaults when it was
-    written by transformers >= 4.50). Returns the two configs without them, and the values."""
-    if passed is not None and not isinstance(passed, GenerationConfig) and hasattr(passed, "to_dict"):
-        passed = GenerationConfig.from_dict(passed.to_dict())  # e.g. transformers' own GenerationConfig
-
-    def without(config: GenerationConfig) -> GenerationConfig:
-        return dataclasses.replace(config, extra={k: v for k, v in config.extra.items() if k not in CALL_OPTIONS})
-
-    fills = _version_at_least(model_config.extra.get("transformers_version"), 4, 50)
-    values: dict[str, Any] = {}
-    for name, default in CALL_OPTIONS.items():
-        value = model_config.extra.get(name, default)
-        if isinstance(passed, GenerationConfig):
-            own = passed.extra.get(name, default)
-            if own != default or not fills:
-                value = own
-        if name in kwargs:
-            value = kwargs.pop(name)
-        values[name] = value
-    if isinstance(passed, GenerationConfig):
-        passed = without(passed)
-    return without(model_config), passed, values
-
-
 def _encoder_outputs(value: Any, device: torch.device) -> StackOutput | None:
     """transformers' ``encoder_outputs`` (a ``BaseModelOutput``, the encoder's own output, or a
     tuple ``(last_hidden_state, hidden_states, attentions)``) as a :class:`StackOutput`."""
@@ -693,27 +655,6 @@ def _encoder_outputs(value: Any, device: torch.device) -> StackOutput | None:
             f"got {getattr(hidden, 'shape', type(hidden).__name__)!r}"
         )
     return StackOutput(hidden.to(device), parts[1], parts[2])
-
-
-def _decoding_options(
-    config: GenerationConfig, model_config: M2M100Config, *, batch_size: int, max_length_given: bool
-) -> DecodingOptions:
-    """:meth:`DecodingOptions.from_config`, with beam sampling (which it still refuses) checked
-    as sampling and then given its beams back."""
-    beams = config.num_beams
-    beam_sampling = bool(config.do_sample) and isinstance(beams, int) and not isinstance(beams, bool) and beams > 1
-    options = DecodingOptions.from_config(
-        config.update(num_beams=1) if beam_sampling else config,
-        batch_size=batch_size,
-        vocab_size=model_config.vocab_size,
-        max_positions=model_config.max_position_embeddings,
-        max_length_given=max_length_given,
-    )
-    if beam_sampling:
-        if options.num_return_sequences > beams:
-            raise ValueError(f"num_return_sequences ({options.num_return_sequences}) must be <= num_beams ({beams})")
-        options = dataclasses.replace(options, num_beams=beams)
-    return options
 
 
 def _decoder_prompt(
@@ -757,39 +698,6 @@ def _decoder_prompt(
     return ids, mask
 
 
-def _for_prompt(
-    options: DecodingOptions,
-    config: GenerationConfig,
-    prompt_length: int,
-    *,
-    max_length_given: bool,
-    max_positions: int | None,
-    handled: dict[str, Any],
-) -> DecodingOptions:
-    """The options for a prompt of ``prompt_length`` tokens (``from_config`` counts one): new
-    tokens are counted after the prompt, as transformers counts them."""
-    p = prompt_length
-    max_length = options.max_length
-    if config.max_new_tokens is not None:
-        max_length = config.max_new_tokens + p
-    elif not max_length_given and config.max_length == GenerationConfig().max_length:
-        max_length = config.max_length + p
-        if max_positions is not None:
-            max_length = min(max_length, max_positions)
-    if p >= max_length:
-        raise ValueError(
-            f"the decoder prompt (decoder_input_ids, start token included) has {p} tokens but "
-            f"max_length is {max_length}; raise max_length or set max_new_tokens"
-        )
-    min_length = options.min_length if config.min_new_tokens is None else config.min_new_tokens + p
-    flags = {}
-    for name in ("output_attentions", "output_hidden_states"):
-        if not isinstance(handled[name], bool):
-            raise ValueError(f"{name} must be True or False, got {handled[name]!r}")
-        flags[name] = handled[name]
-    return dataclasses.replace(options, max_length=max_length, min_length=min_length, prompt_length=p, **flags)
-
-
 def _checked_streamer(streamer: Any, options: DecodingOptions) -> Any:
     if streamer is None:
         return None
@@ -811,34 +719,17 @@ def _rules(
     logits_processor: Any,
     prefix_allowed_tokens_fn: Any,
 ) -> list[LogitRule]:
-    """:func:`build_rules`, with what only generate sees (the source ids, the caller's logits
-    processors), and the two settings it does not read yet: the prompt length (the step
-    ``begin_suppress_tokens`` applies at) and the tokens beam sampling keeps through top-k/top-p."""
-    accepted = inspect.signature(build_rules).parameters
-    extra: dict[str, Any] = {}
-    if "encoder_input_ids" in accepted:
-        extra["encoder_input_ids"] = encoder_input_ids
+    """:func:`build_rules` with what only generate sees: the source ids and the caller's processors."""
     if isinstance(logits_processor, (list, tuple)) and not logits_processor:
         logits_processor = None  # transformers' default: an empty LogitsProcessorList
-    for name, value in (("logits_processor", logits_processor), ("prefix_allowed_tokens_fn", prefix_allowed_tokens_fn)):
-        if value is None:
-            continue
-        if name not in accepted:
-            raise ValueError(f"{name} is not supported yet: the logits rules (generation/logits.py) cannot take it")
-        extra[name] = value
-    rules = build_rules(options, rows_per_input=rows_per_input, device=device, **extra)
-    if options.prompt_length > 1 and options.begin_suppress_tokens is not None:
-        for rule in rules:  # transformers: at the prompt's length when the prompt is longer than the start token
-            if isinstance(rule, SuppressTokens) and rule.at is not None:
-                rule.at = options.prompt_length
-    if options.do_sample and options.num_beams > 1:
-        keep = max(2, len(options.eos_ids) + 1)  # transformers keeps a continuation that does not end
-        for rule in rules:
-            if isinstance(rule, TopK):
-                rule.k = max(rule.k, keep)
-            elif isinstance(rule, TopP):
-                rule.min_keep = max(rule.min_keep, keep)
-    return rules
+    return build_rules(
+        options,
+        rows_per_input=rows_per_input,
+        device=device,
+        encoder_input_ids=encoder_input_ids,
+        logits_processor=logits_processor,
+        prefix_allowed_tokens_fn=prefix_allowed_tokens_fn,
+    )
 
 
 def _make_decoder(

@@ -537,7 +537,7 @@ def build_rules(
             not a callable of (input_ids, scores).
     """
     o = options
-    prompt_length = 1  # the decoder start token
+    prompt_length = o.prompt_length
     forced_bos: int | torch.Tensor | None = None
     if isinstance(o.forced_bos, tuple):  # one language per input: one per row
         forced_bos = torch.tensor(o.forced_bos, dtype=torch.long, device=device).repeat_interleave(rows_per_input)
