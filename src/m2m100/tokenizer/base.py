@@ -9,10 +9,14 @@ transformers 4.57's rules. A subclass supplies the vocabulary through five hooks
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, overload
 
 from m2m100.tokenizer.added_tokens import AddedToken, Trie, split_on_added_tokens
+from m2m100.tokenizer.encoding import to_python
+
+logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS_ATTRIBUTES = (
     "bos_token",
@@ -193,17 +197,28 @@ class SlowTokenizerBase:
         return self.convert_tokens_to_ids(self.all_special_tokens)
 
     # ----------------------------------------------------------------- text -> tokens -> ids
-    def tokenize(self, text: str, *, split_special_tokens: bool | None = None) -> list[str]:
+    def tokenize(
+        self,
+        text: str,
+        *,
+        split_special_tokens: bool | None = None,
+        is_split_into_words: bool = False,
+        **kwargs: Any,
+    ) -> list[str]:
         """Split text into added tokens and the vocabulary's sub-words.
 
         Args:
             text: The text.
             split_special_tokens: Treat added tokens such as ``</s>`` as plain text (default:
                 the tokenizer's ``split_special_tokens``).
+            is_split_into_words: Accepted for transformers' calls; a word is tokenized like any text.
+            **kwargs: Ignored with a warning, as transformers does.
 
         Returns:
             The tokens.
         """
+        if kwargs:
+            logger.warning("tokenize() ignores the keyword arguments %s.", kwargs)
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
         if split_special_tokens:
@@ -298,7 +313,7 @@ class SlowTokenizerBase:
         Returns:
             The text.
         """
-        tokens = self.convert_ids_to_tokens(_to_python(token_ids), skip_special_tokens)
+        tokens = self.convert_ids_to_tokens(to_python(token_ids), skip_special_tokens)
         tokens = [tokens] if isinstance(tokens, str) else tokens
         special = set(self.all_special_tokens)
         # Decoded on their own rather than by the vocabulary: non-special added tokens and
@@ -343,12 +358,3 @@ class SlowTokenizerBase:
             )
             for seq in sequences
         ]
-
-
-def _to_python(ids: Any) -> Any:
-    """Tensors and arrays to (nested) Python lists and ints; lists and ints pass through."""
-    if hasattr(ids, "tolist"):
-        return ids.tolist()
-    if isinstance(ids, (list, tuple)):
-        return [_to_python(i) for i in ids]
-    return ids
