@@ -210,3 +210,32 @@ def test_invalid_inputs_raise_like_transformers(saved_pair):
     ]
     for i, call in enumerate(calls):
         assert_same_outcome(lambda: call(ours), lambda: call(ref), i)
+
+
+def test_option_and_language_errors_have_transformers_types(folders):
+    calls = [
+        lambda t: t("a", return_tensors="tf"),  # ImportError there: TensorFlow is not installed
+        lambda t: t("a", return_tensors="jax"),
+        lambda t: t("a b c", max_length="5"),  # TypeError
+        lambda t: t(["a b c", "a"], padding=True, pad_to_multiple_of="8"),
+        lambda t: t(["a b c", "a"], padding=True, pad_to_multiple_of=0),  # ZeroDivisionError
+        lambda t: setattr(t, "src_lang", "xx"),  # KeyError
+        lambda t: t.get_lang_id("xx"),
+        lambda t: t.get_lang_token("french"),
+        lambda t: (setattr(t, "tgt_lang", "xx"), t("a", text_target="b")),
+        lambda t: t("a", text_target="b"),  # no tgt_lang
+        lambda t: type(t).from_pretrained(str(folders["saved"]), src_lang="xx"),
+        lambda t: type(t).from_pretrained(str(folders["saved"]), language_codes="m2m101"),
+        lambda t: (setattr(t, "truncation_side", "middle"), t("a b c d e f", max_length=3)),
+        lambda t: (setattr(t, "padding_side", "middle"), t(["a b c", "a"], padding=True)),
+    ]
+    for i, call in enumerate(calls):
+        ours, ref = M2M100Tokenizer.from_pretrained(folders["saved"]), HF.from_pretrained(str(folders["saved"]))
+        error = assert_same_outcome(lambda: call(ours), lambda: call(ref), i)
+        assert isinstance(error, Exception), i
+        # Ours are also ValueErrors, with a message that says what to pass.
+        with pytest.raises(ValueError, match="xx|french|m2m101|tgt_lang|must|not supported|side"):
+            call(M2M100Tokenizer.from_pretrained(folders["saved"]))
+    with pytest.raises(KeyError) as error:
+        M2M100Tokenizer.from_pretrained(folders["saved"]).src_lang = "ch"
+    assert str(error.value).startswith("Unknown language code 'ch'. Did you mean 'zh'")  # not quoted

@@ -24,7 +24,7 @@ from m2m100.languages import unknown_language_error
 from m2m100.tokenizer import encoding, files
 from m2m100.tokenizer.added_tokens import AddedToken
 from m2m100.tokenizer.base import SPECIAL_TOKENS_ATTRIBUTES
-from m2m100.tokenizer.encoding import BatchEncoding
+from m2m100.tokenizer.encoding import BatchEncoding, LookupInputError
 from m2m100.tokenizer.slow import SlowTokenizer
 
 __all__ = ["AddedToken", "BatchEncoding", "M2M100Tokenizer"]
@@ -50,7 +50,8 @@ class M2M100Tokenizer(SlowTokenizer):
             ``mask_token``; others are kept and saved back by ``save_pretrained``.
 
     Raises:
-        ValueError: Unknown ``language_codes``, language code or padding/truncation side.
+        ValueError: Unknown ``language_codes`` or language code (a ``LookupInputError``, also the
+            KeyError transformers raises), or an unknown padding/truncation side.
         FileNotFoundError: A vocabulary file is missing.
     """
 
@@ -73,7 +74,10 @@ class M2M100Tokenizer(SlowTokenizer):
         **kwargs: Any,
     ) -> None:
         self.language_codes = language_codes
-        self._codes = codes_of_kind(language_codes)
+        try:
+            self._codes = codes_of_kind(language_codes)
+        except ValueError as error:  # transformers: a KeyError
+            raise LookupInputError(str(error)) from None
         self.lang_code_to_token = {code: f"__{code}__" for code in self._codes}
         self.sp_model_kwargs = {} if sp_model_kwargs is None else sp_model_kwargs
         self.vocab_file, self.spm_file = str(vocab_file), str(spm_file)
@@ -226,7 +230,7 @@ class M2M100Tokenizer(SlowTokenizer):
     # ----------------------------------------------------------------- languages
     def _checked_code(self, code: str) -> str:
         if code not in self.lang_code_to_token:
-            raise unknown_language_error(code, self._codes)
+            raise LookupInputError(str(unknown_language_error(code, self._codes)))
         return code
 
     @staticmethod
@@ -258,7 +262,8 @@ class M2M100Tokenizer(SlowTokenizer):
         """Return the token of a language code, e.g. ``"fr"`` -> ``"__fr__"``.
 
         Raises:
-            ValueError: Unknown code; the message suggests close ones and lists all.
+            ValueError: Unknown code; the message suggests close ones and lists all (a
+                ``LookupInputError``, also the KeyError transformers raises).
         """
         return self.lang_code_to_token[self._checked_code(lang)]
 
@@ -266,7 +271,7 @@ class M2M100Tokenizer(SlowTokenizer):
         """Return the token id of a language code (the ``forced_bos_token_id`` for it).
 
         Raises:
-            ValueError: Unknown code.
+            ValueError: Unknown code (also a KeyError, as in transformers).
         """
         return self.lang_token_to_id[self.get_lang_token(lang)]
 
@@ -279,10 +284,10 @@ class M2M100Tokenizer(SlowTokenizer):
         """Lay out the next sequences as ``[__tgt_lang__] X </s>``.
 
         Raises:
-            ValueError: ``tgt_lang`` is None or unknown.
+            ValueError: ``tgt_lang`` is None or unknown (also a KeyError, as in transformers).
         """
         if tgt_lang is None:
-            raise ValueError("Encoding a target needs tgt_lang: pass tgt_lang=... or set tokenizer.tgt_lang.")
+            raise LookupInputError("Encoding a target needs tgt_lang: pass tgt_lang=... or set tokenizer.tgt_lang.")
         self.cur_lang_id = self.get_lang_id(tgt_lang)
         self.prefix_tokens, self.suffix_tokens = [self.cur_lang_id], [self.eos_token_id]
 

@@ -60,6 +60,21 @@ class ZeroMultipleError(InputError, ZeroDivisionError):
     """``pad_to_multiple_of=0``, which transformers divides by."""
 
 
+class OptionTypeError(InputError, TypeError):
+    """A length option that is not an int, which transformers fails to compare or add."""
+
+
+class UnsupportedTensorsError(InputError, ImportError):
+    """``return_tensors`` of a framework this package does not convert to (TensorFlow, JAX,
+    MLX): transformers raises an ImportError when that framework is not installed."""
+
+
+class LookupInputError(InputError, KeyError):
+    """A name that transformers looks up in a dict and does not find (e.g. a language code)."""
+
+    __str__ = BaseException.__str__  # the message, not KeyError's quoted repr of it
+
+
 class BatchEncoding(dict):
     """The tokenizer's output: a dict (``input_ids``, ``attention_mask``, ``labels``...) whose keys
     also read as attributes, e.g. ``enc.input_ids``."""
@@ -124,13 +139,17 @@ def resolve_options(
         raise ValueError(f"padding must be one of True, False, {list(_PADDINGS)[2:]}; got {padding!r}.")
     if not isinstance(truncation, (bool, str, type(None))) or truncation not in _TRUNCATIONS:
         raise ValueError(f"truncation must be one of True, False, None, {list(_TRUNCATIONS)[3:]}; got {truncation!r}.")
+    if return_tensors in ("tf", "jax", "mlx"):
+        raise UnsupportedTensorsError(f"return_tensors={return_tensors!r} is not supported: use 'pt' or 'np'.")
     if return_tensors not in (None, "pt", "np"):
         raise ValueError(f"return_tensors must be None, 'pt' or 'np'; got {return_tensors!r}.")
     if padding_side not in (None, "left", "right"):
         raise ValueError(f"padding_side must be None, 'left' or 'right'; got {padding_side!r}.")
     for name, value in (("max_length", max_length), ("pad_to_multiple_of", pad_to_multiple_of)):
-        if value is not None and (not isinstance(value, int) or value < 0):
-            raise ValueError(f"{name} must be a non-negative int or None; got {value!r}.")
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise OptionTypeError(f"{name} must be an int or None; got {value!r}.")
+        if value is not None and value < 0:
+            raise ValueError(f"{name} must be non-negative; got {value!r}.")
     if pad_to_multiple_of == 0:
         raise ZeroMultipleError("pad_to_multiple_of must be positive; got 0.")
 

@@ -532,6 +532,8 @@ class SlowTokenizer(SlowTokenizerBase):
         strategy = encoding.plain(truncation_strategy)
         if strategy not in ("longest_first", "only_first", "only_second", "do_not_truncate"):
             raise ValueError(f"Unknown truncation strategy {strategy!r}.")
+        if self.truncation_side not in ("left", "right") and num_tokens_to_remove > 0:
+            raise ValueError(f"truncation_side must be 'left' or 'right'; got {self.truncation_side!r}.")
         return encoding.truncate_sequences(
             ids,
             pair_ids,
@@ -624,10 +626,13 @@ class SlowTokenizer(SlowTokenizerBase):
         )
         if return_attention_mask is None:
             return_attention_mask = "attention_mask" in self.model_input_names
+        side = padding_side or self.padding_side
+        if side not in ("left", "right") and padding != "do_not_pad":
+            raise ValueError(f"padding_side must be 'left' or 'right'; got {side!r}.")
         options = dict(
             max_length=max_length,
             pad_to_multiple_of=pad_to_multiple_of,
-            side=padding_side or self.padding_side,
+            side=side,
             pad_id=self.pad_token_id,
             attention_mask=return_attention_mask,
             main_key=main,
