@@ -239,3 +239,31 @@ def test_option_and_language_errors_have_transformers_types(folders):
     with pytest.raises(KeyError) as error:
         M2M100Tokenizer.from_pretrained(folders["saved"]).src_lang = "ch"
     assert str(error.value).startswith("Unknown language code 'ch'. Did you mean 'zh'")  # not quoted
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
+def test_deprecated_seq2seq_helpers(folders):
+    ours, ref = M2M100Tokenizer.from_pretrained(folders["saved"]), HF.from_pretrained(str(folders["saved"]))
+    sources, targets = [p[0] for p in PAIRS], [p[1] for p in PAIRS]
+    for kwargs in (
+        {},
+        {"src_lang": "ru", "tgt_lang": "zh", "max_length": 7, "return_tensors": "pt"},
+        {"src_lang": "hi", "tgt_lang": "fr", "max_target_length": 5, "padding": "max_length", "max_length": 9},
+    ):
+        assert_same(
+            ours.prepare_seq2seq_batch(sources, tgt_texts=targets, **kwargs),
+            ref.prepare_seq2seq_batch(sources, tgt_texts=targets, **kwargs),
+        )
+        assert_same(ours.prepare_seq2seq_batch(sources, **kwargs), ref.prepare_seq2seq_batch(sources, **kwargs))
+        assert (ours.src_lang, ours.tgt_lang) == (ref.src_lang, ref.tgt_lang)  # they stay set
+    with pytest.warns(FutureWarning):
+        M2M100Tokenizer.from_pretrained(folders["saved"]).prepare_seq2seq_batch(sources)
+    # Inside the block the first call encodes targets; its end switches back to sources (as there).
+    ours.tgt_lang = ref.tgt_lang = "de"
+    with ours.as_target_tokenizer(), ref.as_target_tokenizer():
+        for text in ("Hallo Welt", "Hello world"):
+            assert_same(ours(text), ref(text))
+        assert ours.encode("x") == ref.encode("x")
+    assert_same(ours(sources[:2]), ref(sources[:2]))
+    with pytest.warns(UserWarning, match="text_target"), ours.as_target_tokenizer():
+        assert ours.encode("x")[0] == ours.get_lang_id("de")

@@ -343,6 +343,20 @@ class M2M100Tokenizer(SlowTokenizer):
         body = len(token_ids_0) + len(token_ids_1 or [])
         return [1] * len(self.prefix_tokens) + [0] * body + [1] * len(self.suffix_tokens)
 
+    def prepare_seq2seq_batch(  # type: ignore[override]
+        self,
+        src_texts: Sequence[str],
+        src_lang: str = "en",
+        tgt_texts: Sequence[str] | None = None,
+        tgt_lang: str = "ro",
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Deprecated in transformers: set ``src_lang`` and ``tgt_lang`` (they stay set), then
+        encode as :meth:`SlowTokenizer.prepare_seq2seq_batch` does."""
+        self.src_lang = src_lang
+        self.tgt_lang = tgt_lang
+        return super().prepare_seq2seq_batch(src_texts, tgt_texts, **kwargs)
+
     def _switch_to_input_mode(self) -> None:
         self.set_src_lang_special_tokens(self.src_lang)
 

@@ -126,9 +126,7 @@ class SlowTokenizer(SlowTokenizerBase):
     def as_target_tokenizer(self) -> Iterator[None]:
         """Deprecated in transformers: encode targets inside the block (``text_target=`` is the
         way). As there, the first call inside the block switches back to sources when it ends."""
-        warnings.warn(
-            "as_target_tokenizer is deprecated: pass the targets as text_target= instead.", FutureWarning, stacklevel=3
-        )
+        warnings.warn("as_target_tokenizer is deprecated: pass the targets as text_target= instead.", stacklevel=3)
         self._switch_to_target_mode()
         self._in_target_context_manager = True
         try:
@@ -655,6 +653,48 @@ class SlowTokenizer(SlowTokenizerBase):
             for key, value in padded.items():
                 rows.setdefault(key, []).append(value)
         return encoding.to_tensors(rows, return_tensors, prepend_batch_axis=False)
+
+    def prepare_seq2seq_batch(
+        self,
+        src_texts: Sequence[str],
+        tgt_texts: Sequence[str] | None = None,
+        max_length: int | None = None,
+        max_target_length: int | None = None,
+        padding: bool | str = "longest",
+        return_tensors: str | None = None,
+        truncation: bool | str = True,
+        **kwargs: Any,
+    ) -> BatchEncoding:
+        """Deprecated in transformers (``tokenizer(src_texts, text_target=tgt_texts, ...)`` is the
+        way): sources and, when given, ``labels``, padded and cut to ``max_length`` (default
+        ``model_max_length``; targets to ``max_target_length``, default ``max_length``).
+
+        Args:
+            **kwargs: Further ``__call__`` options (``src_lang`` and ``tgt_lang`` are dropped).
+        """
+        warnings.warn(
+            "prepare_seq2seq_batch is deprecated: call tokenizer(src_texts, text_target=tgt_texts, ...) instead.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        kwargs.pop("src_lang", None)
+        kwargs.pop("tgt_lang", None)
+        if max_length is None:
+            max_length = self.model_max_length
+        options: dict[str, Any] = dict(
+            add_special_tokens=True, return_tensors=return_tensors, padding=padding, truncation=truncation, **kwargs
+        )
+        inputs = self(src_texts, max_length=max_length, **options)
+        if tgt_texts is None:
+            return inputs
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with self.as_target_tokenizer():
+                labels = self(
+                    tgt_texts, max_length=max_length if max_target_length is None else max_target_length, **options
+                )
+        inputs["labels"] = labels["input_ids"]
+        return inputs
 
     # ----------------------------------------------------------------- internals
     def _strategies(
