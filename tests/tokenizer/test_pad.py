@@ -38,7 +38,8 @@ def _rows(ref: HF, **options) -> list[dict]:
     enc = ref(SOURCES, text_target=TARGETS, **options)
     rows = [{key: enc[key][i] for key in enc} for i in range(len(SOURCES))]
     for i, row in enumerate(rows):
-        row["idx"] = i  # a scalar column that pad() carries through
+        row["idx"] = i  # scalar columns that pad() carries through (tensors keep their dtype)
+        row["score"] = i / 2
     return rows
 
 

@@ -298,7 +298,9 @@ class M2M100Tokenizer(SlowTokenizer):
     def _convert_token_to_id(self, token: str) -> int:
         if token in self.lang_token_to_id:
             return self.lang_token_to_id[token]
-        return self.encoder.get(token, self.encoder[str(self.unk_token)])
+        # The unk id is looked up first, as in transformers: an unk_token outside vocab.json fails
+        # for every token (a KeyError there too).
+        return self.encoder.get(token, self.encoder[str(self._special["unk_token"])])
 
     def _convert_id_to_token(self, index: int) -> str:
         if index in self.id_to_lang_token:

@@ -247,6 +247,8 @@ class SlowTokenizerBase:
             self._added_encoder[token.content] = index
         for token in self._added_decoder.values():
             self._trie.add(token.content)
+        # What tokenize() matches: each added text with the token (and flags) its id has now.
+        self._added_by_content = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
         self._total_vocab_size = len(self.get_vocab())
         return added
 
@@ -350,7 +352,7 @@ class SlowTokenizerBase:
             split_special_tokens = self.split_special_tokens
         if split_special_tokens:
             return self._tokenize(text) if text else []
-        added = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
+        added = self._added_by_content
         tokens: list[str] = []
         for piece in split_on_added_tokens(text, self._trie, added):
             tokens += [piece] if piece in added else self._tokenize(piece)

@@ -244,8 +244,8 @@ def truncate_sequences(
     return ids, pair_ids, overflow
 
 
-def pad_encoding(
-    encoded: Mapping[str, Any],
+def pad_batch(
+    columns: Mapping[str, Any],
     *,
     padding: str,
     max_length: int | None,
@@ -255,29 +255,46 @@ def pad_encoding(
     attention_mask: bool,
     main_key: str = "input_ids",
 ) -> dict[str, Any]:
-    """Pad one encoding (lists of one sequence) and return the padded copy.
+    """Pad a batch (key -> one list per sequence) and return the padded copy.
 
-    ``"longest"`` means the encoding's own length; either target is rounded up to a multiple of
-    ``pad_to_multiple_of``. ``input_ids`` get ``pad_id``, ``attention_mask`` 0,
+    ``"longest"`` pads to the longest sequence, ``"max_length"`` to ``max_length``; either target
+    is rounded up to a multiple of ``pad_to_multiple_of``. ``input_ids`` get ``pad_id``,
+    ``attention_mask`` 0 (when ``attention_mask``; it is added, all 1, when missing),
     ``token_type_ids`` 0 and ``special_tokens_mask`` 1; other keys are left alone. A longer
-    encoding is not cut.
+    sequence is not cut.
     """
-    out = dict(encoded)
-    required = out[main_key]
+    out = dict(columns)
+    rows = out[main_key]
     if padding == "longest":
-        max_length = len(required)
+        max_length = max((len(row) for row in rows), default=0)
     if max_length is not None and pad_to_multiple_of and max_length % pad_to_multiple_of:
         max_length = (max_length // pad_to_multiple_of + 1) * pad_to_multiple_of
     if attention_mask and "attention_mask" not in out:
-        out["attention_mask"] = [1] * len(required)
-    if padding == "do_not_pad" or max_length is None or len(required) == max_length:
+        out["attention_mask"] = [[1] * len(row) for row in rows]
+    if padding == "do_not_pad" or max_length is None:
         return out
-    missing = max_length - len(required)
-    for key, fill in (("attention_mask", 0), ("token_type_ids", 0), ("special_tokens_mask", 1)):
-        if key in out and (attention_mask or key != "attention_mask"):
-            out[key] = [fill] * missing + out[key] if side == "left" else out[key] + [fill] * missing
-    out[main_key] = [pad_id] * missing + required if side == "left" else required + [pad_id] * missing
+    fills: list[tuple[str, int | None]] = [
+        (key, fill)
+        for key, fill in (("attention_mask", 0), ("token_type_ids", 0), ("special_tokens_mask", 1))
+        if key in out and (attention_mask or key != "attention_mask")
+    ]
+    fills.append((main_key, pad_id))
+    lengths = [len(row) for row in rows]
+    for key, fill in fills:
+        column = list(out[key])
+        for i, length in enumerate(lengths):
+            if length != max_length:  # a longer row gets nothing added (but is copied, as there)
+                missing = [fill] * (max_length - length)
+                column[i] = missing + column[i] if side == "left" else column[i] + missing
+        out[key] = column
     return out
+
+
+def pad_encoding(encoded: Mapping[str, Any], **options: Any) -> dict[str, Any]:
+    """``pad_batch`` for one encoding (key -> the list of one sequence); ``"longest"`` is its own
+    length."""
+    padded = pad_batch({key: [value] for key, value in encoded.items()}, **options)
+    return {key: value[0] for key, value in padded.items()}
 
 
 def to_python(value: Any) -> Any:
@@ -292,27 +309,25 @@ def to_python(value: Any) -> Any:
     return value
 
 
-def _flatten(value: Any) -> list[Any]:
-    # transformers' flatten: the nesting is read off the first element.
-    out: list[Any] = []
-    if len(value) > 0:
-        for sub in value:
-            if isinstance(value[0], (list, tuple)):
-                out.extend(_flatten(sub))
-            else:
-                out.append(sub)
-    return out
+def _has_values(value: Any) -> bool:
+    """Whether transformers' ``flatten`` of ``value`` is non-empty (the nesting is read off the
+    first element); a value without a length raises TypeError, as there."""
+    if len(value) == 0:
+        return False
+    if not isinstance(value[0], (list, tuple)):
+        return True
+    return any(_has_values(sub) for sub in value)
 
 
 def _as_tensor(value: Any, kind: str) -> Any:
     if kind == "pt":
         if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
             return torch.from_numpy(np.array(value))
-        return torch.tensor(value, dtype=None if _flatten(value) else torch.int64)
+        return torch.tensor(value, dtype=None if _has_values(value) else torch.int64)
     if isinstance(value, (list, tuple)) and value and isinstance(value[0], (list, tuple, np.ndarray)):
         if len({len(row) for row in value}) > 1:  # ragged: an array of arrays
             return np.asarray([np.asarray(row) for row in value], dtype=object)
-    return np.asarray(value, dtype=None if _flatten(value) else np.int64)
+    return np.asarray(value, dtype=None if _has_values(value) else np.int64)
 
 
 def to_tensors(data: Mapping[str, Any], return_tensors: str | None, *, prepend_batch_axis: bool) -> BatchEncoding:

@@ -645,14 +645,8 @@ class SlowTokenizer(SlowTokenizerBase):
             raise AssertionInputError(
                 f"pad() got batches of different sizes: {dict((k, len(v)) for k, v in inputs.items())}."
             )
-        if padding == "longest":
-            padding, options["max_length"] = "max_length", max(len(row) for row in required)
-        rows: dict[str, list[Any]] = {}
-        for i in range(size):
-            padded = encoding.pad_encoding({k: v[i] for k, v in inputs.items()}, padding=padding, **options)
-            for key, value in padded.items():
-                rows.setdefault(key, []).append(value)
-        return encoding.to_tensors(rows, return_tensors, prepend_batch_axis=False)
+        padded = encoding.pad_batch(inputs, padding=padding, **options)
+        return encoding.to_tensors(padded, return_tensors, prepend_batch_axis=False)
 
     def prepare_seq2seq_batch(
         self,
