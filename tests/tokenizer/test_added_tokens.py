@@ -132,6 +132,12 @@ def test_add_tokens(folders, tmp_path, layout):
     assert_round_trips(ours, ref, tmp_path)
     clone = pickle.loads(pickle.dumps(ours))
     assert len(clone) == len(ours) and clone(TEXTS) == ours(TEXTS)
+    # A tokenizer pickled before the added-token map and the warning flags existed still works.
+    state = ours.__getstate__()
+    del state["_added_by_content"], state["deprecation_warnings"]
+    old = M2M100Tokenizer.__new__(M2M100Tokenizer)
+    old.__setstate__(state)
+    assert old(TEXTS) == ours(TEXTS) and old.tokenize("a<new>b") == ref.tokenize("a<new>b")
 
 
 @pytest.mark.parametrize("layout", ["saved", "fresh"])

@@ -213,6 +213,10 @@ class M2M100Tokenizer(SlowTokenizer):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.sp_model = sentencepiece.SentencePieceProcessor(model_proto=state["sp_model"], **self.sp_model_kwargs)
+        # Pickled by a version without them: the warnings given and the added-token map.
+        self.__dict__.setdefault("deprecation_warnings", {})
+        if "_added_by_content" not in state:
+            self._added_by_content = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
 
     def __repr__(self) -> str:
         return (
