@@ -3,8 +3,9 @@
 A source sentence is laid out ``[__src_lang__] pieces... </s>``, a target likewise with
 ``tgt_lang``. Ids, tokens, decoded text and saved files are those of transformers 4.57's slow
 ``M2M100Tokenizer``. The generic machinery sits beside it: ``base`` (special and added tokens,
-decoding), ``added_tokens`` (matching them in text), ``encoding`` (truncation, padding, tensors)
-and ``files`` (the folder format).
+decoding), ``slow`` (the encoding calls: ``__call__``, ``encode_plus``, ``batch_encode_plus``,
+``prepare_for_model``, ``pad``), ``added_tokens`` (matching them in text), ``encoding``
+(truncation, padding, tensors) and ``files`` (the folder format).
 """
 
 from __future__ import annotations
@@ -22,15 +23,16 @@ from m2m100.languages import language_codes as codes_of_kind
 from m2m100.languages import unknown_language_error
 from m2m100.tokenizer import encoding, files
 from m2m100.tokenizer.added_tokens import AddedToken
-from m2m100.tokenizer.base import SPECIAL_TOKENS_ATTRIBUTES, SlowTokenizerBase
-from m2m100.tokenizer.encoding import BatchEncoding
+from m2m100.tokenizer.base import SPECIAL_TOKENS_ATTRIBUTES
+from m2m100.tokenizer.encoding import BatchEncoding, LookupInputError
+from m2m100.tokenizer.slow import SlowTokenizer
 
 __all__ = ["AddedToken", "BatchEncoding", "M2M100Tokenizer"]
 
 logger = logging.getLogger(__name__)
 
 
-class M2M100Tokenizer(SlowTokenizerBase):
+class M2M100Tokenizer(SlowTokenizer):
     """M2M100 tokenizer, a drop-in for transformers' slow ``M2M100Tokenizer``.
 
     Args:
@@ -48,7 +50,8 @@ class M2M100Tokenizer(SlowTokenizerBase):
             ``mask_token``; others are kept and saved back by ``save_pretrained``.
 
     Raises:
-        ValueError: Unknown ``language_codes``, language code or padding/truncation side.
+        ValueError: Unknown ``language_codes`` or language code (a ``LookupInputError``, also the
+            KeyError transformers raises), or an unknown padding/truncation side.
         FileNotFoundError: A vocabulary file is missing.
     """
 
@@ -71,7 +74,10 @@ class M2M100Tokenizer(SlowTokenizerBase):
         **kwargs: Any,
     ) -> None:
         self.language_codes = language_codes
-        self._codes = codes_of_kind(language_codes)
+        try:
+            self._codes = codes_of_kind(language_codes)
+        except ValueError as error:  # transformers: a KeyError
+            raise LookupInputError(str(error)) from None
         self.lang_code_to_token = {code: f"__{code}__" for code in self._codes}
         self.sp_model_kwargs = {} if sp_model_kwargs is None else sp_model_kwargs
         self.vocab_file, self.spm_file = str(vocab_file), str(spm_file)
@@ -116,6 +122,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         self.clean_up_tokenization_spaces = kwargs.pop("clean_up_tokenization_spaces", False)
         self.split_special_tokens = kwargs.pop("split_special_tokens", False)
         self.extra_special_tokens = kwargs.pop("extra_special_tokens", {})
+        self.deprecation_warnings: dict[str, bool] = {}  # warnings given once (a collator reads it)
         special = dict(
             bos_token=bos_token,
             eos_token=eos_token,
@@ -206,6 +213,10 @@ class M2M100Tokenizer(SlowTokenizerBase):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.sp_model = sentencepiece.SentencePieceProcessor(model_proto=state["sp_model"], **self.sp_model_kwargs)
+        # Pickled by a version without them: the warnings given and the added-token map.
+        self.__dict__.setdefault("deprecation_warnings", {})
+        if "_added_by_content" not in state:
+            self._added_by_content = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
 
     def __repr__(self) -> str:
         return (
@@ -223,7 +234,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
     # ----------------------------------------------------------------- languages
     def _checked_code(self, code: str) -> str:
         if code not in self.lang_code_to_token:
-            raise unknown_language_error(code, self._codes)
+            raise LookupInputError(str(unknown_language_error(code, self._codes)))
         return code
 
     @staticmethod
@@ -255,7 +266,8 @@ class M2M100Tokenizer(SlowTokenizerBase):
         """Return the token of a language code, e.g. ``"fr"`` -> ``"__fr__"``.
 
         Raises:
-            ValueError: Unknown code; the message suggests close ones and lists all.
+            ValueError: Unknown code; the message suggests close ones and lists all (a
+                ``LookupInputError``, also the KeyError transformers raises).
         """
         return self.lang_code_to_token[self._checked_code(lang)]
 
@@ -263,7 +275,7 @@ class M2M100Tokenizer(SlowTokenizerBase):
         """Return the token id of a language code (the ``forced_bos_token_id`` for it).
 
         Raises:
-            ValueError: Unknown code.
+            ValueError: Unknown code (also a KeyError, as in transformers).
         """
         return self.lang_token_to_id[self.get_lang_token(lang)]
 
@@ -276,10 +288,10 @@ class M2M100Tokenizer(SlowTokenizerBase):
         """Lay out the next sequences as ``[__tgt_lang__] X </s>``.
 
         Raises:
-            ValueError: ``tgt_lang`` is None or unknown.
+            ValueError: ``tgt_lang`` is None or unknown (also a KeyError, as in transformers).
         """
         if tgt_lang is None:
-            raise ValueError("Encoding a target needs tgt_lang: pass tgt_lang=... or set tokenizer.tgt_lang.")
+            raise LookupInputError("Encoding a target needs tgt_lang: pass tgt_lang=... or set tokenizer.tgt_lang.")
         self.cur_lang_id = self.get_lang_id(tgt_lang)
         self.prefix_tokens, self.suffix_tokens = [self.cur_lang_id], [self.eos_token_id]
 
@@ -290,7 +302,9 @@ class M2M100Tokenizer(SlowTokenizerBase):
     def _convert_token_to_id(self, token: str) -> int:
         if token in self.lang_token_to_id:
             return self.lang_token_to_id[token]
-        return self.encoder.get(token, self.encoder[str(self.unk_token)])
+        # The unk id is looked up first, as in transformers: an unk_token outside vocab.json fails
+        # for every token (a KeyError there too).
+        return self.encoder.get(token, self.encoder[str(self._special["unk_token"])])
 
     def _convert_id_to_token(self, index: int) -> str:
         if index in self.id_to_lang_token:
@@ -331,225 +345,29 @@ class M2M100Tokenizer(SlowTokenizerBase):
             ValueError: ``token_ids_1`` given together with ``already_has_special_tokens``.
         """
         if already_has_special_tokens:
-            if token_ids_1 is not None:
-                raise ValueError("token_ids_1 must be None when already_has_special_tokens=True.")
-            special = set(self.all_special_ids)
-            return [int(i in special) for i in token_ids_0]
+            return super().get_special_tokens_mask(token_ids_0, token_ids_1, already_has_special_tokens=True)
         body = len(token_ids_0) + len(token_ids_1 or [])
         return [1] * len(self.prefix_tokens) + [0] * body + [1] * len(self.suffix_tokens)
 
-    def create_token_type_ids_from_sequences(
-        self, token_ids_0: list[int], token_ids_1: list[int] | None = None
-    ) -> list[int]:
-        """transformers' generic version: one slot too few for M2M100's two special tokens
-        (it counts a cls and a sep token, and M2M100 has no cls), kept for identical output."""
-        n0 = int(self.cls_token_id is not None) + len(token_ids_0) + int(self.sep_token_id is not None)
-        if token_ids_1 is None:
-            return [0] * n0
-        return [0] * n0 + [1] * (len(token_ids_1) + int(self.sep_token_id is not None))
-
-    def num_special_tokens_to_add(self, pair: bool = False) -> int:
-        """Number of tokens ``build_inputs_with_special_tokens`` adds (2)."""
-        return len(self.build_inputs_with_special_tokens([], [] if pair else None))
-
-    @property
-    def max_len_single_sentence(self) -> int:
-        """``model_max_length`` minus the special tokens."""
-        return self.model_max_length - self.num_special_tokens_to_add()
-
-    # ----------------------------------------------------------------- encoding
-    def __call__(
+    def prepare_seq2seq_batch(  # type: ignore[override]
         self,
-        text: str | Sequence[str] | None = None,
-        *,
-        text_target: str | Sequence[str] | None = None,
-        add_special_tokens: bool = True,
-        padding: bool | str = False,
-        truncation: bool | str | None = None,
-        max_length: int | None = None,
-        pad_to_multiple_of: int | None = None,
-        padding_side: str | None = None,
-        return_tensors: str | None = None,
-        return_attention_mask: bool | None = None,
-        return_special_tokens_mask: bool = False,
-        return_length: bool = False,
-        split_special_tokens: bool | None = None,
+        src_texts: Sequence[str],
+        src_lang: str = "en",
+        tgt_texts: Sequence[str] | None = None,
+        tgt_lang: str = "ro",
+        **kwargs: Any,
     ) -> BatchEncoding:
-        """Encode source text(s) and/or target text(s) for the model.
+        """Deprecated in transformers: set ``src_lang`` and ``tgt_lang`` (they stay set), then
+        encode as :meth:`SlowTokenizer.prepare_seq2seq_batch` does."""
+        self.src_lang = src_lang
+        self.tgt_lang = tgt_lang
+        return super().prepare_seq2seq_batch(src_texts, tgt_texts, **kwargs)
 
-        Args:
-            text: A source text or a batch of them, laid out ``[__src_lang__] X </s>``.
-            text_target: Target text(s), laid out with ``tgt_lang``; returned as ``labels``
-                (or as ``input_ids`` when ``text`` is None).
-            add_special_tokens: Add the language token and ``</s>``.
-            padding: True/"longest" (to the longest in the batch), "max_length", or
-                False/"do_not_pad".
-            truncation: True/"longest_first"/"only_first" cut to ``max_length`` (default
-                ``model_max_length``); None turns on when ``max_length`` is given alone.
-            max_length: Length limit for truncation and "max_length" padding.
-            pad_to_multiple_of: Round the padded length up to a multiple of this.
-            padding_side: "left" or "right" (default: ``self.padding_side``).
-            return_tensors: None (lists), "pt" (torch int64) or "np" (numpy int64).
-            return_attention_mask: Include ``attention_mask`` (default: yes).
-            return_special_tokens_mask: Include ``special_tokens_mask``.
-            return_length: Include ``length``.
-            split_special_tokens: Treat added tokens in the text as plain text.
+    def _switch_to_input_mode(self) -> None:
+        self.set_src_lang_special_tokens(self.src_lang)
 
-        Returns:
-            A BatchEncoding with ``input_ids``, ``attention_mask`` and, for targets, ``labels``.
-            A single text gives flat lists (or tensors of batch size 1).
-
-        Raises:
-            ValueError: No text, a bad option value, an unset ``tgt_lang`` for targets, or
-                tensors asked for unpadded texts of different lengths.
-        """
-        if text is None and text_target is None:
-            raise ValueError("Pass text, text_target, or both.")
-        options = dict(
-            add_special_tokens=add_special_tokens,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            padding_side=padding_side,
-            return_tensors=return_tensors,
-            return_attention_mask=return_attention_mask,
-            return_special_tokens_mask=return_special_tokens_mask,
-            return_length=return_length,
-        )
-        try:
-            if text is not None:
-                self.set_src_lang_special_tokens(self.src_lang)
-                encodings = self._encode_texts(text, split_special_tokens, options)
-            if text_target is not None:
-                self.set_tgt_lang_special_tokens(self.tgt_lang)
-                targets = self._encode_texts(text_target, split_special_tokens, options)
-        finally:
-            self.set_src_lang_special_tokens(self.src_lang)
-        if text is None:
-            return targets
-        if text_target is not None:
-            encodings["labels"] = targets["input_ids"]
-        return encodings
-
-    def encode(
-        self,
-        text: str | Sequence[str] | Sequence[int],
-        *,
-        add_special_tokens: bool = True,
-        padding: bool | str = False,
-        truncation: bool | str | None = None,
-        max_length: int | None = None,
-        pad_to_multiple_of: int | None = None,
-        padding_side: str | None = None,
-        return_tensors: str | None = None,
-        split_special_tokens: bool | None = None,
-    ) -> Any:
-        """Encode one text (or a token list, or ids) with the current language layout.
-
-        Unlike ``__call__``, this keeps whatever layout was set last (source after any call).
-
-        Returns:
-            The ids as a list, or a (1, length) tensor when ``return_tensors`` is set.
-
-        Raises:
-            ValueError: ``text`` is not a str, a list of tokens or a list of ids.
-        """
-        if isinstance(text, str):
-            ids = self.convert_tokens_to_ids(self.tokenize(text, split_special_tokens=split_special_tokens))
-        elif isinstance(text, (list, tuple)) and text and all(isinstance(t, str) for t in text):
-            ids = self.convert_tokens_to_ids(list(text))
-        elif isinstance(text, (list, tuple)) and text and all(isinstance(t, int) for t in text):
-            ids = list(text)
-        else:
-            raise ValueError(f"encode() takes a str, a list of tokens or a list of ids; got {text!r}.")
-        return self._build(
-            [ids],
-            batched=False,
-            add_special_tokens=add_special_tokens,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            padding_side=padding_side,
-            return_tensors=return_tensors,
-            return_attention_mask=False,
-            return_special_tokens_mask=False,
-            return_length=False,
-        )["input_ids"]
-
-    def _encode_texts(self, text: Any, split_special_tokens: bool | None, options: dict[str, Any]) -> BatchEncoding:
-        batched = isinstance(text, (list, tuple))
-        texts = list(text) if batched else [text]
-        if not texts or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"text must be a str or a non-empty list of str; got {text!r}.")
-        ids = [self.convert_tokens_to_ids(self.tokenize(t, split_special_tokens=split_special_tokens)) for t in texts]
-        return self._build(ids, batched=batched, **options)
-
-    def _build(
-        self,
-        id_lists: list[list[int]],
-        *,
-        batched: bool,
-        add_special_tokens: bool,
-        padding: Any,
-        truncation: Any,
-        max_length: int | None,
-        pad_to_multiple_of: int | None,
-        padding_side: str | None,
-        return_tensors: str | None,
-        return_attention_mask: bool | None,
-        return_special_tokens_mask: bool,
-        return_length: bool,
-    ) -> BatchEncoding:
-        """Truncate, add special tokens, pad and convert, as transformers' encode_plus pipeline."""
-        padding, truncation, max_length = encoding.resolve_options(
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            model_max_length=self.model_max_length,
-            return_tensors=return_tensors,
-            padding_side=padding_side,
-        )
-        if padding != "do_not_pad" and self.pad_token_id is None:
-            raise ValueError("Padding needs a pad_token; this tokenizer has none.")
-        if return_attention_mask is None:
-            return_attention_mask = "attention_mask" in self.model_input_names
-        num_special = self.num_special_tokens_to_add() if add_special_tokens else 0
-        items: list[dict[str, Any]] = []
-        for ids in id_lists:
-            ids = encoding.truncate(
-                ids, num_special=num_special, truncation=truncation, max_length=max_length, side=self.truncation_side
-            )
-            with_special = self.build_inputs_with_special_tokens(ids) if add_special_tokens else ids
-            item: dict[str, Any] = {"input_ids": with_special}
-            if return_special_tokens_mask:
-                item["special_tokens_mask"] = (
-                    self.get_special_tokens_mask(ids) if add_special_tokens else [0] * len(ids)
-                )
-            if batched and return_length:  # a batch reports lengths before padding
-                item["length"] = len(item["input_ids"])
-            items.append(item)
-        if max_length is None and max(len(item["input_ids"]) for item in items) > self.model_max_length:
-            logger.warning(
-                "A sequence is longer than model_max_length (%d): the model cannot take it "
-                "whole; pass truncation=True.",
-                self.model_max_length,
-            )
-        encoding.pad(
-            items,
-            padding=padding,
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            side=padding_side or self.padding_side,
-            pad_id=self.pad_token_id,
-            attention_mask=return_attention_mask,
-        )
-        if not batched and return_length:  # a single text reports it after padding
-            items[0]["length"] = len(items[0]["input_ids"])
-        data = {key: [item[key] for item in items] for key in items[0]} if batched else items[0]
-        return encoding.to_tensors(data, return_tensors, prepend_batch_axis=not batched)
+    def _switch_to_target_mode(self) -> None:
+        self.set_tgt_lang_special_tokens(self.tgt_lang)
 
 
 class AutoTokenizer:

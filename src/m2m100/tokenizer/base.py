@@ -1,7 +1,8 @@
 """The generic layer of transformers' slow tokenizers, on top of a model's own vocabulary.
 
-It keeps the special tokens (``bos_token``...), the added tokens (matched whole in the text and
-numbered after the vocabulary), turns text into tokens and ids, and ids back into text, with
+It keeps the special tokens (``bos_token``..., settable by token or by id), the added tokens
+(matched whole in the text and numbered after the vocabulary; ``add_tokens`` and
+``add_special_tokens`` add more), turns text into tokens and ids, and ids back into text, with
 transformers 4.57's rules. A subclass supplies the vocabulary through five hooks:
 ``vocab_size``, ``_tokenize``, ``_convert_token_to_id``, ``_convert_id_to_token`` and
 ``convert_tokens_to_string``.
@@ -9,10 +10,14 @@ transformers 4.57's rules. A subclass supplies the vocabulary through five hooks
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, overload
 
 from m2m100.tokenizer.added_tokens import AddedToken, Trie, split_on_added_tokens
+from m2m100.tokenizer.encoding import AssertionInputError, to_python
+
+logger = logging.getLogger(__name__)
 
 SPECIAL_TOKENS_ATTRIBUTES = (
     "bos_token",
@@ -26,17 +31,36 @@ SPECIAL_TOKENS_ATTRIBUTES = (
 )
 
 
+def _special_value(attr: str, value: Any) -> Any:
+    """Check a value assigned to a special-token attribute and bring AddedTokens to ours."""
+    if attr == "additional_special_tokens":
+        if value is None or isinstance(value, str):
+            return value
+        return [t if isinstance(t, str) else AddedToken.coerce(t) for t in value]
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Mapping) or not hasattr(value, "content"):
+        raise ValueError(f"{attr} must be a str, an AddedToken or None; got {value!r}.")
+    return AddedToken.coerce(value)
+
+
 def _special_token(attr: str) -> property:
     def get(self: SlowTokenizerBase) -> Any:
         value = self._special[attr]
-        if attr == "additional_special_tokens":
-            return [str(t) for t in value]
-        return None if value is None else str(value)
+        if value is None:
+            return None
+        return [str(t) for t in value] if attr == "additional_special_tokens" else str(value)
 
     def set_(self: SlowTokenizerBase, value: Any) -> None:
-        self._special[attr] = list(value) if attr == "additional_special_tokens" else value
+        self._special[attr] = _special_value(attr, value)
 
-    return property(get, set_, doc=f"The ``{attr}`` as text (None when unset).")
+    return property(
+        get,
+        set_,
+        doc=f"The ``{attr}`` as text (None when unset). Setting it (a str, an AddedToken or None) "
+        "only names the token: it is not added to the vocabulary until the tokenizer is saved and "
+        "loaded again, as in transformers.",
+    )
 
 
 def _special_token_id(attr: str) -> property:
@@ -44,7 +68,16 @@ def _special_token_id(attr: str) -> property:
         value = getattr(self, attr)
         return None if value is None else self.convert_tokens_to_ids(value)
 
-    return property(get, doc=f"The id of ``{attr}`` (None when unset).")
+    def set_(self: SlowTokenizerBase, value: Any) -> None:
+        if value is not None:
+            value = (
+                [self.convert_ids_to_tokens(i) for i in value]
+                if attr == "additional_special_tokens"
+                else self.convert_ids_to_tokens(value)
+            )
+        setattr(self, attr, value)
+
+    return property(get, set_, doc=f"The id of ``{attr}`` (None when unset); setting an id sets the token.")
 
 
 class SlowTokenizerBase:
@@ -89,35 +122,135 @@ class SlowTokenizerBase:
         self._added_decoder = {int(i): AddedToken.coerce(t) for i, t in added_tokens_decoder.items()}
         self._added_encoder = {t.content: i for i, t in self._added_decoder.items()}
         self._trie = Trie()
-        self._add_special_tokens(self.all_special_tokens_extended)
-        # transformers counts once, here; nothing later adds tokens, so len() stays right.
-        self._total_vocab_size = len(self.get_vocab())
+        self._add_tokens(
+            [t for t in self.all_special_tokens_extended if not (isinstance(t, str) and t in self._added_encoder)],
+            special_tokens=True,
+        )
 
-    def _add_special_tokens(self, tokens: Iterable[str | AddedToken]) -> None:
-        """Register special tokens as added tokens, as transformers' ``_add_tokens`` does.
+    # ----------------------------------------------------------------- adding tokens
+    def add_tokens(
+        self, new_tokens: str | AddedToken | Sequence[str | AddedToken], special_tokens: bool = False
+    ) -> int:
+        """Add tokens that are matched whole in the text, numbered after the current vocabulary.
 
-        A token already in the vocabulary keeps its id; a new one gets the next free id.
+        A str already added is skipped; one in the base vocabulary keeps its id but is matched
+        whole from now on. An ``AddedToken`` is registered again with its flags (and marked special
+        when ``special_tokens``). As in transformers, the next id is ``len(get_vocab())``, which
+        for a tokenizer whose language tokens are not added tokens is the first language id.
+
+        Args:
+            new_tokens: A token or a list of them (str, ``AddedToken`` or a
+                ``tokenizers.AddedToken``).
+            special_tokens: Add them as special tokens (skipped by ``skip_special_tokens``, not
+                normalized); a special token new to ``all_special_tokens`` joins
+                ``additional_special_tokens``.
+
+        Returns:
+            How many tokens got a new id (resize the model's embeddings to ``len(tokenizer)``).
+
+        Raises:
+            TypeError: A token is neither a str nor an AddedToken.
         """
+        if not new_tokens:
+            return 0
+        tokens = new_tokens if isinstance(new_tokens, (list, tuple)) else [new_tokens]
+        return self._add_tokens(tokens, special_tokens=special_tokens)
+
+    def add_special_tokens(
+        self,
+        special_tokens_dict: Mapping[str, str | AddedToken | Sequence[str | AddedToken]],
+        replace_additional_special_tokens: bool = True,
+    ) -> int:
+        """Set special tokens (``{"pad_token": "<pad>", "additional_special_tokens": [...]}``) and
+        add those the vocabulary lacks, as ``add_tokens(..., special_tokens=True)``.
+
+        Args:
+            special_tokens_dict: Attribute of ``SPECIAL_TOKENS_ATTRIBUTES`` -> token (a list of
+                them for ``additional_special_tokens``); a str becomes a special, unnormalized
+                AddedToken.
+            replace_additional_special_tokens: A non-empty ``additional_special_tokens`` list
+                replaces the current one (the tokens it drops stay added tokens, no longer
+                special); False appends the new ones.
+
+        Returns:
+            How many tokens got a new id.
+
+        Raises:
+            AssertionError, ValueError: An unknown attribute, or an additional_special_tokens
+                value that is not a list of str/AddedToken (an ``InputError`` that is both).
+            ValueError: A value for another attribute that is neither a str nor an AddedToken.
+        """
+        if not special_tokens_dict:
+            return 0
+        to_add: list[str | AddedToken] = []
+        for key, value in special_tokens_dict.items():
+            if key not in SPECIAL_TOKENS_ATTRIBUTES:
+                raise AssertionInputError(
+                    f"{key!r} is not a special token attribute; use one of {SPECIAL_TOKENS_ATTRIBUTES}."
+                )
+            if key == "additional_special_tokens":
+                if not isinstance(value, (list, tuple)) or not all(_is_token(t) for t in value):
+                    raise AssertionInputError(
+                        f"additional_special_tokens must be a list of str or AddedToken; got {value!r}."
+                    )
+                tokens = [
+                    AddedToken(t, normalized=False, special=True) if isinstance(t, str) else AddedToken.coerce(t)
+                    for t in value
+                ]
+                if not replace_additional_special_tokens:
+                    tokens = [t for t in tokens if str(t) not in self.additional_special_tokens]
+                if replace_additional_special_tokens and tokens:
+                    self._special["additional_special_tokens"] = list(tokens)
+                else:
+                    self._special["additional_special_tokens"].extend(tokens)
+                to_add += tokens
+            else:
+                if not _is_token(value):
+                    raise ValueError(f"{key} must be a str or an AddedToken; got {value!r}.")
+                token = (
+                    AddedToken(value, normalized=False, special=True)
+                    if isinstance(value, str)
+                    else AddedToken.coerce(value)
+                )
+                self._special[key] = token
+                if token not in to_add:
+                    to_add.append(token)
+        return self.add_tokens(to_add, special_tokens=True)
+
+    def _add_tokens(self, new_tokens: Iterable[Any], special_tokens: bool = False) -> int:
+        """transformers' ``_add_tokens``: register the tokens, count the new ids, refresh the trie."""
         vocab = self.get_vocab()
-        new_index = len(vocab)
-        for token in tokens:
+        next_index = len(vocab)
+        added = 0
+        for token in new_tokens:
+            if not _is_token(token):
+                raise TypeError(f"Token {token!r} is not a str or an AddedToken but a {type(token).__name__}.")
             if str(token) == "":
                 continue
             if isinstance(token, str):
                 if token in self._added_encoder:
                     continue
-                token = AddedToken(token, normalized=False, special=True)
+                special = special_tokens or token in self.all_special_tokens
+                token = AddedToken(token, normalized=not special, special=special)
             else:
-                # An AddedToken is always registered again and forced special, flags kept.
                 token = AddedToken.coerce(token)
-                token.special = True
-            if token.content not in vocab:
-                vocab[token.content] = new_index
-                new_index += 1
-            self._added_decoder[vocab[token.content]] = token
-            self._added_encoder[token.content] = vocab[token.content]
+                if special_tokens:
+                    token.special = True  # the normalized flag stays as it was
+            if token.content in vocab:
+                index = vocab[token.content]
+            else:
+                index = vocab[token.content] = next_index + added
+                added += 1
+            if token.special and token.content not in self.all_special_tokens:
+                self._special["additional_special_tokens"].append(token)
+            self._added_decoder[index] = token
+            self._added_encoder[token.content] = index
         for token in self._added_decoder.values():
             self._trie.add(token.content)
+        # What tokenize() matches: each added text with the token (and flags) its id has now.
+        self._added_by_content = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
+        self._total_vocab_size = len(self.get_vocab())
+        return added
 
     # ----------------------------------------------------------------- hooks
     @property
@@ -193,22 +326,33 @@ class SlowTokenizerBase:
         return self.convert_tokens_to_ids(self.all_special_tokens)
 
     # ----------------------------------------------------------------- text -> tokens -> ids
-    def tokenize(self, text: str, *, split_special_tokens: bool | None = None) -> list[str]:
+    def tokenize(
+        self,
+        text: str,
+        *,
+        split_special_tokens: bool | None = None,
+        is_split_into_words: bool = False,
+        **kwargs: Any,
+    ) -> list[str]:
         """Split text into added tokens and the vocabulary's sub-words.
 
         Args:
             text: The text.
             split_special_tokens: Treat added tokens such as ``</s>`` as plain text (default:
                 the tokenizer's ``split_special_tokens``).
+            is_split_into_words: Accepted for transformers' calls; a word is tokenized like any text.
+            **kwargs: Ignored with a warning, as transformers does.
 
         Returns:
             The tokens.
         """
+        if kwargs:
+            logger.warning("tokenize() ignores the keyword arguments %s.", kwargs)
         if split_special_tokens is None:
             split_special_tokens = self.split_special_tokens
         if split_special_tokens:
             return self._tokenize(text) if text else []
-        added = {c: self._added_decoder[i] for c, i in self._added_encoder.items()}
+        added = self._added_by_content
         tokens: list[str] = []
         for piece in split_on_added_tokens(text, self._trie, added):
             tokens += [piece] if piece in added else self._tokenize(piece)
@@ -298,7 +442,7 @@ class SlowTokenizerBase:
         Returns:
             The text.
         """
-        tokens = self.convert_ids_to_tokens(_to_python(token_ids), skip_special_tokens)
+        tokens = self.convert_ids_to_tokens(to_python(token_ids), skip_special_tokens)
         tokens = [tokens] if isinstance(tokens, str) else tokens
         special = set(self.all_special_tokens)
         # Decoded on their own rather than by the vocabulary: non-special added tokens and
@@ -345,10 +489,6 @@ class SlowTokenizerBase:
         ]
 
 
-def _to_python(ids: Any) -> Any:
-    """Tensors and arrays to (nested) Python lists and ints; lists and ints pass through."""
-    if hasattr(ids, "tolist"):
-        return ids.tolist()
-    if isinstance(ids, (list, tuple)):
-        return [_to_python(i) for i in ids]
-    return ids
+def _is_token(value: Any) -> bool:
+    """A str, an AddedToken, or a ``tokenizers.AddedToken`` (anything with a ``content``)."""
+    return isinstance(value, str) or (not isinstance(value, Mapping) and hasattr(value, "content"))
