@@ -887,3 +887,51 @@ def test_generation_config_round_trip(ours, source, tmp_path):
         ours.generate(ids, generation_config=GenerationConfig(**settings), **kwargs),
         ours.generate(ids, generation_config=GenerationConfig(**{k: getattr(again, k) for k in settings}), **kwargs),
     )
+
+
+# ------------------------------------------------------------------------------------------
+# generate() against transformers: options that need what only generate sees (the source ids,
+# the caller's processors, the prefix function), in every search
+# ------------------------------------------------------------------------------------------
+class _Favour(tp.LogitsProcessor):
+    """A caller's processor: some tokens become likelier (finite in, finite out)."""
+
+    def __call__(self, input_ids, scores):
+        return scores + torch.where(torch.arange(scores.shape[-1]) % 11 == input_ids.shape[1] % 11, 3.0, 0.0)
+
+
+def _ban_best_on_odd_steps(input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+    """A plain callable that changes the ranking: the best token is banned at odd lengths (not at
+    the forced language step, where it is the only one left)."""
+    if input_ids.shape[1] % 2 == 0 or input_ids.shape[1] == 1:
+        return scores
+    return scores.scatter(1, scores.argmax(dim=1, keepdim=True), -INF)
+
+
+SOURCE_AND_CALLER = {
+    "encoder_repetition_penalty": dict(encoder_repetition_penalty=1.8),
+    "encoder_no_repeat_ngram": dict(encoder_no_repeat_ngram_size=1),
+    "prefix_allowed_tokens_fn": dict(prefix_allowed_tokens_fn=_recording),
+    "logits_processor": dict(logits_processor=[_Favour()]),
+    "plain_callable": dict(logits_processor=[_ban_best_on_odd_steps]),
+}
+SEARCHES = {
+    "greedy": dict(),
+    "beam": dict(num_beams=3, num_return_sequences=2),
+    "sampling": dict(do_sample=True, num_return_sequences=2, top_k=20),
+    "beam_sampling": dict(do_sample=True, num_beams=2, top_k=20),
+}
+
+
+@pytest.mark.parametrize("search", list(SEARCHES), ids=list(SEARCHES))
+@pytest.mark.parametrize("option", list(SOURCE_AND_CALLER), ids=list(SOURCE_AND_CALLER))
+def test_source_and_caller_options_through_generate_match_transformers(hf, ours, source, option, search):
+    ids, mask = source
+    kwargs = dict(attention_mask=mask, max_new_tokens=12, forced_bos_token_id=LANG, **SEARCHES[search])
+    torch.manual_seed(5)
+    expected = hf.generate(ids, **kwargs, **SOURCE_AND_CALLER[option])
+    torch.manual_seed(5)
+    actual = ours.generate(ids, **kwargs, **SOURCE_AND_CALLER[option])
+    assert_same_tokens(expected, actual, varied=False)
+    torch.manual_seed(5)
+    assert not torch.equal(ours.generate(ids, **kwargs), actual), f"{option} changed nothing"
