@@ -26,11 +26,26 @@ from m2m100.model.cache import DecoderCache
 from m2m100.model.linear import Linear, pack_weights, unpack_weights
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import Int8Linear, quantize_int8
-from m2m100.model.transformer import Decoder, Encoder, Memory, Probe, SinusoidalPositions, StackOutput
-from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.model.transformer import (
+    Decoder,
+    Encoder,
+    Memory,
+    Probe,
+    ScaledEmbedding,
+    SinusoidalPositions,
+    embedding_scale,
+)
+from m2m100.outputs import (
+    BaseModelOutput,
+    BaseModelOutputWithPastAndCrossAttentions,
+    Seq2SeqLMOutput,
+    Seq2SeqModelOutput,
+)
 
 logger = logging.getLogger(__name__)
 ModelT = TypeVar("ModelT", bound="M2M100PreTrainedModel")
+
+M2M100ScaledWordEmbedding = ScaledEmbedding  # transformers' name for the scaled token embedding
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int, decoder_start_token_id: int) -> torch.Tensor:
@@ -60,6 +75,210 @@ def check_attn_implementation(name: str, *, dtype: torch.dtype, device: torch.de
         raise ValueError(f"attn_implementation='flash_attention_2' needs float16 or bfloat16 weights, not {dtype}")
 
 
+def _init_module(module: nn.Module, std: float) -> None:
+    """transformers' ``_init_weights`` for one module: N(0, std) weights (the padding row of an
+    embedding zero), zero biases, unit layer norms."""
+    with torch.no_grad():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, mean=0.0, std=std)
+            if module.padding_idx is not None:
+                module.weight[module.padding_idx].zero_()
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+
+_INITIALIZED = "_m2m100_initialized"  # set on a module once _initialize has drawn its weights
+
+
+def _initialize(root: nn.Module, std: float, *, again: bool = False) -> None:
+    """Initialize every module of ``root`` that no constructor initialized yet (all with ``again``),
+    so that a stack built inside a model and the model around it draw each matrix once, and a
+    tied matrix keeps its first module's rule (the embedding's zero padding row, not the head's).
+    Modules built on the meta device are left alone: loading fills them."""
+    seen: set[int] = set()
+    for module in root.modules():
+        params = list(module.parameters(recurse=False))
+        done = module.__dict__.get(_INITIALIZED) and not again
+        if done or any(p.is_meta for p in params) or (params and all(id(p) in seen for p in params)):
+            seen.update(id(p) for p in params)
+            continue
+        _init_module(module, std)
+        seen.update(id(p) for p in params)
+        module.__dict__[_INITIALIZED] = True
+
+
+class M2M100Encoder(Encoder):
+    """transformers' ``M2M100Encoder``: the encoder stack usable on its own, built from a config
+    and an optional token embedding, whose ``forward`` takes transformers' arguments and returns a
+    :class:`BaseModelOutput` (or its tuple).
+
+    The numerical core's call stays reachable as :meth:`run` (``Encoder.run``: keyword arguments
+    ``attention_mask``, ``inputs_embeds``, ``skip_padding``, ``probe``; returns a ``StackOutput``),
+    which is what decoding calls.
+    """
+
+    main_input_name = "input_ids"
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding | None = None) -> None:
+        super().__init__(config, embed_tokens)
+        _initialize(self, config.init_std)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.embed_tokens = value
+
+    def forward(  # type: ignore[override]  # transformers' arguments; the core's call is `run`
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        *,
+        skip_padding: bool = False,
+        probe: Probe | None = None,
+    ) -> BaseModelOutput | tuple:
+        """Encode (B, S) ids (or (B, S, D) ``inputs_embeds``, already scaled) into (B, S, D).
+
+        Args:
+            skip_padding, probe: the core's arguments (see :meth:`Encoder.run`); ``probe`` takes
+                the place of ``output_attentions``, ``output_hidden_states`` and ``head_mask``.
+
+        Returns:
+            :class:`BaseModelOutput` (``last_hidden_state``, ``hidden_states``, ``attentions``)
+            or, with ``return_dict=False``, the tuple of its non-None fields.
+        """
+        cfg = self.config
+        if input_ids is not None and inputs_embeds is not None:
+            raise ValueError("You cannot specify both input_ids and inputs_embeds at the same time")
+        probe = _resolve_probe(probe, cfg, output_attentions, output_hidden_states, head_mask)
+        out = self.run(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            skip_padding=skip_padding,
+            probe=probe,
+        )
+        result = BaseModelOutput(out.last_hidden_state, out.hidden_states, out.attentions)
+        return result if _return_dict(cfg, return_dict) else result.to_tuple()
+
+
+class M2M100Decoder(Decoder):
+    """transformers' ``M2M100Decoder``: the decoder stack usable on its own, whose ``forward``
+    takes transformers' arguments (``past_key_values``, ``use_cache``, head masks, ...) and returns
+    a :class:`BaseModelOutputWithPastAndCrossAttentions` (or its tuple). The cache it returns is a
+    :class:`DecoderCache` (legacy tuples and transformers' ``EncoderDecoderCache`` are read).
+
+    The numerical core's call stays reachable as :meth:`run` (``Decoder.run``: keyword arguments
+    ``encoder_hidden_states``, ``encoder_attention_mask``, ``attention_mask``, ``inputs_embeds``,
+    ``cache``, ``probe``; returns a ``StackOutput``), which is what decoding calls.
+    """
+
+    main_input_name = "input_ids"
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding | None = None) -> None:
+        super().__init__(config, embed_tokens)
+        _initialize(self, config.init_std)
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.embed_tokens = value
+
+    def forward(  # type: ignore[override]  # transformers' arguments; the core's call is `run`
+        self,
+        input_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        head_mask: torch.Tensor | None = None,
+        cross_attn_head_mask: torch.Tensor | None = None,
+        past_key_values: Any | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        output_attentions: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        cache_position: torch.Tensor | None = None,
+        *,
+        cache: DecoderCache | None = None,
+        probe: Probe | None = None,
+    ) -> BaseModelOutputWithPastAndCrossAttentions | tuple:
+        """Decode (N, T) target ids (or ``inputs_embeds``) against the encoder output.
+
+        ``cache_position`` is accepted and not needed: positions continue from the cache's length.
+
+        Args:
+            cache, probe: the core's arguments (see :meth:`Decoder.run`); ``cache`` is filled in
+                place and returned as ``past_key_values``; ``probe`` takes the place of the
+                ``output_*`` flags and the head masks.
+
+        Returns:
+            :class:`BaseModelOutputWithPastAndCrossAttentions` or, with ``return_dict=False``,
+            the tuple of its non-None fields.
+        """
+        cfg = self.config
+        if input_ids is not None and inputs_embeds is not None:
+            raise ValueError("You cannot specify both decoder_input_ids and decoder_inputs_embeds at the same time")
+        probe = _resolve_probe(probe, cfg, output_attentions, output_hidden_states, head_mask, cross_attn_head_mask)
+        if cache is not None:
+            if past_key_values is not None:
+                raise ValueError("pass the decoder cache once: as cache or as past_key_values")
+        elif past_key_values is not None:
+            cache = _as_cache(past_key_values, len(self.layers))
+        else:
+            use_cache = cfg.use_cache if use_cache is None else use_cache
+            if use_cache and self.gradient_checkpointing and self.training:
+                use_cache = False  # as transformers: recomputed layers would fill the cache twice
+            cache = DecoderCache(len(self.layers)) if use_cache else None
+        out = self.run(
+            input_ids,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            cache=cache,
+            probe=probe,
+        )
+        result = BaseModelOutputWithPastAndCrossAttentions(
+            out.last_hidden_state, cache, out.hidden_states, out.attentions, out.cross_attentions
+        )
+        return result if _return_dict(cfg, return_dict) else result.to_tuple()
+
+
+def _return_dict(config: M2M100Config, return_dict: bool | None) -> bool:
+    return config.use_return_dict if return_dict is None else return_dict
+
+
+def _resolve_probe(
+    probe: Probe | None,
+    config: M2M100Config,
+    attentions: bool | None,
+    hidden_states: bool | None,
+    head_mask: torch.Tensor | None,
+    cross_head_mask: torch.Tensor | None = None,
+) -> Probe | None:
+    """The stack's Probe: the one given, or the one transformers' flags (and the config's
+    defaults for them) ask for."""
+    if probe is not None:
+        if attentions or hidden_states or head_mask is not None or cross_head_mask is not None:
+            raise ValueError("pass either probe or output_attentions / output_hidden_states / head masks, not both")
+        return probe
+    attentions = config.output_attentions if attentions is None else attentions
+    hidden_states = config.output_hidden_states if hidden_states is None else hidden_states
+    return _probe(attentions, hidden_states, head_mask, cross_head_mask)
+
+
 class M2M100PreTrainedModel(nn.Module):
     """Loading, saving and the bookkeeping every M2M100 model class shares."""
 
@@ -75,31 +294,19 @@ class M2M100PreTrainedModel(nn.Module):
 
     # construction ---------------------------------------------------------------------------
     def init_weights(self) -> None:
-        """transformers' initialisation: N(0, init_std) weights, zero biases, unit layer norms."""
-        std = self.config.init_std
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, mean=0.0, std=std)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Embedding):
-                nn.init.normal_(module.weight, mean=0.0, std=std)
-                if module.padding_idx is not None:
-                    with torch.no_grad():
-                        module.weight[module.padding_idx].zero_()
-            elif isinstance(module, nn.LayerNorm):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
+        """transformers' initialisation, drawn again for every module: N(0, init_std) weights
+        (the embedding's padding row zero), zero biases, unit layer norms; then the ties."""
+        _initialize(self, self.config.init_std, again=True)
+        self.tie_weights()
 
     def _post_init(self) -> None:
+        _initialize(self, self.config.init_std)  # what the stacks did not draw yet (skipped on meta)
         self.tie_weights()
-        if self.shared_embedding().weight.device.type != "meta":
-            self.init_weights()
 
     def shared_embedding(self) -> nn.Embedding:
         raise NotImplementedError
 
-    def get_decoder(self) -> Decoder:
+    def get_decoder(self) -> M2M100Decoder:
         raise NotImplementedError
 
     def tie_weights(self) -> None:
@@ -261,18 +468,20 @@ class M2M100Model(M2M100PreTrainedModel):
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
-        self.shared = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
-        self.encoder = Encoder(config, self.shared)
-        self.decoder = Decoder(config, self.shared)
+        self.shared: nn.Embedding = ScaledEmbedding(
+            config.vocab_size, config.d_model, config.pad_token_id, embedding_scale(config)
+        )
+        self.encoder = M2M100Encoder(config, self.shared)
+        self.decoder = M2M100Decoder(config, self.shared)
         self._post_init()
 
     def shared_embedding(self) -> nn.Embedding:
         return self.shared
 
-    def get_encoder(self) -> Encoder:
+    def get_encoder(self) -> M2M100Encoder:
         return self.encoder
 
-    def get_decoder(self) -> Decoder:
+    def get_decoder(self) -> M2M100Decoder:
         return self.decoder
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
@@ -306,36 +515,41 @@ class M2M100Model(M2M100PreTrainedModel):
         cfg = self.config
         output_attentions = cfg.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = cfg.output_hidden_states if output_hidden_states is None else output_hidden_states
-        use_cache = cfg.use_cache if use_cache is None else use_cache
-        return_dict = cfg.return_dict if return_dict is None else return_dict
+        return_dict = _return_dict(cfg, return_dict)
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             if inputs_embeds is None:
                 raise ValueError("pass decoder_input_ids (or labels, or decoder_inputs_embeds) to run the decoder")
             decoder_inputs_embeds = inputs_embeds  # transformers' documented fallback
         if encoder_outputs is None:
-            enc = self.encoder(
-                input_ids,
+            encoder_outputs = self.encoder(
+                input_ids=input_ids,
                 attention_mask=attention_mask,
+                head_mask=head_mask,
                 inputs_embeds=inputs_embeds,
-                probe=_probe(output_attentions, output_hidden_states, head_mask),
+                output_attentions=output_attentions,
+                output_hidden_states=output_hidden_states,
+                return_dict=True,
             )
-            encoder_outputs = BaseModelOutput(enc.last_hidden_state, enc.hidden_states, enc.attentions)
         elif not isinstance(encoder_outputs, BaseModelOutput):
             parts = tuple(encoder_outputs) + (None, None)
             encoder_outputs = BaseModelOutput(parts[0], parts[1], parts[2])
-        cache = _as_cache(past_key_values, len(self.decoder.layers)) if use_cache else None
-        dec: StackOutput = self.decoder(
-            decoder_input_ids,
+        dec = self.decoder(
+            input_ids=decoder_input_ids,
+            attention_mask=decoder_attention_mask,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
-            attention_mask=decoder_attention_mask,
+            head_mask=decoder_head_mask,
+            cross_attn_head_mask=cross_attn_head_mask,
+            past_key_values=past_key_values,
             inputs_embeds=decoder_inputs_embeds,
-            cache=cache,
-            probe=_probe(output_attentions, output_hidden_states, decoder_head_mask, cross_attn_head_mask),
+            use_cache=use_cache,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
         )
         out = Seq2SeqModelOutput(
             last_hidden_state=dec.last_hidden_state,
-            past_key_values=cache,
+            past_key_values=dec.past_key_values,
             decoder_hidden_states=dec.hidden_states,
             decoder_attentions=dec.attentions,
             cross_attentions=dec.cross_attentions,
@@ -383,10 +597,10 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         if self.config.tie_word_embeddings:
             self.lm_head.weight = self.model.shared.weight
 
-    def get_encoder(self) -> Encoder:
+    def get_encoder(self) -> M2M100Encoder:
         return self.model.encoder
 
-    def get_decoder(self) -> Decoder:
+    def get_decoder(self) -> M2M100Decoder:
         return self.model.decoder
 
     def get_output_embeddings(self) -> nn.Linear:
@@ -418,7 +632,7 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         Returns:
             :class:`Seq2SeqLMOutput` with ``logits`` (B, T, vocab_size), or its tuple.
         """
-        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return_dict = _return_dict(self.config, return_dict)
         if labels is not None and decoder_input_ids is None and decoder_inputs_embeds is None:
             decoder_input_ids = shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
         out = self.model(

@@ -1,0 +1,263 @@
+"""The transformers-compatible surface of the model classes, checked against transformers 4.57 on
+tiny random checkpoints: embeddings, the encoder and decoder on their own, the attributes and
+small methods that PEFT, accelerate and the Trainer read, loading and saving options."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import m2m100
+from tests.checkpoints import TINY, save_hf_checkpoint
+
+ATOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return save_hf_checkpoint(tmp_path_factory.mktemp("surface"), seed=7)
+
+
+@pytest.fixture(scope="module")
+def pair(folder):
+    """(ours, transformers') loaded from one folder; transformers with eager attention so that
+    attentions can be compared."""
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    return (
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder),
+        HF.from_pretrained(folder, attn_implementation="eager").eval(),
+    )
+
+
+def ids_and_mask(vocab: int, lengths=(7, 4, 6), *, seed: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.full((len(lengths), max(lengths)), 1, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        ids[row, : n - 1] = torch.randint(4, vocab, (n - 1,), generator=g)
+        ids[row, n - 1] = 2
+    return ids, (ids != 1).long()
+
+
+def assert_all_close(a, b, msg=""):
+    """Tensors, or (nested) tuples of tensors, equal within ATOL."""
+    if isinstance(a, torch.Tensor):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0, msg=msg)
+        return
+    assert len(a) == len(b), msg
+    for x, y in zip(a, b):
+        assert_all_close(x, y, msg)
+
+
+# ----------------------------------------------------------------------------------------------
+# 1. embeddings
+# ----------------------------------------------------------------------------------------------
+def test_input_embeddings_are_scaled_as_transformers(pair):
+    ours, ref = pair
+    ids, _ = ids_and_mask(ours.config.vocab_size)
+    emb = ours.get_input_embeddings()
+    assert isinstance(emb, nn.Embedding) and emb.embed_scale == TINY["d_model"] ** 0.5
+    with torch.no_grad():
+        torch.testing.assert_close(emb(ids), ref.get_input_embeddings()(ids))
+        assert (emb(ids) - ours.model.shared.weight[ids]).abs().max() > 1e-3, "the embedding does not scale"
+
+
+def test_inputs_embeds_equal_ids(pair):
+    """model(inputs_embeds=get_input_embeddings()(ids)) is model(ids): the stacks do not scale a
+    second time. (Unpadded ids: from embeddings, positions cannot skip padding.)"""
+    ours, ref = pair
+    ids = torch.randint(4, ours.config.vocab_size, (2, 6))
+    dec = torch.randint(4, ours.config.vocab_size, (2, 4))
+    with torch.no_grad():
+        emb = ours.get_input_embeddings()
+        from_ids = ours(input_ids=ids, decoder_input_ids=dec).logits
+        from_embeds = ours(inputs_embeds=emb(ids), decoder_inputs_embeds=emb(dec)).logits
+        ref_embeds = ref(inputs_embeds=emb(ids), decoder_inputs_embeds=emb(dec)).logits
+    torch.testing.assert_close(from_embeds, from_ids, atol=ATOL, rtol=0)
+    torch.testing.assert_close(from_embeds, ref_embeds, atol=ATOL, rtol=0)
+
+
+def test_unscaled_config(tmp_path):
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    folder = save_hf_checkpoint(tmp_path, seed=2, scale_embedding=False)
+    ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    ref = HF.from_pretrained(folder).eval()
+    ids = torch.randint(4, 160, (2, 5))
+    with torch.no_grad():
+        assert ours.get_input_embeddings().embed_scale == 1.0
+        emb = ours.get_input_embeddings()(ids)
+        torch.testing.assert_close(emb, ref.get_input_embeddings()(ids))
+        torch.testing.assert_close(
+            ours(inputs_embeds=emb, decoder_input_ids=ids).logits,
+            ref(inputs_embeds=emb, decoder_input_ids=ids).logits,
+            atol=ATOL,
+            rtol=0,
+        )
+
+
+def test_state_dict_keys_and_ties_as_transformers(pair):
+    ours, ref = pair
+    assert sorted(ours.state_dict()) == sorted(ref.state_dict())
+    names = ("model.shared", "model.encoder.embed_tokens", "model.decoder.embed_tokens", "lm_head")
+    pointers = {ours.get_submodule(n).weight.data_ptr() for n in names}
+    assert len(pointers) == 1
+    assert ours.model.encoder.embed_tokens is ours.model.shared is ours.model.decoder.embed_tokens
+    bare = m2m100.M2M100Model(m2m100.M2M100Config(**TINY))
+    from transformers import M2M100Config as HFConfig
+    from transformers import M2M100Model as HFModel
+
+    assert sorted(bare.state_dict()) == sorted(HFModel(HFConfig(**TINY)).state_dict())
+
+
+def test_random_init_draws_each_matrix_once_and_keeps_the_padding_row_zero():
+    config = m2m100.M2M100Config(**TINY)
+    torch.manual_seed(0)
+    model = m2m100.M2M100ForConditionalGeneration(config)
+    shared = model.model.shared.weight
+    assert model.lm_head.weight is shared
+    assert torch.all(shared[config.pad_token_id] == 0), "the head's init overwrote the padding row"
+    assert abs(shared.std().item() - config.init_std) < 0.004
+    layer = model.model.decoder.layers[0]
+    assert abs(layer.fc1.weight.std().item() - config.init_std) < 0.004
+    assert torch.all(layer.fc1.bias == 0) and torch.all(layer.final_layer_norm.weight == 1)
+    before = shared.detach().clone()
+    model.init_weights()  # drawn again on request
+    assert not torch.equal(model.model.shared.weight, before)
+    assert torch.all(model.model.shared.weight[config.pad_token_id] == 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# 2. the encoder and decoder on their own
+# ----------------------------------------------------------------------------------------------
+def test_get_encoder_and_decoder_are_the_exported_classes(pair):
+    ours, _ = pair
+    assert isinstance(ours.get_encoder(), m2m100.M2M100Encoder)
+    assert isinstance(ours.get_decoder(), m2m100.M2M100Decoder)
+    assert ours.model.get_encoder() is ours.model.encoder and ours.model.get_decoder() is ours.model.decoder
+    assert {"M2M100Encoder", "M2M100Decoder"} <= set(m2m100.__all__)
+
+
+def test_encoder_forward_matches_transformers(pair):
+    ours, ref = pair
+    cfg = ours.config
+    ids, mask = ids_and_mask(cfg.vocab_size)
+    head_mask = torch.tensor([[1.0, 0.0, 1.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+    with torch.no_grad():
+        a = ours.get_encoder()(ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        b = ref.get_encoder()(ids, attention_mask=mask, output_hidden_states=True, output_attentions=True)
+        assert isinstance(a, m2m100.BaseModelOutput)
+        assert list(a.keys()) == list(b.keys()) == ["last_hidden_state", "hidden_states", "attentions"]
+        assert_all_close(a[0], b[0])
+        assert_all_close(a["hidden_states"], b["hidden_states"])
+        assert_all_close(a.attentions, b.attentions)
+        a = ours.get_encoder()(ids, mask, head_mask, return_dict=False)
+        b = ref.get_encoder()(ids, mask, head_mask, return_dict=False)
+        assert isinstance(a, tuple) and len(a) == len(b) == 1
+        assert_all_close(a, b)
+        emb = ours.get_input_embeddings()(ids)
+        assert_all_close(ours.get_encoder()(inputs_embeds=emb)[0], ref.get_encoder()(inputs_embeds=emb)[0])
+    with pytest.raises(ValueError, match="both input_ids and inputs_embeds"):
+        ours.get_encoder()(ids, inputs_embeds=emb)
+
+
+def test_decoder_forward_and_cache_match_transformers(pair):
+    ours, ref = pair
+    cfg = ours.config
+    ids, mask = ids_and_mask(cfg.vocab_size)
+    dec = torch.randint(4, cfg.vocab_size, (3, 5))
+    with torch.no_grad():
+        memory = ref.get_encoder()(ids, attention_mask=mask).last_hidden_state
+        kwargs = dict(encoder_hidden_states=memory, encoder_attention_mask=mask, output_attentions=True)
+        a = ours.get_decoder()(dec, output_hidden_states=True, **kwargs)
+        b = ref.get_decoder()(dec, output_hidden_states=True, **kwargs)
+        assert isinstance(a, m2m100.BaseModelOutputWithPastAndCrossAttentions)
+        assert list(a.keys()) == list(b.keys())
+        for key in ("last_hidden_state", "hidden_states", "attentions", "cross_attentions"):
+            assert_all_close(a[key], b[key], key)
+        assert isinstance(a.past_key_values, m2m100.DecoderCache) and a.past_key_values.get_seq_length() == 5
+        # step by step over the returned cache = the full block
+        out = ours.get_decoder()(dec[:, :2], encoder_hidden_states=memory, encoder_attention_mask=mask)
+        steps = [out[0]]
+        for t in range(2, 5):
+            out = ours.get_decoder()(
+                dec[:, t : t + 1],
+                encoder_hidden_states=memory,
+                encoder_attention_mask=mask,
+                past_key_values=out.past_key_values,
+            )
+            steps.append(out.last_hidden_state)
+        assert_all_close(torch.cat(steps, dim=1), b.last_hidden_state)
+        # transformers' own cache object is read too
+        ref_past = ref.get_decoder()(dec[:, :4], encoder_hidden_states=memory, encoder_attention_mask=mask)
+        last = ours.get_decoder()(
+            dec[:, 4:],
+            encoder_hidden_states=memory,
+            encoder_attention_mask=mask,
+            past_key_values=ref_past.past_key_values,
+        )
+        assert_all_close(last.last_hidden_state[:, 0], b.last_hidden_state[:, 4])
+        # tuples, head masks, no cache
+        masks = dict(head_mask=torch.tensor([[1.0, 0, 1, 1], [1, 1, 0, 1]]), cross_attn_head_mask=torch.ones(2, 4))
+        a = ours.get_decoder()(dec, None, memory, mask, use_cache=False, return_dict=False, **masks)
+        b = ref.get_decoder()(dec, None, memory, mask, use_cache=False, return_dict=False, **masks)
+        assert len(a) == len(b) == 1
+        assert_all_close(a, b)
+
+
+def test_stacks_built_on_their_own(pair):
+    """M2M100Encoder(config[, embedding]) and M2M100Decoder as in transformers: their own scaled
+    embedding, or the weight of the one given; transformers' random init."""
+    from transformers.models.m2m_100 import modeling_m2m_100 as hf
+
+    ours, ref = pair
+    config = ours.config
+    torch.manual_seed(0)
+    encoder = m2m100.M2M100Encoder(config)
+    assert isinstance(encoder.embed_tokens, m2m100.M2M100ScaledWordEmbedding)
+    assert abs(encoder.layers[0].fc1.weight.std().item() - config.init_std) < 0.004
+    assert torch.all(encoder.embed_tokens.weight[config.pad_token_id] == 0)
+    assert torch.all(encoder.layer_norm.weight == 1)
+    ref_encoder = hf.M2M100Encoder(ref.config).eval()
+    assert sorted(encoder.state_dict()) == sorted(ref_encoder.state_dict())
+    encoder.load_state_dict(ref_encoder.state_dict())
+    ids, mask = ids_and_mask(config.vocab_size)
+    with torch.no_grad():
+        assert_all_close(encoder.eval()(ids, mask)[0], ref_encoder(ids, mask)[0])
+    plain = nn.Embedding(config.vocab_size, config.d_model, config.pad_token_id)
+    decoder = m2m100.M2M100Decoder(config, plain)
+    ref_decoder = hf.M2M100Decoder(ref.config, plain).eval()
+    assert decoder.embed_tokens.weight is plain.weight and decoder.embed_tokens is not plain
+    decoder.load_state_dict(ref_decoder.state_dict())
+    memory = torch.randn(3, ids.shape[1], config.d_model)
+    dec = torch.randint(4, config.vocab_size, (3, 4))
+    with torch.no_grad():
+        assert_all_close(
+            decoder.eval()(dec, encoder_hidden_states=memory, encoder_attention_mask=mask)[0],
+            ref_decoder(dec, encoder_hidden_states=memory, encoder_attention_mask=mask)[0],
+        )
+
+
+def test_core_call_stays_reachable(pair):
+    """Decoding calls the stacks' core (``run``: StackOutput, skip_padding, cache); the
+    transformers forward also takes those keywords, so calls written for the core keep working."""
+    from m2m100.model.transformer import StackOutput
+
+    ours, _ = pair
+    ids, mask = ids_and_mask(ours.config.vocab_size)
+    encoder, decoder = ours.get_encoder(), ours.get_decoder()
+    with torch.no_grad():
+        core = encoder.run(ids, attention_mask=mask, skip_padding=True)
+        assert isinstance(core, StackOutput)
+        surface = encoder(ids, attention_mask=mask, skip_padding=True)
+        torch.testing.assert_close(surface.last_hidden_state, core.last_hidden_state)
+        cache = ours.new_cache(capacity=8)
+        tokens = torch.full((3, 1), 2)
+        a = decoder.run(tokens, encoder_hidden_states=core.last_hidden_state, encoder_attention_mask=mask, cache=cache)
+        cache2 = ours.new_cache(capacity=8)
+        b = decoder(tokens, encoder_hidden_states=core.last_hidden_state, encoder_attention_mask=mask, cache=cache2)
+        torch.testing.assert_close(a.last_hidden_state, b.last_hidden_state)
+        assert b.past_key_values is cache2 and cache2.get_seq_length() == 1
+    with pytest.raises(ValueError, match="either probe or"):
+        encoder(ids, output_attentions=True, probe=m2m100.model.transformer.Probe(hidden_states=True))
