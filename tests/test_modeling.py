@@ -128,6 +128,91 @@ def test_random_init_draws_each_matrix_once_and_keeps_the_padding_row_zero():
     assert torch.all(model.model.shared.weight[config.pad_token_id] == 0)
 
 
+def _fresh_pair(folder):
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    return m2m100.M2M100ForConditionalGeneration.from_pretrained(folder), HF.from_pretrained(folder).eval()
+
+
+def _logits(model, ids, dec):
+    with torch.no_grad():
+        return model(input_ids=ids, decoder_input_ids=dec).logits
+
+
+@pytest.mark.parametrize("new, multiple", [(170, None), (150, None), (None, 64), (161, 8)])
+def test_resize_token_embeddings_as_transformers(folder, new, multiple):
+    ours, ref = _fresh_pair(folder)
+    old = ours.get_input_embeddings().weight.detach().clone()
+    embedding = ours.get_input_embeddings()
+    a = ours.resize_token_embeddings(new, pad_to_multiple_of=multiple)
+    b = ref.resize_token_embeddings(new, pad_to_multiple_of=multiple)
+    rows = b.weight.shape[0]
+    assert a is embedding, "resized in place: the same module"
+    assert a.weight.shape == b.weight.shape == (rows, 32) and ours.lm_head.weight.shape == (rows, 32)
+    assert ours.config.vocab_size == ref.config.vocab_size == rows
+    assert ours.lm_head.weight is ours.model.shared.weight is ours.model.encoder.embed_tokens.weight
+    assert ours.lm_head.out_features == rows
+    kept = min(rows, 160)
+    torch.testing.assert_close(a.weight[:kept], old[:kept])
+    # transformers draws new rows within ~1e-5 of the old rows' mean, which is ours
+    torch.testing.assert_close(a.weight, b.weight, atol=1e-3, rtol=0)
+    ids = torch.randint(4, min(rows, 160), (2, 6))
+    dec = torch.randint(4, min(rows, 160), (2, 4))
+    torch.testing.assert_close(_logits(ours, ids, dec), _logits(ref, ids, dec), atol=2e-3, rtol=0)
+
+
+def test_resize_then_save_reloads_in_transformers(folder, tmp_path):
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    ours, _ = _fresh_pair(folder)
+    ours.resize_token_embeddings(176, mean_resizing=False)
+    new_rows = ours.model.shared.weight[160:]
+    assert abs(new_rows.std().item() - ours.config.init_std) < 0.01
+    ours.save_pretrained(tmp_path)
+    ref = HF.from_pretrained(tmp_path).eval()
+    assert ref.config.vocab_size == 176
+    ids, dec = torch.randint(4, 176, (2, 6)), torch.randint(4, 176, (2, 3))
+    torch.testing.assert_close(_logits(ours, ids, dec), _logits(ref, ids, dec), atol=ATOL, rtol=0)
+
+
+def test_resize_untied_head(tmp_path):
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    folder = save_hf_checkpoint(tmp_path, seed=5, tie_word_embeddings=False)
+    ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    ref = HF.from_pretrained(folder).eval()
+    head = ours.lm_head
+    ours.resize_token_embeddings(168)
+    ref.resize_token_embeddings(168)
+    assert ours.lm_head is not head and ours.lm_head.weight is not ours.model.shared.weight
+    assert isinstance(ours.lm_head, nn.Linear) and ours.lm_head.weight.shape == ref.lm_head.weight.shape == (168, 32)
+    assert head.weight.shape == (160, 32), "the old head is left as it was"
+    torch.testing.assert_close(ours.lm_head.weight, ref.lm_head.weight, atol=1e-3, rtol=0)
+    ids, dec = torch.randint(4, 160, (2, 6)), torch.randint(4, 160, (2, 3))
+    torch.testing.assert_close(_logits(ours, ids, dec), _logits(ref, ids, dec), atol=2e-3, rtol=0)
+    assert ours.resize_token_embeddings() is ours.get_input_embeddings()  # no size: nothing changes
+    assert ours.config.vocab_size == 168
+
+
+def test_set_input_and_output_embeddings_as_transformers(folder):
+    ours, ref = _fresh_pair(folder)
+    torch.manual_seed(1)
+    plain = nn.Embedding(160, 32, padding_idx=1)
+    ours.set_input_embeddings(plain)
+    ref.set_input_embeddings(plain)
+    assert ours.get_input_embeddings() is plain and ours.model.encoder.embed_tokens is plain
+    ours.tie_weights()
+    ref.tie_weights()
+    assert ours.lm_head.weight is plain.weight and ref.lm_head.weight is plain.weight
+    ids, dec = torch.randint(4, 160, (2, 6)), torch.randint(4, 160, (2, 3))
+    torch.testing.assert_close(_logits(ours, ids, dec), _logits(ref, ids, dec), atol=ATOL, rtol=0)
+    assert ours.get_output_embeddings() is ours.lm_head
+    head = nn.Linear(32, 160, bias=False)
+    ours.set_output_embeddings(head)
+    assert ours.get_output_embeddings() is head
+    assert m2m100.M2M100Model(ours.config).get_output_embeddings() is None
+
+
 # ----------------------------------------------------------------------------------------------
 # 2. the encoder and decoder on their own
 # ----------------------------------------------------------------------------------------------

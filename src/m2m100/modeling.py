@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -279,10 +279,36 @@ def _resolve_probe(
     return _probe(attentions, hidden_states, head_mask, cross_head_mask)
 
 
+def _resize_rows(module: nn.Module, rows: int, mean_resizing: bool, std: float) -> None:
+    """Give ``module.weight`` (and a bias) ``rows`` rows in place, keeping the parameter objects:
+    the first rows are kept, new ones are the old rows' mean or N(0, std) (biases: the mean, or 0)."""
+    weight = cast(nn.Parameter, module.weight)
+    old = weight.data
+    new = old.new_empty((rows, *old.shape[1:]))
+    kept = min(rows, old.shape[0])
+    new[:kept] = old[:kept]
+    if rows > kept:
+        if mean_resizing:
+            new[kept:] = old.float().mean(dim=0).to(old.dtype)
+        else:
+            new[kept:].normal_(0.0, std)
+    weight.data = new
+    bias = getattr(module, "bias", None)
+    if isinstance(bias, torch.Tensor) and bias.shape[0] != rows:
+        grown = bias.data.new_zeros(rows)
+        grown[:kept] = bias.data[:kept]
+        if rows > kept and mean_resizing:
+            grown[kept:] = bias.data.float().mean().to(bias.dtype)
+        bias.data = grown
+    if hasattr(module, "out_features"):
+        setattr(module, "out_features", rows)
+
+
 class M2M100PreTrainedModel(nn.Module):
     """Loading, saving and the bookkeeping every M2M100 model class shares."""
 
     config: M2M100Config
+    base_model_prefix = "model"  # the attribute holding the bare model in the head class
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__()
@@ -303,30 +329,130 @@ class M2M100PreTrainedModel(nn.Module):
         _initialize(self, self.config.init_std)  # what the stacks did not draw yet (skipped on meta)
         self.tie_weights()
 
-    def shared_embedding(self) -> nn.Embedding:
+    def shared_embedding(self) -> nn.Module:
         raise NotImplementedError
+
+    def _shared_weight(self) -> torch.Tensor:
+        return cast(torch.Tensor, self.shared_embedding().weight)
+
+    def _bare(self) -> M2M100Model:
+        return cast(M2M100Model, self.base_model)
 
     def get_decoder(self) -> M2M100Decoder:
         raise NotImplementedError
 
+    # embeddings -----------------------------------------------------------------------------
+    @property
+    def base_model(self) -> nn.Module:
+        """The bare encoder-decoder (``self.model`` of the head class, the model itself otherwise)."""
+        return getattr(self, self.base_model_prefix, self)
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        """Use ``value`` as the token embedding of the model and both stacks (as transformers, no
+        scaling is added: pass a :class:`M2M100ScaledWordEmbedding` to keep it). ``tie_weights``
+        ties the head to it."""
+        if self.base_model is self:
+            raise NotImplementedError(f"{type(self).__name__} must define set_input_embeddings")
+        self._bare().set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module | None:
+        """The LM head (None for the bare model)."""
+        return None
+
+    def set_output_embeddings(self, new_embeddings: nn.Module) -> None:
+        raise AttributeError(f"{type(self).__name__} has no output embeddings (no lm_head)")
+
     def tie_weights(self) -> None:
-        """Point lm_head (when tied) at the shared embedding matrix."""
+        """transformers' ties, with ``tie_word_embeddings``: the stacks' token embeddings (when they
+        are not the shared module itself) and the LM head take the shared matrix; with the config's
+        ``torchscript`` they get a copy instead (TorchScript cannot share parameters)."""
+        if not self.config.tie_word_embeddings:
+            return
+        base = self._bare()
+        shared = base.get_input_embeddings()
+        for stack in (base.encoder, base.decoder):
+            if stack.embed_tokens is not shared:
+                self._tie_or_clone(stack.embed_tokens, shared)
+        head = self.get_output_embeddings()
+        if head is not None and not isinstance(head, Int8Linear):  # a quantized head keeps its int8 copy
+            self._tie_or_clone(head, shared)
+
+    def _tie_or_clone(self, output: nn.Module, source: nn.Module) -> None:
+        weight = cast(nn.Parameter, source.weight)
+        output.weight = nn.Parameter(weight.clone()) if getattr(self.config, "torchscript", False) else weight
+        if hasattr(output, "out_features") and hasattr(source, "num_embeddings"):
+            output.out_features = source.num_embeddings
+
+    def resize_token_embeddings(
+        self,
+        new_num_tokens: int | None = None,
+        pad_to_multiple_of: int | None = None,
+        mean_resizing: bool = True,
+    ) -> nn.Embedding:
+        """Give the vocabulary ``new_num_tokens`` rows (rounded up to ``pad_to_multiple_of``), as
+        transformers does: the embedding is resized in place (the same module and parameter, so
+        what is tied stays tied), an untied LM head gets as many rows, ``config.vocab_size``
+        follows. Rows kept keep their values; new rows are the mean of the old ones
+        (``mean_resizing``; transformers samples them within about 1e-5 of it) or drawn from
+        N(0, init_std).
+
+        Returns:
+            The input embedding module.
+        """
+        embeddings = self.get_input_embeddings()
+        if pad_to_multiple_of is not None:
+            if not isinstance(pad_to_multiple_of, int) or pad_to_multiple_of <= 0:
+                raise ValueError(f"pad_to_multiple_of must be a positive integer, got {pad_to_multiple_of!r}")
+            if new_num_tokens is None:
+                new_num_tokens = self._shared_weight().shape[0]
+            new_num_tokens = -(-new_num_tokens // pad_to_multiple_of) * pad_to_multiple_of
+        if new_num_tokens is None:
+            return cast(nn.Embedding, embeddings)
+        if not isinstance(embeddings, nn.Embedding):
+            raise TypeError(f"the input embeddings are a {type(embeddings).__name__}, not an nn.Embedding")
+        if new_num_tokens <= 0:
+            raise ValueError(f"new_num_tokens must be positive, got {new_num_tokens}")
+        head = self.get_output_embeddings()
+        if isinstance(head, Int8Linear):
+            raise ValueError("an int8-quantized model cannot be resized; resize the float model, then quantize")
+        std = self.config.init_std
+        if embeddings.weight.shape[0] != new_num_tokens:  # an nn.Embedding from here on
+            _resize_rows(embeddings, new_num_tokens, mean_resizing, std)
+            embeddings.num_embeddings = new_num_tokens
+            if embeddings.padding_idx is not None and embeddings.padding_idx >= new_num_tokens:
+                embeddings.padding_idx = None
+        untied_head = head is not None and not self.config.tie_word_embeddings
+        if untied_head and not isinstance(head, nn.Linear):
+            raise TypeError(f"the output embeddings are a {type(head).__name__}, not an nn.Linear")
+        if untied_head and isinstance(head, nn.Linear) and head.out_features != new_num_tokens:
+            new_head = Linear(head.in_features, head.out_features, bias=head.bias is not None, device="meta")
+            new_head.weight = nn.Parameter(head.weight.data, requires_grad=head.weight.requires_grad)
+            if head.bias is not None:
+                new_head.bias = nn.Parameter(head.bias.data, requires_grad=head.bias.requires_grad)
+            _resize_rows(new_head, new_num_tokens, mean_resizing, std)  # new storage: the old head is untouched
+            self.set_output_embeddings(new_head)
+        self.config.vocab_size = new_num_tokens
+        self.tie_weights()
+        return embeddings
 
     @property
     def device(self) -> torch.device:
-        return self.shared_embedding().weight.device
+        return self._shared_weight().device
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.shared_embedding().weight.dtype
+        return self._shared_weight().dtype
 
-    def get_input_embeddings(self) -> nn.Embedding:
+    def get_input_embeddings(self) -> nn.Module:
+        """The token embedding: a :class:`M2M100ScaledWordEmbedding` (it multiplies by
+        sqrt(d_model) when the config's ``scale_embedding``), so that
+        ``model(inputs_embeds=model.get_input_embeddings()(ids))`` is ``model(ids)``."""
         return self.shared_embedding()
 
     def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
         params = {id(p): p for p in self.parameters()}  # tied matrices count once
         total = sum(p.numel() for p in params.values())
-        return total - self.shared_embedding().weight.numel() if exclude_embeddings else total
+        return total - self._shared_weight().numel() if exclude_embeddings else total
 
     @property
     def attn_implementation(self) -> str:
@@ -468,14 +594,14 @@ class M2M100Model(M2M100PreTrainedModel):
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
-        self.shared: nn.Embedding = ScaledEmbedding(
+        self.shared: nn.Module = ScaledEmbedding(
             config.vocab_size, config.d_model, config.pad_token_id, embedding_scale(config)
         )
         self.encoder = M2M100Encoder(config, self.shared)
         self.decoder = M2M100Decoder(config, self.shared)
         self._post_init()
 
-    def shared_embedding(self) -> nn.Embedding:
+    def shared_embedding(self) -> nn.Module:
         return self.shared
 
     def get_encoder(self) -> M2M100Encoder:
@@ -484,7 +610,7 @@ class M2M100Model(M2M100PreTrainedModel):
     def get_decoder(self) -> M2M100Decoder:
         return self.decoder
 
-    def set_input_embeddings(self, value: nn.Embedding) -> None:
+    def set_input_embeddings(self, value: nn.Module) -> None:
         self.shared = self.encoder.embed_tokens = self.decoder.embed_tokens = value
 
     def forward(
@@ -587,15 +713,11 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
         self.model = M2M100Model(config)
-        self.lm_head = Linear(config.d_model, config.vocab_size, bias=False)
+        self.lm_head: nn.Module = Linear(config.d_model, config.vocab_size, bias=False)
         self._post_init()
 
-    def shared_embedding(self) -> nn.Embedding:
+    def shared_embedding(self) -> nn.Module:
         return self.model.shared
-
-    def tie_weights(self) -> None:
-        if self.config.tie_word_embeddings:
-            self.lm_head.weight = self.model.shared.weight
 
     def get_encoder(self) -> M2M100Encoder:
         return self.model.encoder
@@ -603,8 +725,11 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     def get_decoder(self) -> M2M100Decoder:
         return self.model.decoder
 
-    def get_output_embeddings(self) -> nn.Linear:
+    def get_output_embeddings(self) -> nn.Module:
         return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Module) -> None:
+        self.lm_head = new_embeddings
 
     def forward(
         self,
