@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 import m2m100
-from tests.checkpoints import TINY, save_hf_checkpoint
+from tests.checkpoints import TINY, build_hf_model, save_hf_checkpoint
 
 ATOL = 1e-4
 
@@ -346,3 +346,238 @@ def test_core_call_stays_reachable(pair):
         assert b.past_key_values is cache2 and cache2.get_seq_length() == 1
     with pytest.raises(ValueError, match="either probe or"):
         encoder(ids, output_attentions=True, probe=m2m100.model.transformer.Probe(hidden_states=True))
+
+
+# ----------------------------------------------------------------------------------------------
+# 3. what PEFT, accelerate and the Trainer read
+# ----------------------------------------------------------------------------------------------
+def test_class_attributes_as_transformers(pair):
+    from transformers import M2M100Model as HFModel
+
+    ours, ref = pair
+    for name in (
+        "base_model_prefix",
+        "main_input_name",
+        "supports_gradient_checkpointing",
+        "is_parallelizable",
+        "_supports_sdpa",
+        "_supports_flash_attn",
+        "_tied_weights_keys",
+        "model_tags",
+        "is_loaded_in_8bit",
+        "is_loaded_in_4bit",
+    ):
+        assert getattr(ours, name) == getattr(ref, name, False), name
+    assert m2m100.M2M100Model._tied_weights_keys == HFModel._tied_weights_keys
+    assert ours._supports_flash_attn_2 and ours.config_class is m2m100.M2M100Config
+    assert ours.warnings_issued == {} and not hasattr(ours, "hf_device_map")
+    assert ours.base_model is ours.model and ours.model.base_model is ours.model
+    classes = {type(m).__name__ for m in ours.modules()}
+    assert set(ours._no_split_modules) <= classes, "accelerate and FSDP look these class names up"
+    assert ours.can_generate() and ref.can_generate()
+    assert not m2m100.M2M100Model.can_generate() and not HFModel.can_generate()
+    assert m2m100.M2M100Model(ours.config).generation_config is None
+    import re
+
+    assert all(
+        any(re.search(p, "model.encoder.embed_positions.weights") for p in ours._keys_to_ignore_on_load_unexpected)
+        for _ in [0]
+    )
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_counts_and_sizes_as_transformers(tmp_path, tied):
+    # transformers' model as built (reloading an untied checkpoint, transformers 4.57 leaves the
+    # stacks' embeddings apart from the shared one, freshly initialized)
+    ref = build_hf_model(seed=1, tie_word_embeddings=tied)
+    ref.save_pretrained(tmp_path)
+    ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path)
+    for model in (ours, ref):
+        model.model.encoder.layers[0].requires_grad_(False)
+    for only_trainable in (False, True):
+        for exclude_embeddings in (False, True):
+            assert ours.num_parameters(only_trainable, exclude_embeddings) == ref.num_parameters(
+                only_trainable, exclude_embeddings
+            ), (only_trainable, exclude_embeddings)
+    assert ours.get_memory_footprint() == ref.get_memory_footprint()
+    assert ours.get_memory_footprint(return_buffers=False) == ref.get_memory_footprint(return_buffers=False)
+    batch = {"input_ids": torch.ones(3, 7, dtype=torch.long)}
+    assert ours.floating_point_ops(batch) == ref.floating_point_ops(batch)
+    assert ours.floating_point_ops(batch, exclude_embeddings=False) == ref.floating_point_ops(batch, False)
+    assert ours.estimate_tokens({"labels": batch["input_ids"]}) == 0 and ours.warnings_issued["estimate_tokens"]
+
+
+def test_model_tags(pair):
+    ours, ref = pair
+    for model in (ours, ref):
+        model.add_model_tags("translation")
+        model.add_model_tags(["m2m100", "translation"])
+    assert ours.model_tags == ref.model_tags == ["translation", "m2m100"]
+    assert m2m100.M2M100ForConditionalGeneration.model_tags is None, "tags belong to the instance"
+
+
+@pytest.mark.parametrize("reentrant", [None, True])
+def test_gradient_checkpointing_flags_and_gradients(folder, reentrant):
+    from tests.model.test_model import padded_batch, targets
+
+    grads = []
+    for checkpointing in (False, True):
+        model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder).train()
+        assert not model.is_gradient_checkpointing
+        if checkpointing:
+            kwargs = None if reentrant is None else {"use_reentrant": reentrant}
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+            assert model.is_gradient_checkpointing
+            assert model.model.decoder.checkpoint_options["use_reentrant"] is False  # always
+        ids, mask = padded_batch(160)
+        out = model(input_ids=ids, attention_mask=mask, labels=targets(160))
+        assert out.past_key_values is None or not checkpointing, "no cache while checkpointing (transformers)"
+        out.loss.backward()
+        grads.append(model.model.encoder.layers[0].fc1.weight.grad.clone())
+        model.gradient_checkpointing_disable()
+        assert not model.is_gradient_checkpointing
+    torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_input_require_grads_hook(pair):
+    ours, ref = pair
+    ids = torch.randint(4, 160, (2, 5))
+    for model in (ours, ref):
+        model.requires_grad_(False)
+        assert not model.get_input_embeddings()(ids).requires_grad
+        model.enable_input_require_grads()
+        assert model.get_input_embeddings()(ids).requires_grad
+        model.disable_input_require_grads()
+        assert not model.get_input_embeddings()(ids).requires_grad
+        model.requires_grad_(True)
+
+
+def test_decoder_inputs_from_labels_as_the_collator_uses_them(pair):
+    from transformers import DataCollatorForSeq2Seq
+    from transformers.models.m2m_100.modeling_m2m_100 import shift_tokens_right
+
+    ours, _ = pair
+    labels = torch.tensor([[5, 6, 7, 2], [8, 9, -100, -100]])
+    torch.testing.assert_close(ours.prepare_decoder_input_ids_from_labels(labels), shift_tokens_right(labels, 1, 2))
+
+    class Pad:
+        pad_token_id, padding_side = 1, "right"
+
+        def pad(self, features, **_):
+            n = max(len(f["input_ids"]) for f in features)
+            ids = torch.tensor([f["input_ids"] + [1] * (n - len(f["input_ids"])) for f in features])
+            return {"input_ids": ids, "attention_mask": (ids != 1).long()}
+
+    collate = DataCollatorForSeq2Seq(Pad(), model=ours, return_tensors="pt")
+    batch = collate([{"input_ids": [5, 6, 2], "labels": [7, 8, 9, 2]}, {"input_ids": [9, 2], "labels": [10, 2]}])
+    assert "decoder_input_ids" in batch
+    with torch.no_grad():
+        with_inputs = ours(**batch).logits
+        labels_only = ours(**{k: v for k, v in batch.items() if k != "decoder_input_ids"}).logits
+    torch.testing.assert_close(with_inputs, labels_only)
+
+
+def test_prepare_inputs_for_generation_as_transformers(pair):
+    ours, ref = pair
+    ids, mask = ids_and_mask(160)
+    dec = torch.randint(4, 160, (3, 4))
+    with torch.no_grad():
+        enc = ref.get_encoder()(ids, attention_mask=mask)
+        kwargs = dict(attention_mask=mask, encoder_outputs=enc, use_cache=True, labels=dec)
+        a = ours.prepare_inputs_for_generation(dec, cache_position=torch.arange(4), **kwargs)
+        b = ref.prepare_inputs_for_generation(dec, cache_position=torch.arange(4), **kwargs)
+        assert a.keys() == b.keys() and "labels" not in a
+        for key in ("decoder_input_ids", "attention_mask", "cache_position"):
+            torch.testing.assert_close(a[key], b[key])
+        ours_past = ours(attention_mask=mask, encoder_outputs=enc, decoder_input_ids=dec[:, :3]).past_key_values
+        ref_past = ref(attention_mask=mask, encoder_outputs=enc, decoder_input_ids=dec[:, :3]).past_key_values
+        a = ours.prepare_inputs_for_generation(
+            dec, past_key_values=ours_past, cache_position=torch.tensor([3]), **kwargs
+        )
+        b = ref.prepare_inputs_for_generation(dec, past_key_values=ref_past, cache_position=torch.tensor([3]), **kwargs)
+        assert a.keys() == b.keys()
+        torch.testing.assert_close(a["decoder_input_ids"], b["decoder_input_ids"])
+        no_position = ours.prepare_inputs_for_generation(dec, past_key_values=ours_past, **kwargs)
+        torch.testing.assert_close(no_position["decoder_input_ids"], dec[:, 3:])
+        step = {k: v for k, v in a.items() if k != "cache_position"}
+        torch.testing.assert_close(ours(**step).logits, ref(**{k: v for k, v in b.items()}).logits, atol=ATOL, rtol=0)
+
+
+def test_peft_lora_as_on_transformers(folder, tmp_path):
+    peft = pytest.importorskip("peft")
+    from transformers import M2M100ForConditionalGeneration as HF
+
+    models = []
+    for model in (m2m100.M2M100ForConditionalGeneration.from_pretrained(folder), HF.from_pretrained(folder)):
+        config = peft.LoraConfig(task_type="SEQ_2_SEQ_LM", target_modules=["q_proj", "v_proj"], r=4)
+        models.append(peft.get_peft_model(model, config))
+    ours, ref = models
+    assert ours.get_nb_trainable_parameters() == ref.get_nb_trainable_parameters()
+    g = torch.Generator().manual_seed(0)
+    lora = {n: torch.randn(p.shape, generator=g) for n, p in ref.named_parameters() if "lora_" in n}
+    for model in models:
+        assert {n for n, p in model.named_parameters() if p.requires_grad} == set(lora)
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in lora:
+                    p.copy_(lora[n])
+    ids, dec = torch.randint(4, 160, (2, 6)), torch.randint(4, 160, (2, 4))
+    ours.eval(), ref.eval()
+    with torch.no_grad():
+        a, b = ours(input_ids=ids, labels=dec).logits, ref(input_ids=ids, labels=dec).logits
+    torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+    ours.save_pretrained(tmp_path)
+    again = peft.PeftModel.from_pretrained(m2m100.M2M100ForConditionalGeneration.from_pretrained(folder), tmp_path)
+    with torch.no_grad():
+        torch.testing.assert_close(again(input_ids=ids, labels=dec).logits, a, atol=ATOL, rtol=0)
+    merged = ours.merge_and_unload()
+    assert isinstance(merged, m2m100.M2M100ForConditionalGeneration)
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids, labels=dec).logits, a, atol=ATOL, rtol=0)
+
+
+def test_seq2seq_trainer_trains_evaluates_and_saves(folder, tmp_path):
+    """Seq2SeqTrainer takes the model as it takes transformers' (training with gradient
+    checkpointing, evaluation). Saving: the Trainer writes a bare state dict for classes that are
+    not transformers' PreTrainedModel, and safetensors refuses the tied matrix, hence
+    save_safetensors=False; the state dict reloads with from_pretrained(config=...)."""
+    from transformers import Seq2SeqTrainer, Seq2SeqTrainingArguments
+
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
+    before = model.model.encoder.layers[0].fc1.weight.detach().clone()
+    g = torch.Generator().manual_seed(0)
+    data = [
+        {"input_ids": torch.randint(4, 160, (5,), generator=g).tolist() + [2], "labels": [7, 8, 9, 2]} for _ in range(8)
+    ]
+
+    def collate(features):
+        ids = torch.tensor([f["input_ids"] for f in features])
+        return {
+            "input_ids": ids,
+            "attention_mask": torch.ones_like(ids),
+            "labels": torch.tensor([f["labels"] for f in features]),
+        }
+
+    args = Seq2SeqTrainingArguments(
+        output_dir=str(tmp_path / "run"),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        learning_rate=1e-2,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        gradient_checkpointing=True,
+        save_safetensors=False,
+    )
+    trainer = Seq2SeqTrainer(model=model, args=args, train_dataset=data, eval_dataset=data, data_collator=collate)
+    result = trainer.train()
+    assert result.global_step == 2 and torch.isfinite(torch.tensor(result.training_loss))
+    assert trainer.state.total_flos > 0, "floating_point_ops was read"
+    assert not torch.equal(model.model.encoder.layers[0].fc1.weight, before)
+    assert torch.isfinite(torch.tensor(trainer.evaluate()["eval_loss"]))
+    trainer.save_model(str(tmp_path / "saved"))
+    again = m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "saved", config=model.config)
+    ids = torch.randint(4, 160, (2, 5))
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import torch
 import torch.nn.functional as F
@@ -308,15 +309,46 @@ class M2M100PreTrainedModel(nn.Module):
     """Loading, saving and the bookkeeping every M2M100 model class shares."""
 
     config: M2M100Config
+    generation_config: GenerationConfig | None  # None for the bare model, which cannot generate
+
+    # What transformers' PreTrainedModel declares and PEFT, accelerate and the Trainer read.
+    config_class = M2M100Config
     base_model_prefix = "model"  # the attribute holding the bare model in the head class
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    is_parallelizable = False  # no model parallelism (the Trainer reads it with model_parallel)
+    is_loaded_in_8bit = False  # bitsandbytes is not used (quantize="int8" is this package's own)
+    is_loaded_in_4bit = False
+    model_tags: list[str] | None = None
+    _no_split_modules: ClassVar[list[str]] = ["EncoderLayer", "DecoderLayer"]  # our layer classes
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_flash_attn_2 = True
+    _supports_flex_attn = False
+    _can_compile_fullgraph = False
+    _keep_in_fp32_modules: ClassVar[list[str] | None] = None
+    _keys_to_ignore_on_load_missing: ClassVar[list[str] | None] = None
+    # computed sinusoid tables that old checkpoints stored; never loaded (regular expressions)
+    _keys_to_ignore_on_load_unexpected: ClassVar[list[str] | None] = [
+        r"embed_positions\.weights",
+        r"embed_positions\._float_tensor",
+    ]
+    _keys_to_ignore_on_save: ClassVar[list[str] | None] = None
+    _tied_weights_keys: ClassVar[list[str]] = []
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__()
         if not isinstance(config, M2M100Config):
             raise TypeError(f"config must be an M2M100Config, got {type(config).__name__}")
         self.config = config
-        self.generation_config = GenerationConfig.from_model_config(config)
+        self.generation_config = GenerationConfig.from_model_config(config) if self.can_generate() else None
         self.name_or_path = ""
+        self.warnings_issued: dict[str, Any] = {}
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        """Whether ``generate`` is available (the head class) or not (the bare model)."""
+        return False
 
     # construction ---------------------------------------------------------------------------
     def init_weights(self) -> None:
@@ -449,10 +481,15 @@ class M2M100PreTrainedModel(nn.Module):
         ``model(inputs_embeds=model.get_input_embeddings()(ids))`` is ``model(ids)``."""
         return self.shared_embedding()
 
-    def num_parameters(self, *, exclude_embeddings: bool = False) -> int:
-        params = {id(p): p for p in self.parameters()}  # tied matrices count once
-        total = sum(p.numel() for p in params.values())
-        return total - self._shared_weight().numel() if exclude_embeddings else total
+    def num_parameters(self, only_trainable: bool = False, exclude_embeddings: bool = False) -> int:
+        """The number of parameters, a tied matrix once (transformers' count): only those that
+        require grad with ``only_trainable``, without the token embedding with ``exclude_embeddings``."""
+        embeddings = {f"{n}.weight" for n, m in self.named_modules() if isinstance(m, nn.Embedding)}
+        return sum(
+            p.numel()
+            for n, p in self.named_parameters()
+            if (p.requires_grad or not only_trainable) and not (exclude_embeddings and n in embeddings)
+        )
 
     @property
     def attn_implementation(self) -> str:
@@ -465,16 +502,75 @@ class M2M100PreTrainedModel(nn.Module):
             if isinstance(module, Attention):
                 module.backend = name
 
-    def gradient_checkpointing_enable(self, **_: Any) -> None:
-        """Recompute each layer's activations in the backward pass instead of storing them."""
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
+        """Recompute each layer's activations in the backward pass instead of storing them.
+
+        Args:
+            gradient_checkpointing_kwargs: keywords of ``torch.utils.checkpoint.checkpoint``, but
+                ``use_reentrant`` is always False (transformers defaults to True): the decoder
+                layers take the cross-attention keys as keyword inputs, which re-entrant
+                checkpointing cannot differentiate through; non-re-entrant checkpointing also
+                needs no inputs that require grad.
+        """
+        options = {**(gradient_checkpointing_kwargs or {}), "use_reentrant": False}
         for module in self.modules():
-            if hasattr(module, "gradient_checkpointing"):
-                setattr(module, "gradient_checkpointing", True)
+            if isinstance(module, (Encoder, Decoder)):
+                module.gradient_checkpointing = True
+                module.checkpoint_options = dict(options)
 
     def gradient_checkpointing_disable(self) -> None:
         for module in self.modules():
-            if hasattr(module, "gradient_checkpointing"):
-                setattr(module, "gradient_checkpointing", False)
+            if isinstance(module, (Encoder, Decoder)):
+                module.gradient_checkpointing = False
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        return any(getattr(m, "gradient_checkpointing", False) for m in self.modules())
+
+    def enable_input_require_grads(self) -> None:
+        """Make the token embedding's output require grad (PEFT calls it when the embedding is
+        frozen, so that gradients reach adapters through checkpointed layers)."""
+
+        def make_inputs_require_grads(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+            output.requires_grad_(True)
+
+        self._require_grads_hook = self.get_input_embeddings().register_forward_hook(make_inputs_require_grads)
+
+    def disable_input_require_grads(self) -> None:
+        self._require_grads_hook.remove()
+
+    # sizes ----------------------------------------------------------------------------------
+    def get_memory_footprint(self, return_buffers: bool = True) -> int:
+        """Bytes of the parameters (a tied matrix once) and, by default, the buffers."""
+        size = sum(p.nelement() * p.element_size() for p in self.parameters())
+        if return_buffers:
+            size += sum(b.nelement() * b.element_size() for b in self.buffers())
+        return size
+
+    def estimate_tokens(self, input_dict: Mapping[str, Any]) -> int:
+        """The number of tokens of ``input_dict[main_input_name]`` (0, with one warning, without it)."""
+        if self.main_input_name in input_dict:
+            return int(input_dict[self.main_input_name].numel())
+        if "estimate_tokens" not in self.warnings_issued:
+            logger.warning(
+                "Could not estimate the number of tokens of the input, floating-point operations will not be computed"
+            )
+            self.warnings_issued["estimate_tokens"] = True
+        return 0
+
+    def floating_point_ops(self, input_dict: Mapping[str, Any], exclude_embeddings: bool = True) -> int:
+        """transformers' estimate of the training FLOPs of one batch: 6 x tokens x parameters."""
+        return 6 * self.estimate_tokens(input_dict) * self.num_parameters(exclude_embeddings=exclude_embeddings)
+
+    def add_model_tags(self, tags: list[str] | str) -> None:
+        """Tags for the model card of ``push_to_hub`` (existing ones are kept)."""
+        if isinstance(tags, str):
+            tags = [tags]
+        if self.model_tags is None:
+            self.model_tags = []
+        for tag in tags:
+            if tag not in self.model_tags:
+                self.model_tags.append(tag)
 
     # checkpoints ----------------------------------------------------------------------------
     @classmethod
@@ -541,7 +637,7 @@ class M2M100PreTrainedModel(nn.Module):
                 module.weights = torch.empty(0, device=target_device, dtype=target_dtype)
                 module.reset_table(config.max_position_embeddings + module.OFFSET)
         model.set_attn_implementation(attn_implementation or "sdpa")
-        if (folder / "generation_config.json").is_file():
+        if model.can_generate() and (folder / "generation_config.json").is_file():
             model.generation_config = GenerationConfig.from_pretrained(folder)
         model.name_or_path = str(pretrained_model_name_or_path)
         if quantize is not None:
@@ -580,7 +676,8 @@ class M2M100PreTrainedModel(nn.Module):
         if isinstance(self, M2M100Model):
             config.extra["architectures"] = ["M2M100Model"]
         config.save_pretrained(folder)
-        self.generation_config.save_pretrained(folder)
+        if self.generation_config is not None:  # the bare model has none, as in transformers
+            self.generation_config.save_pretrained(folder)
         names = set(self.state_dict())
         tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in names]
         tied += [k[len("model.") :] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model.") :] in names]
@@ -591,6 +688,8 @@ class M2M100PreTrainedModel(nn.Module):
 
 class M2M100Model(M2M100PreTrainedModel):
     """The bare encoder-decoder, returning the decoder's last hidden states."""
+
+    _tied_weights_keys: ClassVar[list[str]] = ["encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
@@ -657,8 +756,15 @@ class M2M100Model(M2M100PreTrainedModel):
                 return_dict=True,
             )
         elif not isinstance(encoder_outputs, BaseModelOutput):
-            parts = tuple(encoder_outputs) + (None, None)
-            encoder_outputs = BaseModelOutput(parts[0], parts[1], parts[2])
+            if hasattr(encoder_outputs, "last_hidden_state"):  # e.g. transformers' own output class
+                encoder_outputs = BaseModelOutput(
+                    encoder_outputs.last_hidden_state,
+                    getattr(encoder_outputs, "hidden_states", None),
+                    getattr(encoder_outputs, "attentions", None),
+                )
+            else:  # a tuple: (last_hidden_state[, hidden_states[, attentions]])
+                parts = tuple(encoder_outputs) + (None, None)
+                encoder_outputs = BaseModelOutput(parts[0], parts[1], parts[2])
         dec = self.decoder(
             input_ids=decoder_input_ids,
             attention_mask=decoder_attention_mask,
@@ -709,6 +815,54 @@ def _as_cache(past: Any, num_layers: int) -> DecoderCache:
 
 class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     """The encoder-decoder with its language-modelling head: translation and its loss."""
+
+    generation_config: GenerationConfig
+    _tied_weights_keys: ClassVar[list[str]] = [
+        "encoder.embed_tokens.weight",
+        "decoder.embed_tokens.weight",
+        "lm_head.weight",
+    ]
+
+    @classmethod
+    def can_generate(cls) -> bool:
+        return True
+
+    def prepare_decoder_input_ids_from_labels(self, labels: torch.Tensor) -> torch.Tensor:
+        """The decoder inputs of teacher forcing for ``labels``: what ``forward(labels=...)`` uses
+        (``DataCollatorForSeq2Seq`` calls it when the model has it)."""
+        return shift_tokens_right(labels, self.config.pad_token_id, self.config.decoder_start_token_id)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        past_key_values: Any | None = None,
+        attention_mask: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        cache_position: torch.Tensor | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """transformers' ``GenerationMixin.prepare_inputs_for_generation`` for an encoder-decoder:
+        ``input_ids`` are the decoder's tokens so far (cut to those the cache has not seen),
+        ``attention_mask`` the source mask; other keywords (``encoder_outputs``, ``use_cache``,
+        ...) pass through, ``labels`` are dropped. (``generate`` itself does not use it; PEFT's
+        prompt-learning wrappers do.)"""
+        inputs: dict[str, Any] = {"cache_position": cache_position}
+        if past_key_values is not None:
+            inputs["past_key_values"] = past_key_values
+            if cache_position is not None:
+                input_ids = input_ids[:, -cache_position.shape[0] :]
+            else:
+                input_ids = input_ids[:, _as_cache(past_key_values, self.config.decoder_layers).get_seq_length() :]
+        inputs["decoder_input_ids"] = input_ids.clone(memory_format=torch.contiguous_format)
+        decoder_attention_mask = kwargs.pop("decoder_attention_mask", None)
+        if decoder_attention_mask is not None:
+            inputs["decoder_attention_mask"] = decoder_attention_mask
+        if attention_mask is not None:
+            inputs["attention_mask"] = attention_mask
+        for key, value in kwargs.items():
+            inputs.setdefault(key, value)
+        inputs.pop("labels", None)
+        return inputs
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__(config)
