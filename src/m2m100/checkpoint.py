@@ -55,12 +55,15 @@ def resolve_checkpoint_dir(
     local_files_only: bool = False,
     token: str | bool | None = None,
     allow_patterns: Sequence[str] | None = None,
+    force_download: bool = False,
+    proxies: dict[str, str] | None = None,
 ) -> Path:
     """A local folder as is, or a hub id ("facebook/m2m100_418M") downloaded with huggingface_hub.
 
     Args:
         allow_patterns: the files to fetch from the hub (default: config, tokenizer and weight
             files, safetensors preferred over .bin).
+        force_download, proxies: passed to huggingface_hub's download.
 
     Raises:
         FileNotFoundError: a local-looking path that does not exist.
@@ -93,6 +96,8 @@ def resolve_checkpoint_dir(
             local_files_only=local_files_only,
             token=token,
             allow_patterns=list(allow_patterns),
+            force_download=force_download,
+            proxies=proxies,
         )
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
@@ -100,6 +105,49 @@ def resolve_checkpoint_dir(
             f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}"
         ) from err
     return Path(folder)
+
+
+def push_folder_to_hub(
+    folder: Path,
+    repo_id: str,
+    *,
+    token: str | bool | None = None,
+    private: bool | None = None,
+    commit_message: str | None = None,
+    create_pr: bool = False,
+    revision: str | None = None,
+) -> str:
+    """Upload the files of ``folder`` to the hub repository ``repo_id`` (created if needed) with
+    huggingface_hub; returns the commit's URL.
+
+    Raises:
+        OSError: huggingface_hub is not installed, or the hub cannot be reached (offline, no
+            token, no rights); the message says which.
+    """
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise OSError(
+            "push_to_hub needs huggingface_hub (pip install 'm2m100[hub]'), which is not installed; "
+            "save_pretrained writes the same files to a local folder"
+        ) from None
+    try:
+        api = HfApi(token=token if isinstance(token, str) else None)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            commit_message=commit_message or "Upload M2M100 checkpoint",
+            create_pr=create_pr,
+            revision=revision,
+        )
+    except Exception as err:  # network, auth and permission errors all end here
+        raise OSError(
+            f"could not push to the Hugging Face Hub repository {repo_id!r}: the hub could not be reached or "
+            f"refused the upload ({type(err).__name__}: {err}). Offline, save_pretrained writes the same files "
+            "to a local folder."
+        ) from err
+    return str(getattr(info, "commit_url", info))
 
 
 def _has_safetensors_on_hub(repo_id: str, revision: str | None, local_only: bool) -> bool:

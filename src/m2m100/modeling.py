@@ -411,7 +411,7 @@ class M2M100PreTrainedModel(nn.Module):
 
     def _tie_or_clone(self, output: nn.Module, source: nn.Module) -> None:
         weight = cast(nn.Parameter, source.weight)
-        output.weight = nn.Parameter(weight.clone()) if getattr(self.config, "torchscript", False) else weight
+        output.weight = nn.Parameter(weight.clone()) if self.config.torchscript else weight
         if hasattr(output, "out_features") and hasattr(source, "num_embeddings"):
             output.out_features = source.num_embeddings
 
@@ -501,6 +501,7 @@ class M2M100PreTrainedModel(nn.Module):
         for module in self.modules():
             if isinstance(module, Attention):
                 module.backend = name
+        self.config._attn_implementation = name  # where transformers' code reads it
 
     def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs: dict[str, Any] | None = None) -> None:
         """Recompute each layer's activations in the backward pass instead of storing them.
