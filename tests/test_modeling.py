@@ -581,3 +581,244 @@ def test_seq2seq_trainer_trains_evaluates_and_saves(folder, tmp_path):
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(again(input_ids=ids, labels=ids).logits, model(input_ids=ids, labels=ids).logits)
+
+
+# ----------------------------------------------------------------------------------------------
+# 4. from_pretrained and save_pretrained
+# ----------------------------------------------------------------------------------------------
+def _hf_classes():
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    return transformers.M2M100ForConditionalGeneration, transformers.M2M100Model
+
+
+def _same_logits(a, b, ids=None):
+    ids = torch.tensor([[5, 6, 7, 8, 2], [9, 10, 11, 2, 1]]) if ids is None else ids
+    dec = torch.tensor([[2, 12, 13], [2, 14, 15]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            a(input_ids=ids, attention_mask=(ids != 1).long(), decoder_input_ids=dec).logits,
+            b(input_ids=ids, attention_mask=(ids != 1).long(), decoder_input_ids=dec).logits,
+            atol=ATOL,
+            rtol=0,
+        )
+
+
+def test_loading_info_as_transformers(folder, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    HF, HFModel = _hf_classes()
+    ours, info = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, output_loading_info=True)
+    assert isinstance(ours, m2m100.M2M100ForConditionalGeneration)
+    assert info == HF.from_pretrained(folder, output_loading_info=True)[1]
+    assert info == {"missing_keys": [], "unexpected_keys": [], "mismatched_keys": [], "error_msgs": []}
+    assert m2m100.M2M100Model.from_pretrained(folder, output_loading_info=True)[1] == info
+    # a key gone, one unknown: reported (and the model built) instead of refused
+    tensors = load_file(str(folder / "model.safetensors"))
+    del tensors["model.decoder.layers.1.fc2.bias"]
+    tensors["model.decoder.layers.9.fc2.bias"] = torch.zeros(32)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((folder / "config.json").read_text())
+    save_file(tensors, str(broken / "model.safetensors"), metadata={"format": "pt"})
+    ours, info = m2m100.M2M100ForConditionalGeneration.from_pretrained(broken, output_loading_info=True)
+    ref_info = HF.from_pretrained(broken, output_loading_info=True)[1]
+    assert info == ref_info
+    assert info["missing_keys"] == ["model.decoder.layers.1.fc2.bias"]
+    assert info["unexpected_keys"] == ["model.decoder.layers.9.fc2.bias"]
+    assert torch.all(ours.model.decoder.layers[1].fc2.bias == 0), "transformers' init for a missing bias"
+    with pytest.raises(ValueError, match="missing from"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(broken)  # strict without the report
+    # the bare model reading a checkpoint whose head is not tied: the head is unexpected
+    untied = save_hf_checkpoint(tmp_path / "untied", seed=2, tie_word_embeddings=False)
+    info = m2m100.M2M100Model.from_pretrained(untied, output_loading_info=True)[1]
+    assert info["unexpected_keys"] == HFModel.from_pretrained(untied, output_loading_info=True)[1]["unexpected_keys"]
+    assert info["unexpected_keys"] == ["lm_head.weight"]
+
+
+def test_ignore_mismatched_sizes_as_transformers(folder):
+    HF, _ = _hf_classes()
+    with pytest.raises(ValueError, match="shapes that do not fit"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, encoder_ffn_dim=48)
+    ours, info = m2m100.M2M100ForConditionalGeneration.from_pretrained(
+        folder, encoder_ffn_dim=48, ignore_mismatched_sizes=True, output_loading_info=True
+    )
+    _, ref_info = HF.from_pretrained(folder, encoder_ffn_dim=48, ignore_mismatched_sizes=True, output_loading_info=True)
+    assert info["mismatched_keys"] == sorted(ref_info["mismatched_keys"])
+    assert "model.encoder.layers.0.fc1.weight" in info["mismatched_keys"]
+    assert (
+        ours.model.encoder.layers[0].fc1.weight.shape == (48, 32)
+        and not ours.model.encoder.layers[0].fc1.weight.is_meta
+    )
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(
+        folder, encoder_ffn_dim=48, ignore_mismatched_sizes=True
+    )
+    assert torch.isfinite(model(input_ids=torch.tensor([[5, 2]]), decoder_input_ids=torch.tensor([[2]])).logits).all()
+
+
+def test_from_config_and_state_dict(folder, pair):
+    HF, _ = _hf_classes()
+    ours, ref = pair
+    state = build_hf_model(seed=11).state_dict()
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(None, config=ours.config, state_dict=state)
+    other = HF.from_pretrained(None, config=ref.config, state_dict=state).eval()
+    _same_logits(model, other)
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, state_dict=state)  # config from the folder
+    _same_logits(model, other)
+    assert model.config is not ours.config
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(None, config=str(folder), state_dict=state)
+    _same_logits(model, other)
+    with pytest.raises(ValueError, match="needs both config= and state_dict="):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(None, config=ours.config)
+
+
+def test_subfolder_variant_and_formats(pair, tmp_path):
+    HF, _ = _hf_classes()
+    ours, ref = pair
+    ref.save_pretrained(tmp_path / "repo" / "sub")
+    _same_logits(m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "repo", subfolder="sub"), ref)
+    with pytest.raises(FileNotFoundError, match="no subfolder 'nope'"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "repo", subfolder="nope")
+    # variants: transformers' files read by us, ours by transformers
+    ref.save_pretrained(tmp_path / "variant", variant="v2")
+    assert (tmp_path / "variant" / "model.v2.safetensors").is_file()
+    _same_logits(m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "variant", variant="v2"), ref)
+    ours.save_pretrained(tmp_path / "ours_variant", variant="v2", max_shard_size="30KB")
+    assert (tmp_path / "ours_variant" / "model.safetensors.index.v2.json").is_file()
+    _same_logits(HF.from_pretrained(tmp_path / "ours_variant", variant="v2").eval(), ref)
+    # use_safetensors chooses between the two formats when a folder has both
+    mixed = tmp_path / "mixed"
+    ref.save_pretrained(mixed)
+    build_hf_model(seed=12).save_pretrained(mixed, safe_serialization=False)
+    other = m2m100.M2M100ForConditionalGeneration.from_pretrained(mixed, use_safetensors=False, weights_only=True)
+    _same_logits(m2m100.M2M100ForConditionalGeneration.from_pretrained(mixed), ref)
+    _same_logits(other, build_hf_model(seed=12))
+    (mixed / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="model.safetensors"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(mixed, use_safetensors=True)
+
+
+def test_loading_keywords(folder):
+    harmless = dict(
+        low_cpu_mem_usage=True,
+        trust_remote_code=True,
+        force_download=False,
+        proxies=None,
+        resume_download=None,
+        offload_folder=None,
+        max_memory=None,
+        _fast_init=True,
+        load_in_8bit=False,
+        from_tf=False,
+        use_auth_token=None,
+        revision=None,
+        local_files_only=True,
+    )
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, **harmless, num_labels=3, dropout=0.0)
+    assert model.config.num_labels == 3 and model.config.dropout == 0.0
+    with pytest.raises(ValueError, match="bitsandbytes"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, load_in_8bit=True)
+    with pytest.raises(ValueError, match="TensorFlow"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, from_tf=True)
+    with pytest.raises(TypeError, match="'not_an_option'.*neither a loading option nor an M2M100Config setting"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, not_an_option=1)
+    with pytest.raises(TypeError, match="one positional argument"):
+        m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, "extra")
+    config = m2m100.M2M100Config.from_pretrained(folder)
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, config=config, dropout=0.2)
+    assert model.config.dropout == 0.2 and config.dropout == 0.0, "the config passed in is copied"
+    generation = m2m100.GenerationConfig(num_beams=3, max_length=7)
+    model = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, generation_config=generation)
+    assert model.generation_config.num_beams == 3
+
+
+def test_hf_device_map_only_with_a_device_map(folder):
+    HF, _ = _hf_classes()
+    assert not hasattr(m2m100.M2M100ForConditionalGeneration.from_pretrained(folder), "hf_device_map")
+    for device_map in ("cpu", {"": "cpu"}):
+        ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, device_map=device_map)
+        assert ours.hf_device_map == HF.from_pretrained(folder, device_map=device_map).hf_device_map
+    assert m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, device_map="auto").hf_device_map in (
+        {"": "cpu"},
+        {"": 0},
+    )
+
+
+def test_bare_model_saves_no_generation_config(folder, tmp_path):
+    _, HFModel = _hf_classes()
+    m2m100.M2M100Model.from_pretrained(folder).save_pretrained(tmp_path / "ours")
+    HFModel.from_pretrained(folder).save_pretrained(tmp_path / "ref")
+    assert sorted(p.name for p in (tmp_path / "ours").iterdir()) == sorted(p.name for p in (tmp_path / "ref").iterdir())
+    assert not (tmp_path / "ours" / "generation_config.json").exists()
+    import json
+
+    assert json.loads((tmp_path / "ours" / "config.json").read_text())["architectures"] == ["M2M100Model"]
+    back = HFModel.from_pretrained(tmp_path / "ours").eval()
+    ids = torch.tensor([[5, 6, 2]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            m2m100.M2M100Model.from_pretrained(folder)(input_ids=ids, decoder_input_ids=ids).last_hidden_state,
+            back(input_ids=ids, decoder_input_ids=ids).last_hidden_state,
+            atol=ATOL,
+            rtol=0,
+        )
+
+
+@pytest.mark.parametrize("safe", [True, False])
+def test_shards_and_pytorch_bin_read_by_transformers(pair, tmp_path, safe):
+    import json
+
+    HF, _ = _hf_classes()
+    ours, ref = pair
+    ours.save_pretrained(tmp_path / "one", safe_serialization=safe)
+    single = "model.safetensors" if safe else "pytorch_model.bin"
+    assert (tmp_path / "one" / single).is_file()
+    ours.save_pretrained(tmp_path / "shards", safe_serialization=safe, max_shard_size="30KB")
+    index_name = "model.safetensors.index.json" if safe else "pytorch_model.bin.index.json"
+    index = json.loads((tmp_path / "shards" / index_name).read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    assert len(shards) > 2 and all((tmp_path / "shards" / name).is_file() for name in shards)
+    assert shards[0] == ("model" if safe else "pytorch_model") + f"-00001-of-{len(shards):05d}" + (
+        ".safetensors" if safe else ".bin"
+    )
+    assert index["metadata"]["total_size"] > 0 and index["metadata"]["total_parameters"] == ours.num_parameters()
+    for name in ("one", "shards"):
+        _same_logits(HF.from_pretrained(tmp_path / name).eval(), ref)
+        _same_logits(m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / name), ref)
+    ours.save_pretrained(tmp_path / "shards", safe_serialization=safe)  # unsharded again: old shards go
+    assert sorted(p.name for p in (tmp_path / "shards").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir()
+    )
+
+
+def test_save_options(pair, tmp_path):
+    ours, ref = pair
+    ours.save_pretrained(tmp_path / "worker", is_main_process=False)
+    assert not (tmp_path / "worker").exists()
+    state = build_hf_model(seed=13).state_dict()
+    ours.save_pretrained(tmp_path / "state", state_dict=state)
+    _same_logits(m2m100.M2M100ForConditionalGeneration.from_pretrained(tmp_path / "state"), build_hf_model(seed=13))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="is a file"):
+        ours.save_pretrained(tmp_path / "file")
+
+
+def test_push_to_hub_says_why_it_cannot(pair, tmp_path, monkeypatch):
+    import sys
+
+    ours, _ = pair
+    huggingface_hub = pytest.importorskip("huggingface_hub")
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "create_repo", refuse)
+    with pytest.raises(OSError, match="could not push .*'me/m2m'.*offline"):
+        ours.push_to_hub("me/m2m")
+    with pytest.raises(OSError, match="could not push"):
+        ours.save_pretrained(tmp_path / "local", push_to_hub=True, repo_id="me/m2m")
+    assert (tmp_path / "local" / "model.safetensors").is_file(), "the folder is written before the upload"
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(OSError, match="needs huggingface_hub"):
+        ours.push_to_hub("me/m2m")

@@ -7,19 +7,20 @@ of the encoder and decoder stacks, and adds ``from_pretrained`` / ``save_pretrai
 
 from __future__ import annotations
 
-import dataclasses
+import copy
 import logging
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar, cast, overload
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from m2m100 import checkpoint
-from m2m100.config import M2M100Config
+from m2m100.config import M2M100Config, is_setting
 from m2m100.generation.config import GenerationConfig
 from m2m100.generation.decoding import Generated, generate
 from m2m100.model.attention import ATTENTION_BACKENDS, Attention
@@ -305,6 +306,93 @@ def _resize_rows(module: nn.Module, rows: int, mean_resizing: bool, std: float) 
         setattr(module, "out_features", rows)
 
 
+# transformers 4.57's from_pretrained keywords that are harmless here: accepted and not used
+# (loading never holds a second copy, nothing is offloaded, no remote code is run).
+_IGNORED_LOADING_OPTIONS = (
+    "low_cpu_mem_usage",
+    "resume_download",
+    "mirror",
+    "_fast_init",
+    "offload_state_dict",
+    "offload_buffers",
+    "offload_folder",
+    "max_memory",
+    "trust_remote_code",
+    "_from_pipeline",
+    "_from_auto",
+    "_commit_hash",
+    "adapter_kwargs",
+    "adapter_name",
+)
+_NO_BITSANDBYTES = "bitsandbytes quantization is not supported; quantize='int8' gives int8 inference on CPU"
+_ONE_DEVICE = "tensor parallelism is not supported: the model runs on one device"
+# ... and those it can take only at their default, with the reason.
+_UNSUPPORTED_LOADING_OPTIONS: dict[str, tuple[Any, str]] = {
+    "from_tf": (False, "TensorFlow checkpoints are not supported: convert them to PyTorch with transformers"),
+    "from_flax": (False, "Flax checkpoints are not supported: convert them to PyTorch with transformers"),
+    "load_in_8bit": (False, _NO_BITSANDBYTES),
+    "load_in_4bit": (False, _NO_BITSANDBYTES),
+    "quantization_config": (None, _NO_BITSANDBYTES),
+    "gguf_file": (None, "GGUF files are not supported; pass a folder with safetensors or .bin weights"),
+    "tp_plan": (None, _ONE_DEVICE),
+    "tp_size": (None, _ONE_DEVICE),
+    "device_mesh": (None, _ONE_DEVICE),
+    "distributed_config": (None, _ONE_DEVICE),
+    "key_mapping": (None, "renaming checkpoint keys is not supported: M2M100 checkpoints need none"),
+    "use_kernels": (False, "hub kernels are not supported"),
+}
+
+
+def _accept_loading_options(
+    kwargs: dict[str, Any], token: str | bool | None, attn_implementation: str | None
+) -> tuple[str | bool | None, str | None]:
+    """Take transformers' loading keywords out of ``kwargs`` (what is left are config settings):
+    drop the harmless ones, refuse the unsupported ones away from their default, and turn the
+    deprecated spellings into the current ones. Returns (token, attn_implementation)."""
+    for name in _IGNORED_LOADING_OPTIONS:
+        kwargs.pop(name, None)
+    for name, (default, reason) in _UNSUPPORTED_LOADING_OPTIONS.items():
+        if name in kwargs and kwargs.pop(name) not in (default, None):
+            raise ValueError(f"from_pretrained({name}=...): {reason}")
+    use_auth_token = kwargs.pop("use_auth_token", None)
+    if kwargs.pop("use_flash_attention_2", False):
+        attn_implementation = attn_implementation or "flash_attention_2"
+    return (token if token is not None else use_auth_token), attn_implementation
+
+
+def _hf_device_map(device_map: str | dict | torch.device | int, device: torch.device) -> dict[str, Any]:
+    """What transformers' ``hf_device_map`` holds for a one-device map: the map given, or
+    {"": device} (a strategy such as "auto" gives "cpu" or the CUDA index)."""
+    if isinstance(device_map, dict):
+        return dict(device_map)
+    if isinstance(device_map, str) and device_map in ("auto", "balanced", "balanced_low_0", "sequential"):
+        return {"": (device.index or 0) if device.type == "cuda" else device.type}
+    if isinstance(device_map, str):
+        return {"": torch.device(device_map)}
+    return {"": device_map}
+
+
+def _materialize(model: nn.Module, device: torch.device, dtype: torch.dtype, std: float) -> None:
+    """Give the parameters that loading left on the meta device (missing from the checkpoint, or
+    of another shape there) real tensors with transformers' initialisation for their module."""
+    for module in model.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            if not param.is_meta:
+                continue
+            value = torch.empty(param.shape, device=device, dtype=dtype)
+            with torch.no_grad():
+                if isinstance(module, nn.LayerNorm):
+                    value.fill_(1.0 if name == "weight" else 0.0)
+                elif name == "bias":
+                    value.zero_()
+                else:
+                    value.normal_(0.0, std)
+                    padding = getattr(module, "padding_idx", None)
+                    if isinstance(module, nn.Embedding) and padding is not None:
+                        value[padding] = 0
+            setattr(module, name, nn.Parameter(value, requires_grad=param.requires_grad))
+
+
 class M2M100PreTrainedModel(nn.Module):
     """Loading, saving and the bookkeeping every M2M100 model class shares."""
 
@@ -335,6 +423,7 @@ class M2M100PreTrainedModel(nn.Module):
     ]
     _keys_to_ignore_on_save: ClassVar[list[str] | None] = None
     _tied_weights_keys: ClassVar[list[str]] = []
+    hf_device_map: dict[str, Any]  # set by from_pretrained(device_map=...) only, as transformers
 
     def __init__(self, config: M2M100Config) -> None:
         super().__init__()
@@ -574,78 +663,180 @@ class M2M100PreTrainedModel(nn.Module):
                 self.model_tags.append(tag)
 
     # checkpoints ----------------------------------------------------------------------------
+    @overload
     @classmethod
     def from_pretrained(
         cls: type[ModelT],
-        pretrained_model_name_or_path: str | os.PathLike[str],
-        *,
-        config: M2M100Config | None = None,
+        pretrained_model_name_or_path: str | os.PathLike[str] | None,
+        *model_args: Any,
+        output_loading_info: Literal[False] = False,
+        **kwargs: Any,
+    ) -> ModelT: ...
+
+    @overload
+    @classmethod
+    def from_pretrained(
+        cls: type[ModelT],
+        pretrained_model_name_or_path: str | os.PathLike[str] | None,
+        *model_args: Any,
+        output_loading_info: Literal[True],
+        **kwargs: Any,
+    ) -> tuple[ModelT, dict[str, list[str]]]: ...
+
+    @classmethod
+    def from_pretrained(
+        cls: type[ModelT],
+        pretrained_model_name_or_path: str | os.PathLike[str] | None,
+        *model_args: Any,
+        config: M2M100Config | str | os.PathLike[str] | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        ignore_mismatched_sizes: bool = False,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token: str | bool | None = None,
+        revision: str | None = None,
+        use_safetensors: bool | None = None,
+        weights_only: bool = True,
+        state_dict: Mapping[str, torch.Tensor] | None = None,
+        output_loading_info: bool = False,
+        subfolder: str = "",
+        variant: str | None = None,
+        proxies: dict[str, str] | None = None,
+        generation_config: GenerationConfig | None = None,
         dtype: str | torch.dtype | None = None,
         torch_dtype: str | torch.dtype | None = None,
         attn_implementation: str | None = None,
         device: str | torch.device | None = None,
         device_map: str | dict | torch.device | int | None = None,
-        revision: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        local_files_only: bool = False,
-        token: str | None = None,
         quantize: str | None = None,
-        **config_overrides: Any,
-    ) -> ModelT:
+        **kwargs: Any,
+    ) -> Any:
         """Load a checkpoint folder written by transformers (or this package), or a hub id.
 
+        Takes transformers 4.57's keywords: those that matter here (below), those that are
+        harmless here (``low_cpu_mem_usage``: loading never holds a second copy;
+        ``trust_remote_code``, ``resume_download``, ``offload_*``, ``max_memory``, ...), and those
+        it cannot honour only at their defaults (``load_in_8bit``, ``from_tf``, ``tp_plan``, ...:
+        a ValueError says why). Any other keyword must be a config setting, applied to the config
+        (``dropout=0.0``, ``num_labels=3``); one that is neither raises a TypeError.
+
         Args:
+            pretrained_model_name_or_path: a folder, a hub id, or None with ``config`` and
+                ``state_dict``.
+            config: the config to use (a copy), or where to read it, instead of the folder's.
+            state_dict: the tensors to load instead of the folder's weight files.
+            subfolder: the checkpoint lies in this subfolder of the folder or hub repository.
+            use_safetensors: True: safetensors only; False: pytorch_model.bin only.
+            variant: load ``model.<variant>.safetensors`` (and so on), as transformers names them.
+            weights_only: unpickle .bin files with torch's safe loader (the default).
+            output_loading_info: also return {"missing_keys", "unexpected_keys",
+                "mismatched_keys", "error_msgs"}; loading is then lenient as in transformers
+                (parameters the checkpoint lacks get transformers' initialisation). Without it,
+                missing and unknown keys raise.
+            ignore_mismatched_sizes: initialise (instead of refusing) parameters whose tensor in
+                the checkpoint has another shape.
+            generation_config: use it instead of the folder's generation_config.json.
             dtype: float32 (default), float16, bfloat16, their names, or "auto" (the checkpoint's).
             attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
-            device, device_map: where the weights go; ``device_map="auto"`` picks CUDA if present.
+            device, device_map: where the weights go (one device); ``device_map="auto"`` picks
+                CUDA if present. With ``device_map``, ``model.hf_device_map`` says where.
             quantize: "int8" for int8 linear layers on CPU (fast mode: tokens may differ from fp32).
-            config_overrides: config fields to change, e.g. ``dropout=0.0``.
 
         Raises:
             FileNotFoundError: the folder, its config.json or its weights are missing.
             ValueError: the tensors do not fit the config (names and shapes listed), or an
-                unsupported dtype / attention backend.
+                unsupported dtype / attention backend / loading option.
+            TypeError: a keyword that is neither a loading option nor a config setting.
         """
+        if model_args:
+            raise TypeError(f"{cls.__name__}.from_pretrained() takes one positional argument (the path)")
+        token, attn_implementation = _accept_loading_options(kwargs, token, attn_implementation)
         target_device = check_placement(
             device if device is not None else device_map, dtype if dtype is not None else torch_dtype, quantize
         )
-        folder = checkpoint.resolve_checkpoint_dir(
-            pretrained_model_name_or_path,
-            revision=revision,
-            cache_dir=cache_dir,
-            local_files_only=local_files_only,
-            token=token,
-        )
-        if config is None:
-            config = M2M100Config.from_pretrained(folder)
-        if config_overrides:
-            config = dataclasses.replace(config, **config_overrides)
-        tensors = checkpoint.read_tensors(checkpoint.weight_files(folder))
-        config_dtype = config.extra.get("dtype") or config.extra.get("torch_dtype")
+        folder: Path | None = None
+        if pretrained_model_name_or_path is not None:
+            root = checkpoint.resolve_checkpoint_dir(
+                pretrained_model_name_or_path,
+                revision=revision,
+                cache_dir=cache_dir,
+                local_files_only=local_files_only,
+                token=token,
+                force_download=force_download,
+                proxies=proxies,
+            )
+            folder = root / subfolder
+            if not folder.is_dir():
+                raise FileNotFoundError(f"{root} has no subfolder {subfolder!r}")
+        elif config is None or state_dict is None:
+            raise ValueError("from_pretrained(None, ...) needs both config= and state_dict=")
+        cfg: M2M100Config
+        if isinstance(config, M2M100Config):
+            cfg = copy.deepcopy(config)  # as transformers: the model may change it (resizing)
+        else:
+            cfg = M2M100Config.from_pretrained(config if config is not None else cast(Path, folder))
+        for key, value in kwargs.items():
+            if not is_setting(cfg, key):
+                raise TypeError(
+                    f"{cls.__name__}.from_pretrained() got an unexpected keyword argument {key!r}: "
+                    "it is neither a loading option nor an M2M100Config setting"
+                )
+            setattr(cfg, key, value)
+        cfg.validate()
+        if pretrained_model_name_or_path is not None:
+            cfg.name_or_path = str(pretrained_model_name_or_path)
+        if state_dict is not None:
+            tensors, source = dict(state_dict), "state_dict"
+        else:
+            assert folder is not None
+            files = checkpoint.weight_files(folder, use_safetensors=use_safetensors, variant=variant)
+            tensors, source = checkpoint.read_tensors(files, weights_only=weights_only), str(folder)
+        config_dtype = cfg.extra.get("dtype") or cfg.extra.get("torch_dtype")
         target_dtype = checkpoint.resolve_dtype(dtype if dtype is not None else torch_dtype, tensors, config_dtype)
         with torch.device("meta"):
-            model = cls(config)
+            model = cls(cfg)
         has_prefix = any(k.startswith("model.") for k in tensors)
+        dropped: list[str] = []
         if isinstance(model, M2M100Model) and has_prefix:  # the bare model reading a checkpoint with a head
+            dropped = sorted(k for k in tensors if not k.startswith("model."))  # the head's: unexpected
             tensors = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         elif not isinstance(model, M2M100Model) and not has_prefix:  # the head class reading a bare model
             tensors = {f"model.{k}": v for k, v in tensors.items()}
-        checkpoint.load_weights(model, tensors, dtype=target_dtype, device=target_device, source=str(folder))
+        info = checkpoint.load_weights(
+            model,
+            tensors,
+            dtype=target_dtype,
+            device=target_device,
+            source=source,
+            strict=not output_loading_info,
+            ignore_mismatched_sizes=ignore_mismatched_sizes,
+        )
         del tensors  # the model holds the weights now; packing below frees each plain one it replaces
+        _materialize(model, target_device, target_dtype, cfg.init_std)  # what the checkpoint lacked
         model.tie_weights()
         for module in model.modules():
             if isinstance(module, SinusoidalPositions):
                 module.weights = torch.empty(0, device=target_device, dtype=target_dtype)
-                module.reset_table(config.max_position_embeddings + module.OFFSET)
+                module.reset_table(cfg.max_position_embeddings + module.OFFSET)
         model.set_attn_implementation(attn_implementation or "sdpa")
-        if model.can_generate() and (folder / "generation_config.json").is_file():
-            model.generation_config = GenerationConfig.from_pretrained(folder)
-        model.name_or_path = str(pretrained_model_name_or_path)
+        if model.can_generate():
+            if generation_config is not None:
+                model.generation_config = copy.deepcopy(generation_config)
+            elif folder is not None and (folder / "generation_config.json").is_file():
+                model.generation_config = GenerationConfig.from_pretrained(folder)
+        if pretrained_model_name_or_path is not None:
+            model.name_or_path = str(pretrained_model_name_or_path)
+        if device_map is not None:  # as transformers: set only when a device map was asked for
+            model.hf_device_map = _hf_device_map(device_map, target_device)
         if quantize is not None:
             quantize_int8(model)
         else:
             model.pack_weights()  # CPU only; a no-op elsewhere
-        return model.eval()
+        model.eval()
+        if output_loading_info:
+            info.unexpected_keys = sorted(info.unexpected_keys + dropped)
+            return model, info.as_dict()
+        return model
 
     def pack_weights(self) -> int:
         """Keep the decoder's per-step linear weights also in oneDNN's layout, for fast CPU
@@ -663,28 +854,109 @@ class M2M100PreTrainedModel(nn.Module):
         unpack_weights(self)  # .to(), .half(), .cuda(): the packed copies are rebuilt from the new weights
         return super()._apply(fn, recurse)
 
-    def save_pretrained(self, save_directory: str | os.PathLike[str], **_: Any) -> None:
-        """Write config.json, generation_config.json and model.safetensors (transformers' layout)."""
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike[str],
+        is_main_process: bool = True,
+        state_dict: Mapping[str, torch.Tensor] | None = None,
+        save_function: Callable[[Any, str], Any] = torch.save,
+        push_to_hub: bool = False,
+        max_shard_size: int | str = "5GB",
+        safe_serialization: bool = True,
+        variant: str | None = None,
+        token: str | bool | None = None,
+        save_peft_format: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        """Write a checkpoint folder as transformers does: config.json, generation_config.json
+        (not for the bare model, which cannot generate) and the weights.
+
+        Args:
+            is_main_process: only the main process writes (distributed training).
+            state_dict: the tensors to write instead of the model's own.
+            safe_serialization: model.safetensors (the tied matrix once) or, with False,
+                pytorch_model.bin written with ``save_function``.
+            max_shard_size: past it, numbered shards and an index (e.g. "200MB" or bytes).
+            variant: name the weight files ``model.<variant>.safetensors`` and so on.
+            push_to_hub: then upload the folder (``repo_id`` — default the folder's name —,
+                ``token``, ``private``, ``commit_message``, ``create_pr``); needs
+                huggingface_hub and a reachable hub, else an OSError says so.
+        """
         if any(isinstance(m, Int8Linear) for m in self.modules()):
             raise ValueError(
                 "an int8-quantized model cannot be saved as a checkpoint; save the float model "
                 "and pass quantize='int8' when loading it"
             )
         folder = Path(save_directory)
-        folder.mkdir(parents=True, exist_ok=True)
-        config = dataclasses.replace(self.config, extra={**self.config.extra, "dtype": str(self.dtype).split(".")[-1]})
-        config.extra.pop("torch_dtype", None)
-        if isinstance(self, M2M100Model):
-            config.extra["architectures"] = ["M2M100Model"]
-        config.save_pretrained(folder)
-        if self.generation_config is not None:  # the bare model has none, as in transformers
-            self.generation_config.save_pretrained(folder)
-        names = set(self.state_dict())
-        tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in names]
-        tied += [k[len("model.") :] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model.") :] in names]
-        if not self.config.tie_word_embeddings:
-            tied = []  # transformers then expects every embedding name in the file
-        checkpoint.save_weights(self, folder, tied_keys=tied[1:])
+        if folder.is_file():
+            raise ValueError(f"{folder} is a file; save_pretrained writes into a folder")
+        if is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+            config = copy.deepcopy(self.config)
+            config.extra.pop("torch_dtype", None)
+            config.dtype = str(self.dtype).split(".")[-1]
+            config.architectures = [type(self).__name__]
+            config.save_pretrained(folder)
+            if self.can_generate() and self.generation_config is not None:
+                self.generation_config.save_pretrained(folder)
+            tensors = self.state_dict() if state_dict is None else state_dict
+            tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in tensors]
+            tied += [k[len("model.") :] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model.") :] in tensors]
+            if not self.config.tie_word_embeddings:
+                tied = []  # transformers then expects every embedding name in the file
+            checkpoint.save_state_dict(
+                tensors,
+                folder,
+                safe_serialization=safe_serialization,
+                max_shard_size=max_shard_size,
+                variant=variant,
+                save_function=save_function,
+                tied_keys=tied[1:],
+                total_parameters=self.num_parameters(),
+            )
+        if push_to_hub:
+            checkpoint.push_folder_to_hub(
+                folder,
+                kwargs.get("repo_id") or folder.name,
+                token=token,
+                private=kwargs.get("private"),
+                commit_message=kwargs.get("commit_message"),
+                create_pr=kwargs.get("create_pr", False),
+            )
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: str | bool | None = None,
+        max_shard_size: int | str = "5GB",
+        create_pr: bool = False,
+        safe_serialization: bool = True,
+        revision: str | None = None,
+        variant: str | None = None,
+        **_: Any,
+    ) -> str:
+        """Save to a temporary folder and upload it to the hub repository ``repo_id`` (created if
+        needed); returns the commit's URL.
+
+        Raises:
+            OSError: huggingface_hub is missing or the hub cannot be reached (offline, no token).
+        """
+        with tempfile.TemporaryDirectory() as tmp:
+            self.save_pretrained(
+                tmp, max_shard_size=max_shard_size, safe_serialization=safe_serialization, variant=variant
+            )
+            return checkpoint.push_folder_to_hub(
+                Path(tmp),
+                repo_id,
+                token=token,
+                private=private,
+                commit_message=commit_message,
+                create_pr=create_pr,
+                revision=revision,
+            )
 
 
 class M2M100Model(M2M100PreTrainedModel):
