@@ -822,3 +822,18 @@ def test_push_to_hub_says_why_it_cannot(pair, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "huggingface_hub", None)
     with pytest.raises(OSError, match="needs huggingface_hub"):
         ours.push_to_hub("me/m2m")
+
+
+def test_torchscript_config_clones_ties_and_returns_tuples(folder):
+    HF, _ = _hf_classes()
+    ours = m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, torchscript=True)
+    ref = HF.from_pretrained(folder, torchscript=True).eval()
+    for model in (ours, ref):
+        assert model.config.torchscript and not model.config.use_return_dict
+        assert model.lm_head.weight is not model.model.shared.weight
+        torch.testing.assert_close(model.lm_head.weight, model.model.shared.weight)
+    ids = torch.tensor([[5, 6, 2]])
+    with torch.no_grad():
+        a, b = ours(input_ids=ids, decoder_input_ids=ids), ref(input_ids=ids, decoder_input_ids=ids)
+    assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
+    torch.testing.assert_close(a[0], b[0], atol=ATOL, rtol=0)
