@@ -94,3 +94,121 @@ def test_wrong_model_type_and_bad_json(tmp_path):
         M2M100Config.from_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError, match="has no config.json"):
         M2M100Config.from_pretrained(tmp_path / "..")
+
+
+def test_unknown_keywords_are_kept_as_transformers_does(tmp_path):
+    from transformers import M2M100Config as HFConfig
+
+    kwargs = dict(d_model=64, num_labels=3, torchscript=True, my_custom_key={"a": [1, 2]}, problem_type="regression")
+    ours, ref = M2M100Config(**kwargs), HFConfig(**kwargs)
+    for name in (
+        "num_labels",
+        "id2label",
+        "label2id",
+        "torchscript",
+        "use_return_dict",
+        "my_custom_key",
+        "problem_type",
+    ):
+        assert getattr(ours, name) == getattr(ref, name), name
+    assert ours.use_return_dict is False and ours.return_dict is True  # torchscript forces tuples
+    ours.save_pretrained(tmp_path / "ours")
+    back = HFConfig.from_pretrained(tmp_path / "ours")
+    assert back.num_labels == 3 and back.torchscript and back.my_custom_key == {"a": [1, 2]} and back.d_model == 64
+    again = M2M100Config.from_pretrained(tmp_path / "ours")
+    assert again == ours and again.id2label == {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}
+    ref.save_pretrained(tmp_path / "ref")
+    from_ref = M2M100Config.from_pretrained(tmp_path / "ref")
+    assert from_ref.num_labels == 3 and from_ref.torchscript and from_ref.problem_type == "regression"
+    # defaults of PretrainedConfig's common settings, and the label map's
+    plain, plain_ref = M2M100Config(), HFConfig()
+    for name in (
+        "num_labels",
+        "id2label",
+        "torchscript",
+        "is_decoder",
+        "pruned_heads",
+        "sep_token_id",
+        "use_return_dict",
+    ):
+        assert getattr(plain, name) == getattr(plain_ref, name), name
+    with pytest.raises(AttributeError, match="no attribute 'not_a_setting'"):
+        plain.not_a_setting
+
+
+def test_attribute_map_and_settable_attributes(tmp_path):
+    from transformers import M2M100Config as HFConfig
+
+    ours, ref = M2M100Config(), HFConfig()
+    for config in (ours, ref):
+        config.hidden_size = 64
+        config.num_attention_heads = 8
+        config.new_key = "kept"
+        config.num_labels = 4
+    for name in ("d_model", "hidden_size", "encoder_attention_heads", "num_attention_heads", "new_key", "id2label"):
+        assert getattr(ours, name) == getattr(ref, name), name
+    assert ours.num_hidden_layers == ref.num_hidden_layers == 12
+    for config in (ours, ref):
+        config.num_hidden_layers = 5  # a setting of its own in transformers: encoder_layers stays
+    assert ours.num_hidden_layers == 5 and ours.encoder_layers == ref.encoder_layers == 12
+    ours.save_pretrained(tmp_path)
+    back = HFConfig.from_pretrained(tmp_path)
+    assert back.d_model == 64 and back.encoder_attention_heads == 8 and back.new_key == "kept"
+    assert back.num_hidden_layers == 5 and back.num_labels == 4
+    assert M2M100Config.from_pretrained(tmp_path).num_hidden_layers == 5
+    assert M2M100Config(hidden_size=48, encoder_attention_heads=4, decoder_attention_heads=4).d_model == 48
+    assert M2M100Config(encoder_layers=3).num_hidden_layers == 3  # follows encoder_layers unless set
+    del ours.new_key
+    assert "new_key" not in ours.to_dict()
+    ours.update({"dropout": 0.3, "other": 1})
+    assert ours.dropout == 0.3 and ours.other == 1
+    assert ours.get_text_config() is ours and ours.keys_to_ignore_at_inference == ref.keys_to_ignore_at_inference
+
+
+def test_dict_and_json_round_trips(tmp_path):
+    import torch
+    from transformers import M2M100Config as HFConfig
+
+    config = M2M100Config(d_model=64, encoder_layers=3, dtype=torch.float16, num_beams=4)
+    data = config.to_dict()
+    assert data["dtype"] == "float16" and data["model_type"] == "m2m_100" and data["num_hidden_layers"] == 3
+    assert M2M100Config.from_dict(data) == config
+    assert json.loads(config.to_json_string()) == data and json.loads(config.to_json_string(use_diff=False)) == data
+    config.to_json_file(tmp_path / "c.json")
+    assert M2M100Config.from_json_file(tmp_path / "c.json") == config
+    assert HFConfig.from_json_file(tmp_path / "c.json").d_model == 64
+    assert M2M100Config.from_pretrained(tmp_path / "c.json") == config  # a file, as transformers allows
+    # keywords of from_dict: settings are set, others unused, as transformers
+    ours, unused = M2M100Config.from_dict(data, dropout=0.25, hidden_size=32, foo=1, return_unused_kwargs=True)
+    ref, ref_unused = HFConfig.from_dict(dict(data), dropout=0.25, hidden_size=32, foo=1, return_unused_kwargs=True)
+    assert unused == ref_unused == {"foo": 1}
+    assert ours.dropout == ref.dropout == 0.25 and ours.d_model == ref.d_model == 32
+
+
+def test_from_pretrained_subfolder_and_loading_keywords(tmp_path):
+    from transformers import M2M100Config as HFConfig
+
+    HFConfig(d_model=64, encoder_layers=2).save_pretrained(tmp_path / "sub")
+    config = M2M100Config.from_pretrained(
+        tmp_path, subfolder="sub", proxies=None, trust_remote_code=False, resume_download=None, force_download=False
+    )
+    assert config.d_model == 64 and config.name_or_path == str(tmp_path)
+    ref = HFConfig.from_pretrained(tmp_path, subfolder="sub")
+    assert ref.d_model == config.d_model
+    config, unused = M2M100Config.from_pretrained(
+        tmp_path, subfolder="sub", dropout=0.0, foo=2, return_unused_kwargs=True
+    )
+    assert config.dropout == 0.0 and unused == {"foo": 2}
+    with pytest.raises(FileNotFoundError, match="has no config.json"):
+        M2M100Config.from_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="d_model"):
+        M2M100Config.from_pretrained(tmp_path, subfolder="sub", d_model=63)
+
+
+def test_config_push_to_hub_without_the_hub_says_so(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(OSError, match="needs huggingface_hub"):
+        M2M100Config().save_pretrained(tmp_path, push_to_hub=True, repo_id="me/m2m")
+    assert (tmp_path / "config.json").is_file()

@@ -3,8 +3,20 @@
 from m2m100.config import M2M100Config
 from m2m100.generation.config import GenerationConfig
 from m2m100.model.cache import DecoderCache, KVCache
-from m2m100.modeling import M2M100ForConditionalGeneration, M2M100Model, M2M100PreTrainedModel
-from m2m100.outputs import BaseModelOutput, Seq2SeqLMOutput, Seq2SeqModelOutput
+from m2m100.modeling import (
+    M2M100Decoder,
+    M2M100Encoder,
+    M2M100ForConditionalGeneration,
+    M2M100Model,
+    M2M100PreTrainedModel,
+    M2M100ScaledWordEmbedding,
+)
+from m2m100.outputs import (
+    BaseModelOutput,
+    BaseModelOutputWithPastAndCrossAttentions,
+    Seq2SeqLMOutput,
+    Seq2SeqModelOutput,
+)
 from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
 from m2m100.translator import Segment, Translator
 
@@ -13,13 +25,17 @@ __all__ = [
     "BatchEncoding",
     "M2M100Tokenizer",
     "BaseModelOutput",
+    "BaseModelOutputWithPastAndCrossAttentions",
     "DecoderCache",
     "GenerationConfig",
     "KVCache",
     "M2M100Config",
+    "M2M100Decoder",
+    "M2M100Encoder",
     "M2M100ForConditionalGeneration",
     "M2M100Model",
     "M2M100PreTrainedModel",
+    "M2M100ScaledWordEmbedding",
     "Seq2SeqLMOutput",
     "Seq2SeqModelOutput",
     "Segment",

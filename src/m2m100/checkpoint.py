@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -55,12 +58,15 @@ def resolve_checkpoint_dir(
     local_files_only: bool = False,
     token: str | bool | None = None,
     allow_patterns: Sequence[str] | None = None,
+    force_download: bool = False,
+    proxies: dict[str, str] | None = None,
 ) -> Path:
     """A local folder as is, or a hub id ("facebook/m2m100_418M") downloaded with huggingface_hub.
 
     Args:
         allow_patterns: the files to fetch from the hub (default: config, tokenizer and weight
             files, safetensors preferred over .bin).
+        force_download, proxies: passed to huggingface_hub's download.
 
     Raises:
         FileNotFoundError: a local-looking path that does not exist.
@@ -93,6 +99,8 @@ def resolve_checkpoint_dir(
             local_files_only=local_files_only,
             token=token,
             allow_patterns=list(allow_patterns),
+            force_download=force_download,
+            proxies=proxies,
         )
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
@@ -100,6 +108,49 @@ def resolve_checkpoint_dir(
             f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}"
         ) from err
     return Path(folder)
+
+
+def push_folder_to_hub(
+    folder: Path,
+    repo_id: str,
+    *,
+    token: str | bool | None = None,
+    private: bool | None = None,
+    commit_message: str | None = None,
+    create_pr: bool = False,
+    revision: str | None = None,
+) -> str:
+    """Upload the files of ``folder`` to the hub repository ``repo_id`` (created if needed) with
+    huggingface_hub; returns the commit's URL.
+
+    Raises:
+        OSError: huggingface_hub is not installed, or the hub cannot be reached (offline, no
+            token, no rights); the message says which.
+    """
+    try:
+        from huggingface_hub import HfApi
+    except ImportError:
+        raise OSError(
+            "push_to_hub needs huggingface_hub (pip install 'm2m100[hub]'), which is not installed; "
+            "save_pretrained writes the same files to a local folder"
+        ) from None
+    try:
+        api = HfApi(token=token if isinstance(token, str) else None)
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        info = api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            commit_message=commit_message or "Upload M2M100 checkpoint",
+            create_pr=create_pr,
+            revision=revision,
+        )
+    except Exception as err:  # network, auth and permission errors all end here
+        raise OSError(
+            f"could not push to the Hugging Face Hub repository {repo_id!r}: the hub could not be reached or "
+            f"refused the upload ({type(err).__name__}: {err}). Offline, save_pretrained writes the same files "
+            "to a local folder."
+        ) from err
+    return str(getattr(info, "commit_url", info))
 
 
 def _has_safetensors_on_hub(repo_id: str, revision: str | None, local_only: bool) -> bool:
@@ -113,9 +164,27 @@ def _has_safetensors_on_hub(repo_id: str, revision: str | None, local_only: bool
         return True
 
 
-def weight_files(folder: Path) -> list[Path]:
-    """The tensor files of a checkpoint folder, shards in index order; safetensors preferred."""
-    for index_name, single_name in ((SAFE_INDEX, SAFE_WEIGHTS), (TORCH_INDEX, TORCH_WEIGHTS)):
+def add_variant(name: str, variant: str | None) -> str:
+    """transformers' variant file names: model.safetensors -> model.fp16.safetensors,
+    model.safetensors.index.json -> model.safetensors.index.fp16.json."""
+    if variant is None:
+        return name
+    stem, ext = name.rsplit(".", 1)
+    return f"{stem}.{variant}.{ext}"
+
+
+def weight_files(folder: Path, *, use_safetensors: bool | None = None, variant: str | None = None) -> list[Path]:
+    """The tensor files of a checkpoint folder, shards in index order; safetensors preferred.
+
+    Args:
+        use_safetensors: True: safetensors only; False: pytorch_model.bin only; None: either.
+        variant: the files of that variant (``model.fp16.safetensors``, ...), as transformers.
+    """
+    formats = [(SAFE_INDEX, SAFE_WEIGHTS), (TORCH_INDEX, TORCH_WEIGHTS)]
+    if use_safetensors is not None:
+        formats = formats[:1] if use_safetensors else formats[1:]
+    for index_name, single_name in formats:
+        index_name, single_name = add_variant(index_name, variant), add_variant(single_name, variant)
         if (folder / single_name).is_file():
             return [folder / single_name]
         if (folder / index_name).is_file():
@@ -125,18 +194,23 @@ def weight_files(folder: Path) -> list[Path]:
             if missing:
                 raise FileNotFoundError(f"{folder / index_name} lists shards that are missing: {', '.join(missing)}")
             return [folder / name for name in shards]
-    raise FileNotFoundError(f"{folder} holds no weights: expected one of {', '.join(WEIGHT_FILES)}")
+    expected = [add_variant(name, variant) for pair in formats for name in pair[::-1]]
+    raise FileNotFoundError(f"{folder} holds no weights: expected one of {', '.join(expected)}")
 
 
-def read_tensors(files: Iterable[Path]) -> dict[str, torch.Tensor]:
-    """All tensors of the files, memory-mapped where the format allows (no eager copy)."""
+def read_tensors(files: Iterable[Path], *, weights_only: bool = True) -> dict[str, torch.Tensor]:
+    """All tensors of the files, memory-mapped where the format allows (no eager copy).
+
+    Args:
+        weights_only: unpickle .bin files with torch's safe loader (a pickle from the internet
+            must not run code); False only for a trusted file that needs more.
+    """
     tensors: dict[str, torch.Tensor] = {}
     for file in files:
         if file.suffix == ".safetensors":
             tensors.update(read_safetensors(file))
         else:
-            # weights_only: a pickle from the internet must not run code.
-            tensors.update(torch.load(file, map_location="cpu", weights_only=True, mmap=True))
+            tensors.update(torch.load(file, map_location="cpu", weights_only=weights_only, mmap=True))
     return tensors
 
 
@@ -204,6 +278,24 @@ def resolve_dtype(
     raise ValueError(f"dtype {dtype!r} is not supported; valid: 'auto', {', '.join(sorted(DTYPES))} or a torch.dtype")
 
 
+@dataclass
+class LoadingInfo:
+    """What loading found, as transformers' ``output_loading_info`` reports it."""
+
+    missing_keys: list[str] = field(default_factory=list)  # parameters the checkpoint lacks
+    unexpected_keys: list[str] = field(default_factory=list)  # tensors the model has no place for
+    mismatched_keys: list[str] = field(default_factory=list)  # tensors of another shape (not loaded)
+    error_msgs: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {
+            "missing_keys": self.missing_keys,
+            "unexpected_keys": self.unexpected_keys,
+            "mismatched_keys": self.mismatched_keys,
+            "error_msgs": self.error_msgs,
+        }
+
+
 def load_weights(
     model: nn.Module,
     tensors: Mapping[str, torch.Tensor],
@@ -211,8 +303,16 @@ def load_weights(
     dtype: torch.dtype,
     device: str | torch.device | None = None,
     source: str = "checkpoint",
-) -> None:
+    strict: bool = True,
+    ignore_mismatched_sizes: bool = False,
+) -> LoadingInfo:
     """Assign ``tensors`` to ``model`` (built on the meta device) without a second copy.
+
+    Args:
+        strict: raise on keys missing from or unknown to the checkpoint; with False they are
+            reported, and the parameters not loaded stay on the meta device for the caller to fill.
+        ignore_mismatched_sizes: report tensors whose shape differs from the parameter's (left
+            unloaded) instead of raising.
 
     Raises:
         ValueError: keys missing from or unknown to the model, or a tensor whose shape differs
@@ -230,23 +330,22 @@ def load_weights(
             given.setdefault(key, stored)
     missing = sorted(set(expected) - set(given))
     unexpected = sorted(set(given) - set(expected))
-    mismatched = [
-        f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(given) & set(expected))
-        if given[k].shape != expected[k].shape
-    ]
+    mismatched = sorted(k for k in set(given) & set(expected) if given[k].shape != expected[k].shape)
     problems = []
-    if missing:
+    if missing and strict:
         problems.append(f"missing from the {source} ({len(missing)}): {_listing(missing)}")
-    if unexpected:
+    if unexpected and strict:
         problems.append(f"unknown to the model ({len(unexpected)}): {_listing(unexpected)}")
-    if mismatched:
-        problems.append(f"shapes that do not fit the config ({len(mismatched)}): {_listing(mismatched)}")
+    if mismatched and not ignore_mismatched_sizes:
+        shapes = [f"{k}: checkpoint {tuple(given[k].shape)} vs model {tuple(expected[k].shape)}" for k in mismatched]
+        problems.append(f"shapes that do not fit the config ({len(mismatched)}): {_listing(shapes)}")
     if problems:
         raise ValueError(f"cannot load the {source}:\n  " + "\n  ".join(problems))
     target = torch.device(device) if device is not None else torch.device("cpu")
-    converted = {k: _convert(v, dtype, target) for k, v in given.items()}
-    model.load_state_dict(converted, assign=True, strict=True)
+    skip = set(unexpected) | set(mismatched)
+    converted = {k: _convert(v, dtype, target) for k, v in given.items() if k not in skip}
+    model.load_state_dict(converted, assign=True, strict=not (missing or mismatched))
+    return LoadingInfo(missing, unexpected, mismatched)
 
 
 def _convert(tensor: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -260,21 +359,116 @@ def _listing(names: list[str], limit: int = 20) -> str:
     return shown + (f", ... and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def save_weights(model: nn.Module, folder: Path, *, tied_keys: Iterable[str] = TIED_EMBEDDING_KEYS[1:]) -> Path:
-    """Write model.safetensors with the tied embedding stored once, as transformers writes it."""
-    skip = set(tied_keys)
-    tensors: dict[str, torch.Tensor] = {}
-    seen: set[int] = set()
-    for key, value in model.state_dict().items():
+SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes from an int or a string such as "5GB" or "200MB" (huggingface_hub's units)."""
+    if isinstance(size, int):
+        return size
+    text = size.strip()
+    unit = text[-2:].upper()
+    try:
+        return int(float(text[:-2].strip()) * SIZE_UNITS[unit])
+    except (KeyError, ValueError):
+        raise ValueError(f"cannot read the size {size!r}: give bytes or a number with KB, MB, GB or TB") from None
+
+
+def _storage_key(tensor: torch.Tensor) -> tuple[Any, ...]:
+    return (tensor.device, tensor.untyped_storage().data_ptr())
+
+
+def split_into_shards(tensors: Mapping[str, torch.Tensor], max_bytes: int) -> list[dict[str, torch.Tensor]]:
+    """Split in order into shards of at most ``max_bytes`` (a bigger tensor gets a shard of its
+    own); tensors sharing storage go into the same shard (huggingface_hub's rule)."""
+    shards: list[dict[str, torch.Tensor]] = []
+    current: dict[str, torch.Tensor] = {}
+    size = 0
+    placed: dict[tuple[Any, ...], dict[str, torch.Tensor]] = {}
+    for name, tensor in tensors.items():
+        key = _storage_key(tensor)
+        if key in placed:
+            placed[key][name] = tensor
+            continue
+        nbytes = tensor.numel() * tensor.element_size()
+        if nbytes > max_bytes:
+            shards.append({name: tensor})
+            placed[key] = shards[-1]
+            continue
+        if current and size + nbytes > max_bytes:
+            shards.append(current)
+            current, size = {}, 0
+        current[name] = tensor
+        size += nbytes
+        placed[key] = current
+    if current:
+        shards.append(current)
+    return shards
+
+
+def save_state_dict(
+    tensors: Mapping[str, torch.Tensor],
+    folder: Path,
+    *,
+    safe_serialization: bool = True,
+    max_shard_size: int | str = "5GB",
+    variant: str | None = None,
+    save_function: Callable[[Any, str], Any] = torch.save,
+    tied_keys: Iterable[str] = (),
+    total_parameters: int | None = None,
+) -> list[Path]:
+    """Write ``tensors`` as transformers does: model.safetensors (``tied_keys`` left out, the tied
+    matrix stored once) or, with ``safe_serialization=False``, pytorch_model.bin (every name:
+    torch.save keeps shared storage shared); past ``max_shard_size``, numbered shards and an
+    index ({"metadata": {"total_size", "total_parameters"}, "weight_map"}). Weight files of an
+    earlier save in the same format that this one does not write are removed.
+
+    Returns:
+        The files written (weights and index).
+    """
+    single = add_variant(SAFE_WEIGHTS if safe_serialization else TORCH_WEIGHTS, variant)
+    index_name = add_variant(SAFE_INDEX if safe_serialization else TORCH_INDEX, variant)
+    skip = set(tied_keys) if safe_serialization else set()
+    state: dict[str, torch.Tensor] = {}
+    seen: set[tuple[Any, ...]] = set()
+    for key, value in tensors.items():
         if key in skip:
             continue
-        value = value.detach().contiguous()
-        if value.data_ptr() in seen:  # safetensors refuses two names for one storage
-            value = value.clone()
-        seen.add(value.data_ptr())
-        tensors[key] = value
-    path = folder / SAFE_WEIGHTS
-    tmp = path.with_suffix(".safetensors.tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt"})
-    os.replace(tmp, path)  # never leave a half-written checkpoint behind
-    return path
+        value = value.detach()
+        if safe_serialization:
+            value = value.contiguous()
+            if _storage_key(value) in seen:  # safetensors refuses two names for one storage
+                value = value.clone()
+            seen.add(_storage_key(value))
+        state[key] = value
+    shards = split_into_shards(state, parse_size(max_shard_size))
+    stem, ext = single.rsplit(".", 1)
+    names = (
+        [single]
+        if len(shards) == 1
+        else [f"{stem}-{i:05d}-of-{len(shards):05d}.{ext}" for i in range(1, len(shards) + 1)]
+    )
+    shard_pattern = re.compile(re.escape(stem) + r"-\d{5}-of-\d{5}\." + re.escape(ext))
+    for old in folder.iterdir():
+        if old.name not in names and (shard_pattern.fullmatch(old.name) or old.name in (single, index_name)):
+            old.unlink()
+    written = []
+    for name, shard in zip(names, shards):
+        path = folder / name
+        tmp = path.with_name(path.name + ".tmp")
+        if safe_serialization:
+            save_file({k: v.contiguous() for k, v in shard.items()}, str(tmp), metadata={"format": "pt"})
+        else:
+            save_function(shard, str(tmp))
+        os.replace(tmp, path)  # never leave a half-written checkpoint behind
+        written.append(path)
+    if len(shards) > 1:
+        total = sum(t.numel() * t.element_size() for t in {_storage_key(t): t for t in state.values()}.values())
+        metadata: dict[str, int] = {"total_size": total}
+        if total_parameters is not None:
+            metadata["total_parameters"] = total_parameters
+        weight_map = {key: name for name, shard in zip(names, shards) for key in shard}
+        index = {"metadata": metadata, "weight_map": dict(sorted(weight_map.items()))}
+        (folder / index_name).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(folder / index_name)
+    return written

@@ -47,6 +47,17 @@ class BaseModelOutput(ModelOutput):
 
 
 @dataclass(repr=False, eq=False)
+class BaseModelOutputWithPastAndCrossAttentions(ModelOutput):
+    """What a decoder stack returns on its own (``M2M100Decoder``)."""
+
+    last_hidden_state: torch.Tensor | None = None
+    past_key_values: Any | None = None
+    hidden_states: Tensors = None
+    attentions: Tensors = None
+    cross_attentions: Tensors = None
+
+
+@dataclass(repr=False, eq=False)
 class Seq2SeqModelOutput(ModelOutput):
     last_hidden_state: torch.Tensor | None = None
     past_key_values: Any | None = None

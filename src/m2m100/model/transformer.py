@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -75,6 +75,29 @@ class SinusoidalPositions(nn.Module):
         if needed > self.weights.shape[0]:
             self.reset_table(needed + self.OFFSET)
         return self.weights[position_ids]
+
+
+# --------------------------------------------------------------------------------------------
+# Token embeddings
+# --------------------------------------------------------------------------------------------
+class ScaledEmbedding(nn.Embedding):
+    """The token embedding, multiplied by ``embed_scale`` (sqrt(d_model) when the config's
+    ``scale_embedding``): transformers' ``M2M100ScaledWordEmbedding``, so that what the model's
+    input embedding returns is what the stacks add the positions to."""
+
+    def __init__(
+        self, num_embeddings: int, embedding_dim: int, padding_idx: int | None, embed_scale: float = 1.0
+    ) -> None:
+        super().__init__(num_embeddings, embedding_dim, padding_idx)
+        self.embed_scale = embed_scale
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return super().forward(input_ids) * self.embed_scale
+
+
+def embedding_scale(config: M2M100Config) -> float:
+    """What token embeddings are multiplied by: sqrt(d_model), or 1 without ``scale_embedding``."""
+    return math.sqrt(config.d_model) if config.scale_embedding else 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -242,24 +265,38 @@ class Memory:
 
 
 class _Stack(nn.Module):
-    """What encoder and decoder share: the tied token embedding, positions and the final norm."""
+    """What encoder and decoder share: the tied token embedding, positions and the final norm.
 
-    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+    ``embed_tokens`` does the scaling. A :class:`ScaledEmbedding` passed in is used as is (the
+    model passes its shared one to both stacks); any other ``nn.Embedding`` lends its weight to a
+    new :class:`ScaledEmbedding` (transformers' rule); without one the stack makes its own.
+    """
+
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding | None = None) -> None:
         super().__init__()
         self.config = config
-        self.embed_tokens = embed_tokens
-        self.embed_scale = math.sqrt(config.d_model) if config.scale_embedding else 1.0
+        if not isinstance(embed_tokens, ScaledEmbedding):
+            sizes = (config.vocab_size, config.d_model, config.pad_token_id, embedding_scale(config))
+            if embed_tokens is None:
+                embed_tokens = ScaledEmbedding(*sizes)
+            else:
+                given = embed_tokens
+                with torch.device("meta"):  # no matrix of its own: it takes the given one
+                    embed_tokens = ScaledEmbedding(*sizes)
+                embed_tokens.weight = given.weight
+        self.embed_tokens: nn.Module = embed_tokens
         self.padding_idx = config.pad_token_id
         self.embed_positions = SinusoidalPositions(config.max_position_embeddings, config.d_model, self.padding_idx)
         self.layer_norm = nn.LayerNorm(config.d_model)
         self.gradient_checkpointing = False
+        self.checkpoint_options: dict[str, Any] = {"use_reentrant": False}  # torch.utils.checkpoint's keywords
 
     def embed(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None, past: int = 0) -> torch.Tensor:
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids and inputs_embeds")
         if inputs_embeds is None:
             assert input_ids is not None
-            inputs_embeds = self.embed_tokens(input_ids) * self.embed_scale
+            inputs_embeds = self.embed_tokens(input_ids)
             positions = make_positions(input_ids, self.padding_idx, past)
         else:
             b, t = inputs_embeds.shape[:2]
@@ -273,18 +310,18 @@ class _Stack(nn.Module):
 
     def run_layer(self, layer: nn.Module, *args: object, **kwargs: object) -> tuple:
         if self.gradient_checkpointing and self.training:
-            return checkpoint(partial(layer, **kwargs), *args, use_reentrant=False)
+            return checkpoint(partial(layer, **kwargs), *args, **self.checkpoint_options)
         return layer(*args, **kwargs)
 
 
 class Encoder(_Stack):
     """The encoder stack: embeddings, ``encoder_layers`` pre-norm layers, final layer norm."""
 
-    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding | None = None) -> None:
         super().__init__(config, embed_tokens)
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.encoder_layers))
 
-    def forward(
+    def run(
         self,
         input_ids: torch.Tensor | None = None,
         *,
@@ -330,11 +367,13 @@ class Encoder(_Stack):
             x, tuple(states) if probe.hidden_states else None, tuple(weights) if probe.attentions else None
         )
 
+    forward = run  # the transformers-compatible subclass (m2m100.modeling) overrides forward, never run
+
 
 class Decoder(_Stack):
     """The decoder stack; with a :class:`DecoderCache` it decodes incrementally."""
 
-    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding) -> None:
+    def __init__(self, config: M2M100Config, embed_tokens: nn.Embedding | None = None) -> None:
         super().__init__(config, embed_tokens)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.decoder_layers))
 
@@ -348,7 +387,7 @@ class Decoder(_Stack):
             found += [a.q_proj, a.k_proj, a.v_proj, a.out_proj, c.q_proj, c.out_proj, layer.fc1, layer.fc2]
         return found
 
-    def forward(
+    def run(
         self,
         input_ids: torch.Tensor | None = None,
         *,
@@ -422,3 +461,5 @@ class Decoder(_Stack):
             tuple(self_weights) if attentions else None,
             tuple(cross_weights) if attentions else None,
         )
+
+    forward = run  # the transformers-compatible subclass (m2m100.modeling) overrides forward, never run
