@@ -35,6 +35,7 @@ from m2m100.model.transformer import (
     Probe,
     ScaledEmbedding,
     SinusoidalPositions,
+    StackOutput,
     embedding_scale,
 )
 from m2m100.outputs import (
@@ -1229,7 +1230,7 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
         the padding (the output is zero there). With one, even an empty ``Probe()``, every
         position is computed as transformers' encoder does, and the attentions and hidden states
         it asks for come back too."""
-        return self.model.encoder(input_ids, attention_mask=attention_mask, skip_padding=True, probe=probe)
+        return self.model.encoder.run(input_ids, attention_mask=attention_mask, skip_padding=True, probe=probe)
 
     def new_cache(self, *, capacity: int, cross_group: int = 1) -> DecoderCache:
         """An empty decoder cache for sequences of up to ``capacity`` tokens."""
@@ -1252,7 +1253,7 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
             attention_mask: (N, past + T) 1/0 over the cached and the new tokens, for a prefix
                 with padding; None when every target token is real.
         """
-        return self.model.decoder(
+        return self.model.decoder.run(
             tokens,
             encoder_hidden_states=memory.hidden,
             encoder_attention_mask=memory.mask,

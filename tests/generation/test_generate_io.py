@@ -109,7 +109,7 @@ def both(hf, ours, *args: Any, seed: int | None = None, **kwargs: Any) -> tuple[
 def encoder_calls(model) -> tuple[list[int], Any]:
     calls: list[int] = []
     encoder = model.model.encoder if hasattr(model, "model") else model.get_encoder()
-    return calls, encoder.register_forward_hook(lambda *_: calls.append(1))
+    return calls, encoder.layer_norm.register_forward_hook(lambda *_: calls.append(1))  # once per encoder run
 
 
 MODES = {
@@ -223,7 +223,9 @@ def test_prefix_is_prefilled_in_one_call(ours, source, num_beams):
     ids, mask = source
     prefix, prefix_mask = left_padded(PREFIXES["no_start"])
     shapes: list[tuple[int, int]] = []
-    hook = ours.model.decoder.register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
+    hook = ours.model.decoder.layers[0].register_forward_pre_hook(
+        lambda module, args: shapes.append(tuple(args[0].shape[:2]))
+    )
     try:
         out = ours.generate(
             ids,
@@ -561,7 +563,8 @@ def test_inspection_only_when_asked(hf, ours, source):
     # without return_dict_in_generate the flags change nothing, and the stacks are not probed
     plain = ours.generate(ids, attention_mask=mask, max_new_tokens=8, forced_bos_token_id=LANG)
     calls: list[Any] = []
-    hook = ours.model.decoder.register_forward_pre_hook(lambda m, a, k: calls.append(k.get("probe")), with_kwargs=True)
+    layer = ours.model.decoder.layers[0]
+    hook = layer.register_forward_pre_hook(lambda m, a, k: calls.append(k.get("probe")), with_kwargs=True)
     try:
         flagged = ours.generate(
             ids, attention_mask=mask, max_new_tokens=8, forced_bos_token_id=LANG, output_attentions=True

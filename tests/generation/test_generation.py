@@ -194,7 +194,7 @@ def test_lm_head_skipped_on_the_forced_step(hf, ours, source, num_beams, forced)
     calls: Counter = Counter()
     hooks = [
         ours.lm_head.register_forward_hook(lambda *_: calls.update(["head"])),
-        ours.model.decoder.register_forward_hook(lambda *_: calls.update(["step"])),
+        ours.model.decoder.layer_norm.register_forward_hook(lambda *_: calls.update(["step"])),  # once a step
     ]
     try:
         expected, actual = both(hf, ours, source, num_beams=num_beams, max_new_tokens=12, forced_bos_token_id=forced)
@@ -513,7 +513,7 @@ def test_encoder_and_cross_projections_run_once(ours, source, num_beams):
         return lambda module, args, out: calls.update([name])
 
     hooks = [
-        ours.model.encoder.register_forward_hook(count("encoder")),
+        ours.model.encoder.layer_norm.register_forward_hook(count("encoder")),
         layer.encoder_attn.k_proj.register_forward_hook(count("cross_k")),
         layer.encoder_attn.v_proj.register_forward_hook(count("cross_v")),
         layer.encoder_attn.k_proj.register_forward_hook(lambda module, args, out: cross_rows.append(out.shape[0])),
@@ -568,7 +568,7 @@ def test_bad_arguments(ours, source, kwargs, message):
     ids, mask = source
     kwargs = {"attention_mask": mask, **kwargs}
     encoder_calls: list[int] = []
-    hook = ours.model.encoder.register_forward_hook(lambda *_: encoder_calls.append(1))
+    hook = ours.model.encoder.layer_norm.register_forward_hook(lambda *_: encoder_calls.append(1))
     try:
         with pytest.raises(ValueError, match=message):
             ours.generate(ids, **kwargs)

@@ -833,7 +833,7 @@ def test_replay_on_transformers_generations(hf, ours, source, setting):
 def test_bad_arguments(ours, source, kwargs, message):
     ids, mask = source
     encoder_calls: list[int] = []
-    hook = ours.model.encoder.register_forward_hook(lambda *_: encoder_calls.append(1))
+    hook = ours.model.encoder.layer_norm.register_forward_hook(lambda *_: encoder_calls.append(1))
     try:
         with pytest.raises(ValueError, match=message):
             ours.generate(ids, attention_mask=mask, max_new_tokens=4, **kwargs)
