@@ -543,6 +543,7 @@ def generate(
             raise ValueError("pass the source ids once: as input_ids or as inputs, not both")
         input_ids = kwargs.pop("inputs")
     call = {name: kwargs.pop(name, None) for name in CALL_ARGUMENTS}
+    _ignored_model_arguments(kwargs)
     config = resolve_generation_config(model.generation_config, generation_config, kwargs)
     device = model.device
 
@@ -622,6 +623,19 @@ def generate(
         streamer=streamer,
         draw_like_layerdrop=options.do_sample and generator is None,
     )
+
+
+def _ignored_model_arguments(kwargs: dict[str, Any]) -> None:
+    """Take out what transformers' ``Seq2SeqTrainer`` passes and generation does not read:
+    ``labels`` (a forward argument, which transformers' generate ignores too) and
+    ``synced_gpus`` (keeping processes of a sharded model in step, which needs no work here
+    unless the model is sharded: DeepSpeed ZeRO-3 and FSDP are refused)."""
+    kwargs.pop("labels", None)
+    if kwargs.pop("synced_gpus", None):
+        raise ValueError(
+            "synced_gpus=True (DeepSpeed ZeRO-3 or FSDP sharding) is not supported; generate runs each "
+            "process on its own inputs"
+        )
 
 
 def _generator(generator: Any, seed: Any, device: torch.device) -> torch.Generator | None:
