@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,81 +18,12 @@ import torch
 import m2m100
 from m2m100 import GenerationConfig
 from m2m100.generation import decoding
-from tests.checkpoints import build_hf_model
-
-PAD, EOS, START = 1, 2, 2
-LANGS = (143, 148, 159)  # stand-ins for language tokens, at the top of the vocabulary
-LANG = 159  # the target language of most tests
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # A model this small gains nothing from threads, and on a shared 2-core machine a busy core
-    # makes the second thread's barrier waits cost seconds.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("generation") / "tiny"
-    model = build_hf_model(seed=3)
-    with torch.no_grad():  # make EOS likely in some decoder states and unlikely in others
-        bias = model.model.decoder.layer_norm.bias
-        model.model.shared.weight[EOS] = 3.0 * model.model.shared.weight[EOS] + 2.0 * bias / bias.norm()
-    model.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def hf(folder: Path):
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    return transformers.M2M100ForConditionalGeneration.from_pretrained(folder).eval()
-
-
-@pytest.fixture(scope="module")
-def ours(folder: Path) -> m2m100.M2M100ForConditionalGeneration:
-    return m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
-
-
-@pytest.fixture(scope="module")
-def source() -> tuple[torch.Tensor, torch.Tensor]:
-    """Six sources of up to 9 tokens, right-padded (two rows carry padding), each ending in EOS."""
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(4, 150, (6, 9), generator=g)
-    mask = torch.ones_like(ids)
-    for row, length in ((1, 6), (3, 4)):
-        ids[row, length:], mask[row, length:] = PAD, 0
-        ids[row, length - 1] = EOS
-    ids[mask[:, -1] == 1, -1] = EOS
-    return ids, mask
-
-
-def strip(sequences: torch.Tensor) -> list[list[int]]:
-    """Rows without their trailing padding."""
-    rows = []
-    for row in sequences.tolist():
-        while row and row[-1] == PAD:
-            row.pop()
-        rows.append(row)
-    return rows
+from tests.generation.parity import EOS, LANG, LANGS, START, assert_same_tokens, strip
 
 
 def both(hf, ours, source, **kwargs: Any) -> tuple[Any, Any]:
     ids, mask = source
     return hf.generate(ids, attention_mask=mask, **kwargs), ours.generate(ids, attention_mask=mask, **kwargs)
-
-
-def assert_same_tokens(expected: torch.Tensor, actual: torch.Tensor, *, varied: bool = True) -> None:
-    assert strip(actual) == strip(expected)
-    assert actual.shape == expected.shape
-    if varied:
-        lengths = [len(r) for r in strip(expected)]
-        assert len(set(lengths)) > 1, f"all sequences have length {lengths[0]}: the test would be trivial"
 
 
 # ------------------------------------------------------------------------------------------

@@ -14,92 +14,26 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-import m2m100
 from m2m100 import GenerationConfig
 from m2m100.generation import logits
 from m2m100.generation.config import DecodingOptions, resolve_generation_config
 from m2m100.generation.logits import build_rules, merge_processors, needs_every_row, transformers_name
-from tests.checkpoints import build_hf_model
+from tests.generation.parity import EOS, LANG, PAD, START, assert_same_tokens, strip
 
 tp = pytest.importorskip("transformers.generation.logits_process")
 
-PAD, EOS, START = 1, 2, 2
-LANG = 159
 VOCAB = 160
 INF = float("inf")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------
 # Fixtures (as in test_generation.py: a tiny checkpoint whose translations end at varied lengths)
 # ------------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("logits") / "tiny"
-    model = build_hf_model(seed=3)
-    with torch.no_grad():  # make EOS likely in some decoder states and unlikely in others
-        bias = model.model.decoder.layer_norm.bias
-        model.model.shared.weight[EOS] = 3.0 * model.model.shared.weight[EOS] + 2.0 * bias / bias.norm()
-    model.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def hf(folder: Path):
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    return transformers.M2M100ForConditionalGeneration.from_pretrained(folder).eval()
-
-
-@pytest.fixture(scope="module")
-def ours(folder: Path) -> m2m100.M2M100ForConditionalGeneration:
-    return m2m100.M2M100ForConditionalGeneration.from_pretrained(folder)
-
-
-@pytest.fixture(scope="module")
-def source() -> tuple[torch.Tensor, torch.Tensor]:
-    """Six sources of up to 9 tokens, right-padded (two rows carry padding), each ending in EOS."""
-    g = torch.Generator().manual_seed(1)
-    ids = torch.randint(4, 150, (6, 9), generator=g)
-    mask = torch.ones_like(ids)
-    for row, length in ((1, 6), (3, 4)):
-        ids[row, length:], mask[row, length:] = PAD, 0
-        ids[row, length - 1] = EOS
-    ids[mask[:, -1] == 1, -1] = EOS
-    return ids, mask
-
-
-def strip(sequences: torch.Tensor) -> list[list[int]]:
-    rows = []
-    for row in sequences.tolist():
-        while row and row[-1] == PAD:
-            row.pop()
-        rows.append(row)
-    return rows
-
-
-def assert_same_tokens(expected: torch.Tensor, actual: torch.Tensor, *, varied: bool = True) -> None:
-    assert strip(actual) == strip(expected)
-    assert actual.shape == expected.shape
-    if varied:
-        lengths = [len(r) for r in strip(expected)]
-        assert len(set(lengths)) > 1, f"all sequences have length {lengths[0]}: the test would be trivial"
-
-
 def assert_equal(actual: torch.Tensor, expected: torch.Tensor) -> None:
     """Bit for bit, NaN and infinities in the same places."""
     assert actual.shape == expected.shape and actual.dtype == expected.dtype
