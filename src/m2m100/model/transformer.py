@@ -118,7 +118,7 @@ NO_PROBE = LayerProbe(False, None, None)
 class Probe:
     """Looking inside one stack call: attention probabilities and hidden states out, head
     masks in. Translation never asks for these; the transformers-compatible surface
-    (:mod:`m2m100.modeling`) turns its ``output_*`` and ``*head_mask`` arguments into one."""
+    (:mod:`m2m100.modeling.stacks`) turns its ``output_*`` and ``*head_mask`` arguments into one."""
 
     attentions: bool = False
     hidden_states: bool = False
@@ -367,7 +367,7 @@ class Encoder(_Stack):
             x, tuple(states) if probe.hidden_states else None, tuple(weights) if probe.attentions else None
         )
 
-    forward = run  # the transformers-compatible subclass (m2m100.modeling) overrides forward, never run
+    forward = run  # the transformers-compatible subclass (m2m100.modeling.stacks) overrides forward, never run
 
 
 class Decoder(_Stack):
@@ -462,4 +462,4 @@ class Decoder(_Stack):
             tuple(cross_weights) if attentions else None,
         )
 
-    forward = run  # the transformers-compatible subclass (m2m100.modeling) overrides forward, never run
+    forward = run  # the transformers-compatible subclass (m2m100.modeling.stacks) overrides forward, never run
