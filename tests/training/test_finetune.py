@@ -489,6 +489,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         finetune(tiny, output, "--max-steps", 6, "--save-every", 2, "--max-batch-tokens", 4096), capsys
     )
     assert len(calls) == 4  # one batch a step
-    assert status == 1 and "the loss is nan at step 4; stopped." in err and f"{output / 'last'} keeps" in err
+    assert status == 1 and "training diverged at step 4: the loss is nan; stopped" in err
+    assert f"{output / 'last'} keeps the checkpoint of step 2 (try a lower --lr)" in err
     assert torch.load(output / "last" / STATE_FILE, weights_only=True)["step"] == 2
     assert sorted(train_log(output)) == [1, 2, 3]
