@@ -9,6 +9,7 @@ before they are renamed into place.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -120,3 +121,24 @@ def test_checkpoints_are_on_disk_before_they_are_renamed(tmp_path: Path, monkeyp
     assert expected <= synced
     assert ("fsync", run) in events[into_place:]  # the renames themselves
     assert folder.load_state() == {"step": 2} and (folder.last / "weights").read_text() == "step 2"
+
+
+def test_a_starting_model_with_nan_weights_is_refused(
+    tiny: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import save_file
+
+    poisoned = tmp_path / "poisoned"
+    shutil.copytree(tiny.model, poisoned)
+    tensors = weights(poisoned)
+    name = next(iter(tensors))
+    tensors[name][0] = float("nan")
+    save_file(tensors, poisoned / "model.safetensors", metadata={"format": "pt"})
+    args = finetune(tiny, tmp_path / "run", "--max-steps", 2)
+    args[args.index(tiny.model)] = poisoned
+    status, err = run_cli(args, capsys)
+    assert status == 1 and err.strip().splitlines() == [
+        f"m2m100: error: cannot train: the starting weights ({poisoned}) hold NaN or infinite values; "
+        "start from another model"
+    ]
+    assert not (tmp_path / "run" / "last").exists()
