@@ -392,8 +392,9 @@ class _Run:
 
     def _weight_norm(self) -> float:
         """The L2 norm of all the weights together (NaN or inf when one of them is)."""
-        params = [p.detach() for p in self.core.parameters()]
-        return float(torch.nn.utils.get_total_norm(params, norm_type=2.0))
+        # Per tensor then over the norms (torch.nn.utils.get_total_norm needs torch 2.6; we take 2.1).
+        norms = [torch.linalg.vector_norm(p.detach(), dtype=torch.float32) for p in self.core.parameters()]
+        return float(torch.linalg.vector_norm(torch.stack(norms)))
 
     def _loss_limit(self) -> float:
         return MAX_LOSS_FACTOR * math.log(self.config.vocab_size)
