@@ -22,120 +22,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from m2m100 import cli
 from m2m100.config import M2M100Config
-from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import M2M100Tokenizer
 from m2m100.training import data, loop
 from m2m100.training.run_folder import STATE_FILE, RunFolder, SettingsError
 from m2m100.training.settings import SCHEDULES
-
-PAIRS = [  # (src_lang, tgt_lang, src, tgt): two directions in one file, the many-to-many case
-    ("en", "fr", "the life is like a box", "la vie est comme une boîte"),
-    ("en", "fr", "UN chief says there", "élève été où déjà"),
-    ("en", "fr", "we translate many languages", "très côté fenêtre naïve"),
-    ("en", "fr", "every day and night", "cœur l'homme qu'il"),
-    ("de", "es", "das Leben ist wie", "la vida es como una caja"),
-    ("de", "es", "eine Schachtel Pralinen", "mañana niño corazón"),
-    ("de", "es", "über schön Straße", "¿qué ¡hola! canción"),
-    ("de", "es", "Mädchen Größe fährt", "de bombones"),
-]
-EN_FR = [p for p in PAIRS if p[0] == "en"] + [
-    ("en", "fr", "no military solution", "garçon Noël français"),
-    ("en", "fr", "in Syria quickly", "de chocolat"),
-]
-TINY = dict(
-    d_model=64,
-    encoder_layers=1,
-    decoder_layers=1,
-    encoder_ffn_dim=128,
-    decoder_ffn_dim=128,
-    encoder_attention_heads=4,
-    decoder_attention_heads=4,
-    max_position_embeddings=64,
-    dropout=0.0,
-    attention_dropout=0.0,
-    encoder_layerdrop=0.0,
-    decoder_layerdrop=0.0,
-)
-# Short runs: every step logged, several batches an epoch (so epochs shuffle), a fast learning rate.
-QUICK = ["--lr", "3e-3", "--warmup-steps", "2", "--max-batch-tokens", "64", "--log-every", "1", "--device", "cpu"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Any:
-    """The in-process runs on one thread: a tiny model gains nothing from two, and on shared
-    cores a second thread mostly waits."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """A tokenizer folder, a random tiny checkpoint (model + tokenizer), its config.json, and
-    data files: TSV en->fr, JSONL en->fr and de->es."""
-    from tests.tokenizer_fixture import build_tokenizer_dir
-
-    root = tmp_path_factory.mktemp("finetune")
-    tokenizer_dir = build_tokenizer_dir(root / "tokenizer")
-    tokenizer = M2M100Tokenizer.from_pretrained(tokenizer_dir)
-    config = M2M100Config(vocab_size=tokenizer.encoder_size + len(tokenizer.lang_code_to_id) + 8, **TINY)
-    torch.manual_seed(0)
-    M2M100ForConditionalGeneration(config).save_pretrained(root / "model")
-    tokenizer.save_pretrained(root / "model")
-    (root / "config.json").write_text(config.to_json_string(), encoding="utf-8")
-    tsv = root / "train.tsv"
-    tsv.write_text("".join(f"{src}\t{tgt}\n" for _, _, src, tgt in EN_FR), encoding="utf-8")
-    jsonl = root / "train.jsonl"
-    jsonl.write_text(
-        "".join(
-            json.dumps(dict(src_lang=s, tgt_lang=t, src=a, tgt=b), ensure_ascii=False) + "\n" for s, t, a, b in PAIRS
-        ),
-        encoding="utf-8",
-    )
-    return SimpleNamespace(
-        root=root, tokenizer=tokenizer_dir, model=root / "model", config=root / "config.json", tsv=tsv, jsonl=jsonl
-    )
-
-
-def finetune(tiny: SimpleNamespace, output: Path, *extra: Any, train: Any = None) -> list[str]:
-    """Arguments of a short en->fr TSV run of the tiny model."""
-    return [
-        "finetune",
-        "-m",
-        tiny.model,
-        "--train",
-        train or tiny.tsv,
-        "-s",
-        "en",
-        "-t",
-        "fr",
-        "-o",
-        output,
-        *QUICK,
-        *extra,
-    ]
-
-
-def run_cli(args: list[Any], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    """The command run in this process: (exit status, stderr)."""
-    capsys.readouterr()
-    status = cli.main([str(a) for a in args])
-    return status, capsys.readouterr().err
-
-
-def train_log(output: Path) -> dict[int, dict[str, Any]]:
-    """The training records of log.jsonl by step (validation records left out)."""
-    records = [json.loads(line) for line in (output / "log.jsonl").read_text(encoding="utf-8").splitlines()]
-    return {r["step"]: r for r in records if "loss" in r}
-
-
-def weights(folder: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(folder / "model.safetensors")
+from tests.training.runs import EN_FR, PAIRS, QUICK, finetune, run_cli, train_log, weights
 
 
 # ------------------------------------------------------------------------------------------
@@ -597,6 +489,7 @@ def test_a_nan_loss_stops_and_keeps_the_last_good_checkpoint(
         finetune(tiny, output, "--max-steps", 6, "--save-every", 2, "--max-batch-tokens", 4096), capsys
     )
     assert len(calls) == 4  # one batch a step
-    assert status == 1 and "the loss is nan at step 4; stopped." in err and f"{output / 'last'} keeps" in err
+    assert status == 1 and "training diverged at step 4: the loss is nan; stopped" in err
+    assert f"{output / 'last'} keeps the checkpoint of step 2 (try a lower --lr)" in err
     assert torch.load(output / "last" / STATE_FILE, weights_only=True)["step"] == 2
     assert sorted(train_log(output)) == [1, 2, 3]

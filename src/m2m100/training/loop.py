@@ -40,10 +40,17 @@ from m2m100.training.settings import TrainResult, TrainSettings
 logger = logging.getLogger(__name__)
 
 ADAM_BETAS = (0.9, 0.98)  # fairseq's for M2M100
+# What counts as a diverged step. A healthy run moves the weights' norm by a few percent (from
+# scratch, a few times); an update at a far too high --lr multiplies it by orders of magnitude while
+# every weight stays finite, and a model in that state translates to empty lines.
+MAX_WEIGHT_GROWTH = 100.0  # the weights' norm may grow to this multiple of the norm the run started from
+MAX_LOSS_FACTOR = 10.0  # the loss per target token may reach this multiple of ln(vocab), a uniform guess's
 
 
 class DivergedError(RuntimeError):
-    """The loss became NaN or infinite; ``OUTPUT/last`` still holds the last good checkpoint."""
+    """A step's loss, gradient norm, weights or validation loss went non-finite or exploded. Raised
+    before anything of that step is saved: ``OUTPUT/last`` and ``OUTPUT/best`` keep the last
+    checkpoints whose weights passed the checks (the message names their steps)."""
 
 
 # ------------------------------------------------------------------------------------------
@@ -123,7 +130,10 @@ def train(
         FileNotFoundError: a data file, checkpoint or tokenizer folder is missing.
         data.DataError: a malformed data line (names file:line).
         data.UnknownLanguageError: a language code the tokenizer or the model does not know.
-        DivergedError: the loss became NaN/inf (``OUTPUT/last`` keeps the last good checkpoint).
+        DivergedError: a step's loss or gradient norm became NaN/inf or exploded, or its update
+            grew the weights' norm past ``MAX_WEIGHT_GROWTH`` times the starting norm, or the
+            validation loss is NaN/inf (``OUTPUT/last`` keeps the last checkpoint that passed).
+        ValueError: the starting weights hold NaN or infinite values.
     """
     settings.check()
     settings = settings.resolved()
@@ -236,12 +246,14 @@ class _Run:
         self.optimizer, self.scheduler = build_optimizer(self.core, s, self.total_steps)
         self.scaler = torch.amp.GradScaler("cuda") if s.precision == "fp16" else None
         self.step, self.best = 0, None
+        self.saved_step: int | None = None  # the step OUTPUT/last holds
         if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             if self.scaler is not None and state["scaler"] is not None:
                 self.scaler.load_state_dict(state["scaler"])
             self.step, self.best = state["step"], state["best"]
+            self.saved_step = self.step
             set_rng_state(state["rng"][dist.rank], dist.device)
             if dist.is_main:
                 self.folder.truncate_log(self.step)
@@ -249,6 +261,12 @@ class _Run:
         else:
             torch.manual_seed(s.seed + dist.rank)  # dropout differs between ranks, as it should
             random.seed(s.seed + dist.rank)
+        # The reference of the growth check: a resumed run keeps the one its run started with.
+        saved_norm = state.get("start_weight_norm") if state is not None else None
+        self.start_norm: float = self._weight_norm() if saved_norm is None else float(saved_norm)
+        if not math.isfinite(self.start_norm):
+            origin = self.folder.last if s.resume else (s.model or "the random initialisation")
+            raise ValueError(f"the starting weights ({origin}) hold NaN or infinite values; start from another model")
         self.model: Any = self.core
         if dist.world_size > 1:
             layerdrop = self.config.encoder_layerdrop > 0 or self.config.decoder_layerdrop > 0
@@ -282,12 +300,11 @@ class _Run:
             group = data.step_batches(order, k, self.group)
             targets = sum(data.target_tokens(examples, b) for b in group)
             loss_sum, nll_sum = dist.sum(self._forward_backward(group[dist.rank :: dist.world_size], targets))
+            # Checked before the update, so the weights (and OUTPUT/last) are still good ones.
             if not math.isfinite(loss_sum):
-                # Checked before the update, so the weights (and OUTPUT/last) are still good ones.
-                raise DivergedError(
-                    f"the loss is {loss_sum} at step {self.step + 1}; stopped. "
-                    f"{self.folder.describe_last()} (try a lower --lr or --precision fp32)"
-                )
+                raise self._diverged(f"the loss is {loss_sum}")
+            if loss_sum / targets > self._loss_limit():
+                raise self._diverged(self._exploded("loss", loss_sum / targets))
             lr = self.scheduler.get_last_lr()[0]  # this step's (the update moves the scheduler on)
             grad_norm = self._update()
             self.step += 1
@@ -355,18 +372,51 @@ class _Run:
             self.scaler.unscale_(self.optimizer)
         norm = float(torch.nn.utils.clip_grad_norm_(params, self.settings.clip_norm or math.inf))
         if not math.isfinite(norm) and self.scaler is None:  # fp16's scaler skips such steps by design
-            raise DivergedError(
-                f"the gradient norm is {norm} at step {self.step + 1}; stopped. "
-                f"{self.folder.describe_last()} (try a lower --lr)"
-            )
+            raise self._diverged(f"the gradient norm is {norm}")
         if self.scaler is not None:
             self.scaler.step(self.optimizer)  # skipped when fp16 gradients overflowed
             self.scaler.update()
         else:
             self.optimizer.step()
+        # After the update and before anything is saved: finite weights of magnitude 1e9 pass every
+        # check on the loss of this step and only show in the next one (or in a saved checkpoint).
+        weight_norm = self._weight_norm()
+        if not math.isfinite(weight_norm) or weight_norm > MAX_WEIGHT_GROWTH * self.start_norm:
+            raise self._diverged(
+                f"the update made the weights' norm {weight_norm:.4g}, more than {MAX_WEIGHT_GROWTH:g} "
+                f"times the {self.start_norm:.4g} the run started from"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         return norm
+
+    def _weight_norm(self) -> float:
+        """The L2 norm of all the weights together (NaN or inf when one of them is)."""
+        # Per tensor then over the norms (torch.nn.utils.get_total_norm needs torch 2.6; we take 2.1).
+        norms = [torch.linalg.vector_norm(p.detach(), dtype=torch.float32) for p in self.core.parameters()]
+        return float(torch.linalg.vector_norm(torch.stack(norms)))
+
+    def _loss_limit(self) -> float:
+        return MAX_LOSS_FACTOR * math.log(self.config.vocab_size)
+
+    def _exploded(self, what: str, value: float) -> str:
+        return (
+            f"the {what} exploded to {value:.4g} per target token "
+            f"(more than {MAX_LOSS_FACTOR:g} x ln(vocab size) = {self._loss_limit():.4g})"
+        )
+
+    def _diverged(self, what: str, *, step: int | None = None) -> DivergedError:
+        """The error for ``step`` (default: the one being taken): what went wrong and which
+        checkpoints are kept."""
+        if self.saved_step is None:
+            kept = "no checkpoint was written yet"
+        else:
+            kept = f"{self.folder.last} keeps the checkpoint of step {self.saved_step}"
+            if self.best is not None and self.folder.best.is_dir():
+                kept += f", {self.folder.best} that of step {self.best['step']}"
+        hint = "try a lower --lr" + (" or --precision fp32" if self.settings.precision != "fp32" else "")
+        step = self.step + 1 if step is None else step
+        return DivergedError(f"training diverged at step {step}: {what}; stopped, {kept} ({hint})")
 
     # ------------------------------------------------------------------ validation and checkpoints
     def _validate(self) -> None:
@@ -390,6 +440,11 @@ class _Run:
         self.core.train()
         loss_sum, nll_sum = dist.sum([loss_sum, nll_sum])
         ntokens = sum(data.target_tokens(examples, b) for b in batches)
+        # Before OUTPUT/best or OUTPUT/last take these weights.
+        if not math.isfinite(loss_sum):
+            raise self._diverged(f"the validation loss is {loss_sum}", step=self.step)
+        if loss_sum / ntokens > self._loss_limit():
+            raise self._diverged(self._exploded("validation loss", loss_sum / ntokens), step=self.step)
         record: dict[str, Any] = {
             "step": self.step,
             "valid_loss": loss_sum / ntokens,
@@ -444,8 +499,10 @@ class _Run:
                 "best": self.best,
                 "rng": rngs,
                 "world_size": self.dist.world_size,
+                "start_weight_norm": self.start_norm,
             }
             self.folder.save("last", self.core, self.tokenizer, state)
+        self.saved_step = self.step
         self.dist.gather(None)
 
 

@@ -8,8 +8,9 @@ Layout::
     OUTPUT/last/training_state.pt     optimizer, scheduler, scaler, step, best, RNG states
     OUTPUT/best/                      the checkpoint with the best validation metric
 
-Each checkpoint is written to ``.NAME.tmp`` and renamed into place (the previous one is moved
-aside to ``.NAME.old`` first and deleted after), so an interrupted save never leaves a
+Each checkpoint is written to ``.NAME.tmp``, its files and folders are fsynced, and it is renamed
+into place (the previous one is moved aside to ``.NAME.old`` first and deleted after; the run
+folder is fsynced after the renames), so neither an interrupted save nor a power cut leaves a
 half-written ``last``; :meth:`RunFolder.prepare` finishes a swap that was cut between the renames.
 """
 
@@ -131,20 +132,17 @@ class RunFolder:
         tokenizer.save_pretrained(tmp)
         if state is not None:
             torch.save(state, tmp / STATE_FILE)
+        _fsync_tree(tmp)  # on disk before the rename makes it the checkpoint
         if old.exists():
             shutil.rmtree(old)
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)
+        _fsync(self.path)  # the renames themselves
         shutil.rmtree(old, ignore_errors=True)
 
     def load_state(self) -> dict[str, Any]:
         return torch.load(self.last / STATE_FILE, map_location="cpu", weights_only=True)
-
-    def describe_last(self) -> str:
-        if not (self.last / STATE_FILE).is_file():
-            return "No checkpoint was written yet."
-        return f"{self.last} keeps the last good checkpoint."
 
     # ------------------------------------------------------------------ log
     def append_log(self, record: dict[str, Any]) -> None:
@@ -173,4 +171,22 @@ def _differences(saved: dict[str, Any], current: dict[str, Any], limit: int = 4)
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
+    _fsync(tmp)
     os.replace(tmp, path)
+    _fsync(path.parent)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries (its renames and new names), to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(folder: Path) -> None:
+    """fsync every file under ``folder``, then the folders, deepest first, ``folder`` last."""
+    paths = sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True)
+    for path in [p for p in paths if p.is_file()] + [p for p in paths if p.is_dir()] + [folder]:
+        _fsync(path)
