@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from m2m100 import M2M100Config
+from m2m100 import M2M100Config, M2M100ForConditionalGeneration
+from m2m100.generation.config import GenerationConfig
+from tests.bad_models import DEMO, bad_folder
 
 
 def test_defaults_are_the_documented_418m_shape():
@@ -212,3 +214,87 @@ def test_config_push_to_hub_without_the_hub_says_so(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="needs huggingface_hub"):
         M2M100Config().save_pretrained(tmp_path, push_to_hub=True, repo_id="me/m2m")
     assert (tmp_path / "config.json").is_file()
+
+
+# The config.json of the largest public checkpoints (the sizes that matter), which must load.
+NLLB_3B = dict(vocab_size=256206, d_model=2048, encoder_layers=24, decoder_layers=24, encoder_ffn_dim=8192)
+NLLB_3B.update(decoder_ffn_dim=8192, encoder_attention_heads=16, decoder_attention_heads=16)
+M2M100_12B = dict(vocab_size=128112, d_model=4096, encoder_layers=24, decoder_layers=24, encoder_ffn_dim=16384)
+M2M100_12B.update(decoder_ffn_dim=16384, encoder_attention_heads=16, decoder_attention_heads=16)
+
+
+@pytest.mark.parametrize("sizes", [NLLB_3B, M2M100_12B], ids=["nllb-3.3B", "m2m100-12B"])
+def test_the_largest_real_configs_pass_the_range_checks(tmp_path, sizes):
+    (tmp_path / "config.json").write_text(json.dumps({**sizes, "max_position_embeddings": 1024}))
+    assert M2M100Config.from_pretrained(tmp_path).d_model == sizes["d_model"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "valid"),
+    [
+        ("max_position_embeddings", 2_000_000, "[1, 65,536]"),
+        ("max_position_embeddings", 10**9, "[1, 65,536]"),
+        ("vocab_size", 10**8, "[1, 2,097,152]"),
+        ("d_model", 2**20, "[1, 65,536]"),
+        ("encoder_layers", 10**6, "[0, 1,024]"),
+        ("decoder_ffn_dim", 10**7, "[1, 262,144]"),
+        ("decoder_attention_heads", 0, "[1, 1,024]"),
+        ("encoder_layers", -1, "[0, 1,024]"),
+        ("d_model", 2.5, "[1, 65,536]"),
+    ],
+)
+def test_a_hostile_size_is_refused_before_the_model_is_built(tmp_path, field, value, valid):
+    folder = bad_folder(tmp_path, "positions")
+    config = json.loads((folder / "config.json").read_text())
+    config.update({"max_position_embeddings": 128, field: value})
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError) as err:  # not after allocating a table of 2,000,000 positions
+        M2M100ForConditionalGeneration.from_pretrained(folder)
+    message = str(err.value)
+    assert message.startswith(f"{folder / 'config.json'}: M2M100Config.{field} must be an integer in {valid}")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"d_model": 8}]',
+        '"m2m_100"',
+        "{",
+        '{"extra": 5}',
+        '{"activation_function": ["relu"]}',
+        '{"pad_token_id": "1"}',
+    ],
+)
+def test_a_config_json_that_is_no_object_of_settings_names_the_file(tmp_path, text):
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(ValueError) as err:
+        M2M100Config.from_pretrained(tmp_path)
+    assert str(err.value).startswith(str(tmp_path / "config.json")) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("[4]", "holds a JSON list"),
+        ('{"num_beams": "four"}', "num_beams is 'four'; it should be a non-negative integer"),
+        ('{"max_length": -5}', "max_length is -5"),
+        ('{"do_sample": "yes"}', "do_sample is 'yes'; it should be true or false"),
+        ('{"temperature": [1]}', "temperature is [1]; it should be a number"),
+        ('{"top_k": 1.5}', "top_k is 1.5; it should be a non-negative integer or null"),
+        ("\xff", "not valid JSON"),
+    ],
+)
+def test_a_bad_generation_config_json_names_the_file_and_setting(tmp_path, text, words):
+    (tmp_path / "generation_config.json").write_text(text, encoding="latin-1")
+    with pytest.raises(ValueError) as err:
+        GenerationConfig.from_pretrained(tmp_path)
+    assert str(err.value).startswith(str(tmp_path / "generation_config.json")) and words in str(err.value)
+
+
+def test_real_generation_configs_still_load(tmp_path):
+    text = '{"decoder_start_token_id": [2, 2], "early_stopping": "never", "max_length": 200, "top_p": null}'
+    (tmp_path / "generation_config.json").write_text(text)
+    config = GenerationConfig.from_pretrained(tmp_path)
+    assert config.early_stopping == "never" and config.max_length == 200
+    assert GenerationConfig.from_pretrained(DEMO).num_beams >= 1

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,15 +72,18 @@ def resolve_checkpoint_dir(
         force_download, proxies: passed to huggingface_hub's download.
 
     Raises:
-        FileNotFoundError: a local-looking path that does not exist.
+        FileNotFoundError: a path that is no folder: missing, a file, a broken symbolic link, or
+            not shaped as a hub id (see :func:`is_hub_id`).
         OSError: a hub id that cannot be fetched (no huggingface_hub, offline, unknown id).
     """
-    path = Path(os.path.expanduser(str(name_or_path)))
+    text = str(name_or_path)
+    path = Path(os.path.expanduser(text))
     if path.is_dir():
         return path
-    text = str(name_or_path)
-    # Hub ids look like "name" or "owner/name"; anything else was meant as a local path.
-    if path.exists() or path.is_absolute() or text.startswith((".", "~")) or text.count("/") > 1 or "\\" in text:
+    if os.path.lexists(path):
+        what = "a symbolic link that loops or points nowhere" if path.is_symlink() else "not a folder"
+        raise FileNotFoundError(f"folder {text!r} cannot be read: it is {what}")
+    if not is_hub_id(text):
         raise FileNotFoundError(f"folder {text!r} not found: it does not exist")
     local_hint = "pass the path of a local folder instead (for example one written by save_pretrained)"
     try:
@@ -104,10 +110,23 @@ def resolve_checkpoint_dir(
         )
     except Exception as err:  # network, auth and unknown-repo errors all end here
         raise OSError(
-            f"could not download {text!r} from the Hugging Face Hub: the hub could not be reached or has no "
-            f"such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}"
+            f"{text!r} is not a local folder, and could not be downloaded from the Hugging Face Hub: the hub "
+            f"could not be reached or has no such repository ({type(err).__name__}: {err}). If this machine is offline, {local_hint}"
         ) from err
     return Path(folder)
+
+
+# huggingface_hub's repository ids: "owner/name" of letters, digits, "-", "_" and ".".
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text``, which names no local folder, is meant as a hub id: it has a hub id's
+    shape, and its owner part is no local folder (``runs/en-fr`` beside a ``runs`` folder is a
+    local path that does not exist; so is a lone ``en-fr``)."""
+    if not _HUB_ID.fullmatch(text) or ".." in text or "--" in text or text.endswith((".", ".git")):
+        return False
+    return not os.path.lexists(text.partition("/")[0])
 
 
 def push_folder_to_hub(
@@ -188,14 +207,29 @@ def weight_files(folder: Path, *, use_safetensors: bool | None = None, variant: 
         if (folder / single_name).is_file():
             return [folder / single_name]
         if (folder / index_name).is_file():
-            index = json.loads((folder / index_name).read_text(encoding="utf-8"))
-            shards = sorted(set(index["weight_map"].values()))
+            shards = _index_shards(folder / index_name)
             missing = [name for name in shards if not (folder / name).is_file()]
             if missing:
                 raise FileNotFoundError(f"{folder / index_name} lists shards that are missing: {', '.join(missing)}")
             return [folder / name for name in shards]
     expected = [add_variant(name, variant) for pair in formats for name in pair[::-1]]
     raise FileNotFoundError(f"{folder} holds no weights: expected one of {', '.join(expected)}")
+
+
+def _index_shards(path: Path) -> list[str]:
+    """The shard file names of a sharded checkpoint's index, each a plain name in its folder."""
+    try:
+        index = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not all(isinstance(v, str) for v in weight_map.values()):
+        raise ValueError(f'{path} needs a "weight_map" object of tensor names to shard file names')
+    shards = sorted(set(weight_map.values()))
+    for name in shards:
+        if Path(name).name != name or name in ("", ".", ".."):
+            raise ValueError(f"{path} names the shard {name!r}; a shard is a file name in the same folder")
+    return shards
 
 
 def read_tensors(files: Iterable[Path], *, weights_only: bool = True) -> dict[str, torch.Tensor]:
@@ -207,11 +241,30 @@ def read_tensors(files: Iterable[Path], *, weights_only: bool = True) -> dict[st
     """
     tensors: dict[str, torch.Tensor] = {}
     for file in files:
-        if file.suffix == ".safetensors":
-            tensors.update(read_safetensors(file))
-        else:
-            tensors.update(torch.load(file, map_location="cpu", weights_only=weights_only, mmap=True))
+        tensors.update(read_safetensors(file) if file.suffix == ".safetensors" else _read_pickle(file, weights_only))
     return tensors
+
+
+def _read_pickle(file: Path, weights_only: bool) -> dict[str, torch.Tensor]:
+    """A torch.save file: memory-mapped when it is a zip (torch >= 1.6), read whole when it is
+    the older format (mmap cannot read it; transformers loads both)."""
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols before it fails
+            warnings.simplefilter("ignore")
+            state = torch.load(file, map_location="cpu", weights_only=weights_only, mmap=zipfile.is_zipfile(file))
+    except Exception as err:  # torch raises RuntimeError, UnpicklingError, EOFError... for a bad file
+        text = str(err).partition("WeightsUnpickler error:")
+        lines = [line.strip() for line in (text[2] or text[0]).splitlines() if line.strip()]
+        problem = lines[0] if lines else type(err).__name__
+        if text[2]:
+            raise ValueError(
+                f"{file} cannot be read by torch's safe loader (weights_only=True): {problem}; it is not a "
+                "torch.save file of tensors, or it holds objects that could run code"
+            ) from err
+        raise ValueError(f"{file} is not a readable PyTorch checkpoint: {problem}") from err
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{file} holds a {type(state).__name__}, not a dict of tensor names to tensors")
+    return state
 
 
 _SAFETENSORS_DTYPES = {
@@ -238,26 +291,61 @@ def read_safetensors(file: Path) -> dict[str, torch.Tensor]:
     the documented safetensors layout.
     """
     with open(file, "rb") as handle:
-        header_size = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(header_size))
-        start = 8 + header_size
+        entries, start = _safetensors_header(file, handle)
         tensors = {}
-        entries = sorted(
-            ((k, v) for k, v in header.items() if k != "__metadata__"), key=lambda item: item[1]["data_offsets"][0]
-        )
-        for name, entry in entries:
-            if entry["dtype"] not in _SAFETENSORS_DTYPES:
-                raise ValueError(f"{file}: tensor {name} has dtype {entry['dtype']}, which this package cannot load")
-            begin, end = entry["data_offsets"]
-            tensor = torch.empty(entry["shape"], dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
-            buffer = tensor.view(-1).view(torch.uint8) if tensor.numel() else tensor
-            if end - begin != buffer.numel():
-                raise ValueError(f"{file}: tensor {name} holds {end - begin} bytes for shape {entry['shape']}")
+        for name, (dtype, shape, begin, end) in entries:
+            tensor = torch.empty(shape, dtype=dtype)
             handle.seek(start + begin)
-            if tensor.numel() and handle.readinto(buffer.numpy().data) != end - begin:
+            if tensor.numel() and handle.readinto(tensor.view(-1).view(torch.uint8).numpy().data) != end - begin:
                 raise ValueError(f"{file} ends inside tensor {name}: the file is truncated")
             tensors[name] = tensor
     return tensors
+
+
+def _safetensors_header(
+    file: Path, handle: Any
+) -> tuple[list[tuple[str, tuple[torch.dtype, list[int], int, int]]], int]:
+    """The checked header of a .safetensors file: (name, (dtype, shape, begin, end)) by offset,
+    and where the data starts. Everything is checked before any tensor is allocated, so that a
+    hostile header costs no memory: sizes against the file's, shapes against their byte counts,
+    offsets inside the data and not overlapping."""
+    size = os.fstat(handle.fileno()).st_size
+    header_size = int.from_bytes(handle.read(8), "little")
+    if size < 8 or header_size > size - 8:
+        raise ValueError(f"{file} is not a safetensors file: its header length ({header_size}) exceeds its size")
+    try:
+        header = json.loads(handle.read(header_size).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{file} is not a safetensors file: its header is not JSON ({err})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{file}: the safetensors header is a JSON {type(header).__name__}, not an object")
+    data_size = size - 8 - header_size
+    entries = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        where = f"{file}: tensor {name!r}"
+        if not isinstance(entry, dict) or not {"dtype", "shape", "data_offsets"} <= entry.keys():
+            raise ValueError(f"{where} must be an object with dtype, shape and data_offsets, got {entry!r:.80}")
+        dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+        if not isinstance(dtype, str) or dtype not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"{where} has dtype {dtype!r:.40}; valid: {', '.join(_SAFETENSORS_DTYPES)}")
+        if not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape):
+            raise ValueError(f"{where} has shape {shape!r:.80}; a shape is a list of non-negative integers")
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(type(n) is int for n in offsets)):
+            raise ValueError(f"{where} has data_offsets {offsets!r:.80}; expected [begin, end]")
+        begin, end = offsets
+        if not 0 <= begin <= end <= data_size:
+            raise ValueError(f"{where} has data_offsets {offsets} outside the file's {data_size} bytes of data")
+        nbytes = math.prod(shape) * _SAFETENSORS_DTYPES[dtype].itemsize
+        if end - begin != nbytes:
+            raise ValueError(f"{where} holds {end - begin} bytes, but shape {shape} of {dtype} needs {nbytes}")
+        entries.append((name, (_SAFETENSORS_DTYPES[dtype], shape, begin, end)))
+    entries.sort(key=lambda item: item[1][2:])
+    for (before, (*_, end)), (name, (_, _, begin, _)) in zip(entries, entries[1:]):
+        if begin < end:
+            raise ValueError(f"{file}: tensors {before!r} and {name!r} overlap in the file's data")
+    return entries, 8 + header_size
 
 
 def resolve_dtype(

@@ -41,6 +41,21 @@ COMMON_DEFAULTS: dict[str, Any] = {
     "_attn_implementation": None,
 }
 
+# The range of each size: generous (facebook/m2m100-12B has d_model 4096, ffn 16384, 24 layers;
+# NLLB 256,206 tokens), yet small enough that a hostile config.json cannot ask for a position
+# table or layer stack that exhausts memory before the weights are read.
+SIZE_LIMITS: dict[str, tuple[int, int]] = {
+    "vocab_size": (1, 2**21),
+    "max_position_embeddings": (1, 2**16),
+    "d_model": (1, 2**16),
+    "encoder_ffn_dim": (1, 2**18),
+    "decoder_ffn_dim": (1, 2**18),
+    "encoder_attention_heads": (1, 2**10),
+    "decoder_attention_heads": (1, 2**10),
+    "encoder_layers": (0, 2**10),
+    "decoder_layers": (0, 2**10),
+}
+
 # Keyword arguments of transformers' config from_pretrained that choose how to read, not what.
 _LOADING_OPTIONS = (
     "subfolder",
@@ -179,23 +194,10 @@ class M2M100Config:
 
     def validate(self) -> None:
         """Check every field; raises ValueError naming the first impossible one."""
-        positive = (
-            "vocab_size",
-            "max_position_embeddings",
-            "d_model",
-            "encoder_ffn_dim",
-            "decoder_ffn_dim",
-            "encoder_attention_heads",
-            "decoder_attention_heads",
-        )
-        for name in positive:
+        for name, (least, most) in SIZE_LIMITS.items():
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"M2M100Config.{name} must be a positive integer, got {value!r}")
-        for name in ("encoder_layers", "decoder_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"M2M100Config.{name} must be a non-negative integer, got {value!r}")
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= most:
+                raise ValueError(f"M2M100Config.{name} must be an integer in [{least}, {most:,}], got {value!r:.60}")
         for heads in ("encoder_attention_heads", "decoder_attention_heads"):
             if self.d_model % getattr(self, heads):
                 raise ValueError(
@@ -211,15 +213,15 @@ class M2M100Config:
         for name in probabilities:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"M2M100Config.{name} must be a probability in [0, 1], got {value!r}")
-        if self.activation_function not in ACTIVATIONS:
+                raise ValueError(f"M2M100Config.{name} must be a probability in [0, 1], got {value!r:.60}")
+        if not isinstance(self.activation_function, str) or self.activation_function not in ACTIVATIONS:
             raise ValueError(
                 f"M2M100Config.activation_function {self.activation_function!r} is not supported; "
                 f"valid: {', '.join(sorted(ACTIVATIONS))}"
             )
         for name in ("pad_token_id", "bos_token_id", "eos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
-            if value is not None and not 0 <= value < self.vocab_size:
+            if value is not None and (type(value) is not int or not 0 <= value < self.vocab_size):
                 raise ValueError(f"M2M100Config.{name} ({value}) must lie in the vocabulary [0, {self.vocab_size})")
 
     # transformers-compatible names -------------------------------------------------------
@@ -380,14 +382,25 @@ class M2M100Config:
 
     @classmethod
     def from_json_file(cls, json_file: str | os.PathLike[str]) -> M2M100Config:
+        """Read a config.json.
+
+        Raises:
+            ValueError: not a JSON object, another model type, or an impossible value; the message
+                names the file.
+        """
         path = Path(json_file)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from err
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} holds a JSON {type(data).__name__}; a config.json is an object of settings")
         if data.get("model_type", "m2m_100") != "m2m_100":
-            raise ValueError(f"{path} describes a {data['model_type']!r} model, not 'm2m_100'")
-        config: M2M100Config = cls.from_dict(data)
+            raise ValueError(f"{path} describes a {data['model_type']!r:.60} model, not 'm2m_100'")
+        try:
+            config: M2M100Config = cls.from_dict(data)
+        except (TypeError, ValueError, AttributeError) as err:  # a value of the wrong type or range
+            raise ValueError(f"{path}: {err}") from None
         return config
 
     @classmethod

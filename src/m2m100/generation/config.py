@@ -112,14 +112,28 @@ class GenerationConfig:
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike[str], **overrides: Any) -> GenerationConfig:
+        """Read a folder's generation_config.json.
+
+        Raises:
+            FileNotFoundError: the folder has none.
+            ValueError: it is not a JSON object, or a setting has a value of the wrong kind (a
+                word for a number, a negative count); the message names the file and the setting.
+        """
         path = Path(folder) / GENERATION_CONFIG_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{Path(folder)} has no {GENERATION_CONFIG_NAME}")
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from err
-        return cls.from_dict(data, **overrides)
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} holds a JSON {type(data).__name__}; it should be an object of settings")
+        for f in dataclasses.fields(cls):
+            if f.name.endswith("token_id") and isinstance(data.get(f.name), list):
+                continue  # one id per input: generate checks each
+            if f.name in data and (problem := _wrong_kind(data[f.name], str(f.type))):
+                raise ValueError(f"{path}: {f.name} is {data[f.name]!r:.60}; it should be {problem}")
+        return cls.from_dict({k: v for k, v in data.items() if k != "extra"}, **overrides)
 
     def save_pretrained(self, save_directory: str | os.PathLike[str]) -> Path:
         folder = Path(save_directory)
@@ -211,6 +225,27 @@ _REFUSED_BECAUSE: dict[str, str] = {
     "(tokenizer=...), which this generate does not take",
 }
 _METADATA = ("transformers_version",)
+
+
+def _wrong_kind(value: Any, annotation: str) -> str | None:
+    """What ``value`` should be, when it is not of the simple kinds its field's ``annotation``
+    names (None: it is, or the field holds lists and such, checked by generate)."""
+    kinds = {part.strip() for part in annotation.split("|")}
+    if not kinds <= {"int", "float", "bool", "str", "None"}:
+        return None
+    if value is None and "None" in kinds or isinstance(value, bool) and "bool" in kinds:
+        return None
+    if isinstance(value, str) and "str" in kinds:
+        return None
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if "int" in kinds and "float" not in kinds and number and type(value) is int and value >= 0:
+        return None
+    if "float" in kinds and number:
+        return None
+    names = {"int": "a non-negative integer", "float": "a number", "bool": "true or false", "str": "a string"}
+    return " or ".join(names[k] for k in ("int", "float", "bool", "str") if k in kinds) + (
+        " or null" if "None" in kinds else ""
+    )
 
 
 def _field_names() -> set[str]:

@@ -60,9 +60,40 @@ def load_json(path: str | os.PathLike) -> Any:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: it is not JSON (the message names the file).
     """
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+def load_object(path: Path, what: str) -> dict[str, Any]:
+    """Read a JSON file that must hold an object; ``what`` says what its values are.
+
+    Raises:
+        ValueError: not JSON, or not an object (the message names the file).
+    """
+    data = load_json(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}; it should be an object of {what}")
+    return data
+
+
+def check_vocab(path: Path) -> None:
+    """Stop on a vocab.json that is not a non-empty object of pieces to ids, before the
+    tokenizer is built from it.
+
+    Raises:
+        ValueError: the first problem, naming the file.
+    """
+    vocab = load_object(path, "pieces to ids")
+    if not vocab:
+        raise ValueError(f"{path} is empty; it should map every piece of the vocabulary to its id")
+    bad = next(((k, v) for k, v in vocab.items() if type(v) is not int or v < 0), None)
+    if bad is not None:
+        raise ValueError(f"{path}: the id of {bad[0]!r:.40} is {bad[1]!r:.40}; ids are non-negative integers")
 
 
 def load_spm(path: str | os.PathLike, sp_model_kwargs: Mapping[str, Any]) -> sentencepiece.SentencePieceProcessor:
@@ -70,11 +101,15 @@ def load_spm(path: str | os.PathLike, sp_model_kwargs: Mapping[str, Any]) -> sen
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
+        ValueError: it is not a sentencepiece model.
     """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Sentencepiece model not found: {path}")
     processor = sentencepiece.SentencePieceProcessor(**sp_model_kwargs)
-    processor.Load(str(path))
+    try:
+        processor.Load(str(path))
+    except (RuntimeError, OSError) as err:  # sentencepiece: "INTERNAL: could not parse ModelProto ..."
+        raise ValueError(f"{path} is not a sentencepiece model ({str(err).strip()})") from None
     return processor
 
 
@@ -122,7 +157,8 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
                 f"{folder / name} is missing: an M2M100 tokenizer folder needs "
                 f"{VOCAB_FILE} and {SPM_FILE} ({CONFIG_FILE} is optional)."
             )
-    config = load_json(folder / CONFIG_FILE) if (folder / CONFIG_FILE).is_file() else {}
+    check_vocab(folder / VOCAB_FILE)
+    config = load_object(folder / CONFIG_FILE, "constructor arguments") if (folder / CONFIG_FILE).is_file() else {}
     named = config.get("tokenizer_class")
     if named not in (None, "M2M100Tokenizer"):
         raise ValueError(f"{folder / CONFIG_FILE} names a {named}; this package reads M2M100Tokenizer folders only")
@@ -132,12 +168,12 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
 
     by_content: dict[str, AddedToken] = {}
     if "added_tokens_decoder" in config:
-        decoder = {int(i): AddedToken.coerce(t) for i, t in config["added_tokens_decoder"].items()}
+        decoder = _added_tokens_decoder(config["added_tokens_decoder"], folder / CONFIG_FILE)
         by_content = {t.content: t for t in decoder.values()}
     else:
         decoder = {}
         if (folder / SPECIAL_TOKENS_FILE).is_file():
-            for key, value in load_json(folder / SPECIAL_TOKENS_FILE).items():
+            for key, value in load_object(folder / SPECIAL_TOKENS_FILE, "special tokens").items():
                 if overrides.get(key):
                     continue
                 if isinstance(value, dict):
@@ -156,7 +192,9 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
                 value = config.get(key)
                 if value is not None:
                     special.update(map(str, value) if key == "additional_special_tokens" else [str(value)])
-            for content, index in load_json(folder / ADDED_TOKENS_FILE).items():
+            for content, index in load_object(folder / ADDED_TOKENS_FILE, "tokens to ids").items():
+                if type(index) is not int or index < 0:
+                    raise ValueError(f"{folder / ADDED_TOKENS_FILE}: the id of {content!r:.40} is {index!r:.40}")
                 decoder[index] = AddedToken(content, normalized=content not in special, special=content in special)
     config["added_tokens_decoder"] = decoder
     config = _from_json(config)
@@ -165,6 +203,18 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
         if by_content and config.get(key) is not None:
             config[key] = by_content.get(str(config[key]), config[key])
     return config
+
+
+def _added_tokens_decoder(data: Any, path: Path) -> dict[int, AddedToken]:
+    """The ``added_tokens_decoder`` of a tokenizer_config.json: ids to added tokens.
+
+    Raises:
+        ValueError: it is not an object of ids to tokens (the message names the file).
+    """
+    try:
+        return {int(i): AddedToken.coerce(t) for i, t in data.items()}
+    except (AttributeError, TypeError, ValueError) as err:
+        raise ValueError(f'{path}: "added_tokens_decoder" should map ids to tokens ({err})') from None
 
 
 def save_folder(
