@@ -200,7 +200,7 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
             if key in record and not isinstance(record[key], str):
                 raise CLIError(f'{name}:{number}: "{key}" must be a language code string, got {record[key]!r}')
         for key, value in record.items():
-            problem = text_problem(key) or text_problem(json_text(value))
+            problem = text_problem(key) or text_problem(value if isinstance(value, str) else json_text(value))
             if problem is not None:
                 raise CLIError(f"{name}:{number}: {ascii(key)}: {problem}")
         ident = None if record.get("id") is None else json_text(record["id"])
