@@ -210,3 +210,21 @@ def test_stream_of_a_file_translates_what_translate_does(tmp_path: Path) -> None
     with open(path, encoding="utf-8") as f:
         assert list(translator.translate_stream(f, src="fr", tgt="en")) == expected
     assert translator.translate("deux\n", src="fr", tgt="en") == "two"
+
+
+def test_lone_surrogate_is_refused_before_any_model_call(translator, texts, monkeypatch):
+    """A lone surrogate (what a JSON "\\ud800" escape decodes to) made sentencepiece raise in the
+    middle of a run; it is a ValueError naming the input, before any translation."""
+    calls = Calls(translator, monkeypatch)
+    bad = [*texts[:5], "caf\ud800 au lait", *texts[5:]]
+    with pytest.raises(ValueError, match=r"^text 5: a lone surrogate \\ud800 at character 4\b"):
+        translator.translate(bad, src="en", tgt="fr", max_new_tokens=4)
+    with pytest.raises(ValueError, match=r"^text: a lone surrogate \\udfff at character 1\b"):
+        translator.translate("\udfff", src="en", tgt="fr")
+    assert calls.rows == []  # nothing was translated
+    stream = translator.translate_stream(bad, src="en", tgt="fr", max_new_tokens=4)
+    with pytest.raises(ValueError, match=r"^input 5: a lone surrogate"):
+        list(stream)
+    # Characters that are odd but valid Unicode are translated, not refused.
+    odd = ["a\x00b", "\x7f\x1b[0m", "\ufffe\U0010ffff", "\U0001f600"]
+    assert len(translator.translate(odd, src="en", tgt="fr", max_new_tokens=4)) == len(odd)

@@ -173,11 +173,19 @@ class Translator:
 
         Returns:
             A string for a string, a list of the same length and order for a list.
+
+        Raises:
+            ValueError: a text that is not valid Unicode ("text 3: a lone surrogate ..."), checked
+                for every text before any is translated; see also :meth:`translate_stream`.
         """
         single = isinstance(texts, str)
         items: list[Any] = [texts] if single else list(texts)
         if not all(isinstance(t, str) for t in items):
             raise ValueError("texts must be a string or a sequence of strings")
+        for index, text in enumerate(items):  # all of them before any model call
+            problem = text_problem(text)
+            if problem is not None:
+                raise ValueError(f"text {index}: {problem}" if not single else f"text: {problem}")
         segments = [Segment(t, src, tgt) for t in items]
         out = list(
             self.translate_stream(
@@ -216,7 +224,8 @@ class Translator:
         Raises:
             ValueError: an unknown ``src``/``tgt``, a budget below 1 or an option that would give
                 several outputs per input (at the call, before any input is read); an unknown
-                language of a :class:`Segment` (when it is read).
+                language of a :class:`Segment`, or a text that is not valid Unicode (a lone
+                surrogate: "input 3: ...", when it is read).
         """
         budget = self.max_batch_tokens if max_batch_tokens is None else max_batch_tokens
         window_tokens = 8 * budget if window_tokens is None else window_tokens
@@ -249,12 +258,17 @@ class Translator:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
         default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
+        read = 0  # inputs read so far: the index of the next one, for error messages
         while True:
             window: list[_Pending] = []
             units: list[_Unit] = []
             tokens = 0
             for line in iterator:
                 segment = line if isinstance(line, Segment) else _segment(line, src, tgt)
+                problem = text_problem(segment.text)
+                if problem is not None:
+                    raise ValueError(f"input {read}: {problem}")
+                read += 1
                 pending = _Pending(segment)
                 parts = self._encode(segment, len(window))
                 if default_limit:
@@ -365,6 +379,22 @@ class Translator:
         self.stats.batches += 1
         self.stats.source_tokens += int(attention_mask.sum())
         self.stats.generated_tokens += int((out[:, 2:] != pad).sum())
+
+
+def text_problem(text: str) -> str | None:
+    """What makes ``text`` untranslatable, or None: the one check every adapter makes where text
+    enters (CLI lines, JSON fields, training data, server requests). Python strings may hold lone
+    surrogates (a JSON "\\ud800" escape decodes to one), which are not Unicode characters and
+    which UTF-8, and so sentencepiece, cannot encode. Control characters are not refused: the
+    tokenizer takes them (as pieces or as <unk>). The message is ASCII, so it prints anywhere."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        return (
+            f"a lone surrogate {ascii(text[err.start])[1:-1]} at character {err.start + 1}, "
+            "which is not a Unicode character (UTF-8 cannot encode it); remove it or pair it"
+        )
+    return None
 
 
 def line_content(text: str) -> str:

@@ -9,6 +9,7 @@ run leaves a correct prefix for ``--resume``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -34,7 +35,8 @@ from m2m100.cli.common import (
     read_lines,
     resolve_model,
 )
-from m2m100.translator import Segment, Translator
+from m2m100.cli.resume import OPTIONS, Progress, check_same_run, input_identity, load_record, truncate_lines
+from m2m100.translator import Segment, Translator, text_problem
 
 
 def add_parser(commands: Any) -> None:
@@ -82,17 +84,25 @@ def cmd_translate(args: argparse.Namespace) -> int:
         )
     check_inputs(args.files)
     output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
-    skip = lines_done(output) if args.resume and output is not None else 0  # lines an interrupted run wrote
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
     check_languages(codes, known)
+    progress = None
+    if output is not None:
+        progress = Progress(output, run_settings(args), input_identity(args.files))
+    record = load_record(output) if args.resume and output is not None else None
+    if record is not None:
+        assert progress is not None
+        check_same_run(record, progress.settings, progress.inputs)
 
     translator = load_translator(args, Translator)
     check_languages(codes, translator.languages)
 
     lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
-    for _ in range(skip):  # already in the output file
-        next(lines, None)
+    skip = 0  # input lines whose translations the output already holds
+    if record is not None:
+        assert output is not None and progress is not None
+        skip = resume_point(output, record, progress, lines, all(is_regular(p) for p in args.files or ["-"]))
     pending: deque[InputLine] = deque()  # read and sent to the translator, not yet written
 
     def segments() -> Iterator[Segment]:
@@ -114,10 +124,13 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     # Bytes, so that the output is UTF-8 with "\n" endings whatever the locale and platform.
     try:
-        out: IO[bytes] = open(output, "ab" if skip else "wb") if output else sys.stdout.buffer
+        out: IO[bytes] = open(output, "ab" if args.resume else "wb") if output else sys.stdout.buffer
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
+    completed = False
     try:
+        if progress is not None:
+            progress.save()  # before the first line, so that an interrupted run can be verified
         # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
         stream = translator.translate_stream(
             segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
@@ -128,14 +141,22 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt)).encode("utf-8")
             )
             out.flush()  # an interruption leaves a correct prefix for --resume
+            if progress is not None:
+                progress.add(line.key())
+                progress.save_now_and_then(out)
             if bar is not None:
                 bar.update(1)
         out.flush()
+        completed = True
     finally:
         if bar is not None:
             bar.close()
         if output:
+            if progress is not None and not completed:
+                progress.save(out)  # what an interruption (or a bad stdin line) leaves to --resume
             out.close()
+    if progress is not None:
+        progress.remove()
     return 0
 
 
@@ -149,30 +170,80 @@ class InputLine:
     text: str
     source: str  # file name or "<stdin>"
     number: int  # 1-based line number in that file
-    id: Any = None
+    id: str | None = None  # the JSON text of a jsonl "id", exactly as given (null: None)
     src: str | None = None
     tgt: str | None = None
 
+    def key(self) -> str:
+        """What the line contributes to its translation, as ASCII (for --resume's hash)."""
+        return json.dumps([self.text, self.id, self.src, self.tgt])
+
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
-    """The input segments: plain lines, or one JSON object per line for ``--format jsonl``."""
+    """The input segments: plain lines, or one JSON object per line for ``--format jsonl``.
+
+    Raises:
+        CLIError: "file:line: ..." for a line that is not a usable JSON object, or whose text is
+            not valid Unicode (a lone surrogate, which a JSON "\\ud800" escape can hold).
+    """
     for name, number, text in read_lines(paths, errors=errors):
         if fmt == "text":
+            problem = text_problem(text)  # --errors replace gives U+FFFD, never a surrogate, but be sure
+            if problem is not None:
+                raise CLIError(f"{name}:{number}: {problem}")
             yield InputLine(text, name, number)
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise CLIError(
-                f"{name}:{number}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
-                'e.g. {"text": "...", "src": "fr", "tgt": "de"}'
-            ) from err
+        record = parse_record(text, f"{name}:{number}")
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CLIError(f'{name}:{number}: a jsonl line needs a "text" string, got {text[:80]!r}')
         for key in ("src", "tgt"):
             if key in record and not isinstance(record[key], str):
                 raise CLIError(f'{name}:{number}: "{key}" must be a language code string, got {record[key]!r}')
-        yield InputLine(record["text"], name, number, record.get("id"), record.get("src"), record.get("tgt"))
+        for key, value in record.items():
+            problem = text_problem(key) or text_problem(value if isinstance(value, str) else json_text(value))
+            if problem is not None:
+                raise CLIError(f"{name}:{number}: {ascii(key)}: {problem}")
+        ident = None if record.get("id") is None else json_text(record["id"])
+        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"))
+
+
+class JSONNumber:
+    """A JSON number kept as its text, so that an id comes out exactly as it came in (a float
+    would turn 1e400 into Infinity, which is not JSON, and 0.10 into 0.1)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON value (JSON numbers are finite)")
+
+
+def parse_record(text: str, where: str) -> Any:
+    """One jsonl line; numbers stay :class:`JSONNumber`, NaN and Infinity are refused."""
+    try:
+        return json.loads(text, parse_int=JSONNumber, parse_float=JSONNumber, parse_constant=_not_json)
+    except json.JSONDecodeError as err:
+        raise CLIError(
+            f"{where}: not a JSON object ({err.msg}); --format jsonl wants one per line, "
+            'e.g. {"text": "...", "src": "fr", "tgt": "de"}'
+        ) from err
+    except ValueError as err:
+        raise CLIError(f"{where}: {err}; write it as a string, or use another value") from err
+
+
+def json_text(value: Any) -> str:
+    """``value`` of :func:`parse_record` as JSON text, numbers as they were written."""
+    if isinstance(value, JSONNumber):
+        return value.text
+    if isinstance(value, list):
+        return "[" + ", ".join(json_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {json_text(v)}" for k, v in value.items()) + "}"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def is_regular(path: str) -> bool:
@@ -226,6 +297,60 @@ def line_direction(line: InputLine, src: str | None, tgt: str | None) -> tuple[s
 # ------------------------------------------------------------------------------------------
 # Output
 # ------------------------------------------------------------------------------------------
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that change the output, as --resume compares them (see cli/resume.py)."""
+    settings = {name: getattr(args, name) for name in OPTIONS}
+    if Path(args.model).exists():
+        settings["model"] = str(Path(args.model).resolve())
+    return settings
+
+
+def resume_point(
+    output: Path, record: dict[str, Any], progress: Progress, lines: Iterator[InputLine], regular: bool
+) -> int:
+    """Read past the input lines whose translations ``output`` holds, checking them against the
+    hash of the interrupted run; returns their number. A stream's lines beyond the record are
+    not verified: they are removed from the output and translated again.
+
+    Raises:
+        CLIError: (usage) the output or the input is not what the interrupted run left.
+    """
+    written = lines_done(output)
+    recorded = int(record["lines"])
+    restart = "pass --overwrite (instead of --resume) to start again"
+    if written < recorded:
+        raise CLIError(
+            f"--resume: {output} holds {written} lines, but the interrupted run had written {recorded}: "
+            f"it was changed since; {restart}",
+            EXIT_USAGE,
+        )
+    skip = written if regular else recorded
+
+    def verify() -> None:
+        if progress.hash.hexdigest() != record["lines_sha256"]:
+            raise CLIError(
+                f"--resume: the first {recorded} input lines are not those the interrupted run translated "
+                f"(the input changed); {restart}",
+                EXIT_USAGE,
+            )
+
+    if recorded == 0:
+        verify()
+    for line in itertools.islice(lines, skip):
+        progress.add(line.key())
+        if progress.lines == recorded:
+            verify()
+    if progress.lines < skip:
+        raise CLIError(
+            f"--resume: the input has {progress.lines} lines, but {output} already holds {skip} translations; "
+            f"the input changed since the interrupted run: {restart}",
+            EXIT_USAGE,
+        )
+    if skip < written:
+        truncate_lines(output, skip)
+    return skip
+
+
 def lines_done(path: Path) -> int:
     """Complete lines already in an output file; a last line cut short by an interruption is
     removed so that ``--resume`` rewrites it."""
@@ -240,8 +365,7 @@ def lines_done(path: Path) -> int:
 def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
     if fmt == "text":
         return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
-    record: dict[str, Any] = {}
-    if line.id is not None:
-        record["id"] = line.id
-    record.update(src=src, tgt=tgt, translation=translation)
-    return json.dumps(record, ensure_ascii=False) + "\n"
+    rest = json.dumps({"src": src, "tgt": tgt, "translation": translation}, ensure_ascii=False)
+    if line.id is None:
+        return rest + "\n"
+    return '{"id": ' + line.id + ", " + rest[1:] + "\n"  # the id's JSON text as given

@@ -41,7 +41,7 @@ from m2m100 import __version__
 from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
 from m2m100.serving.info import ModelInfo, model_info
-from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -149,6 +149,15 @@ def _schemas() -> Any:
         def _one_of_text_and_texts(self) -> "TranslateRequest":
             if (self.text is None) == (self.texts is None):
                 raise ValueError('give either "text" (a string) or "texts" (a list of strings), not both')
+            return self
+
+        @model_validator(mode="after")
+        def _valid_unicode(self) -> "TranslateRequest":
+            # A JSON "\ud800" escape gives a lone surrogate, which the tokenizer cannot encode.
+            for where, text in [("text", self.text)] if self.text is not None else enumerate(self.texts or []):
+                problem = text_problem(text)
+                if problem is not None:
+                    raise ValueError(f"texts[{where}]: {problem}" if where != "text" else f"text: {problem}")
             return self
 
     class TranslateResponse(BaseModel):

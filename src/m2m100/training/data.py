@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from m2m100.languages import unknown_language_error
+from m2m100.translator import text_problem
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +117,15 @@ def read_pairs(
             if not text.strip():
                 continue
             src_code, tgt_code, src, tgt = parse(text, src_lang, tgt_lang)
+            for name, value in (
+                ("source", src),
+                ("target", tgt),
+                ("source language", src_code),
+                ("target language", tgt_code),
+            ):
+                problem = text_problem(value)  # sentencepiece would raise mid-tokenization
+                if problem is not None:
+                    raise _BadLine(f"{name}: {problem}")
         except _BadLine as err:
             if not skip_bad_lines:
                 raise DataError(f"{where}: {err} (pass --skip-bad-lines to leave such lines out)") from None
