@@ -43,7 +43,7 @@ from m2m100 import __version__
 from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
-from m2m100.serving.limits import RequestLimits
+from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator
 
 if TYPE_CHECKING:
@@ -351,24 +351,11 @@ def create_app(
             if code not in state.languages:
                 message = unknown_language_error(code, translator.languages)
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
-        limits = state.limits
-        assert limits is not None  # set with the translator
-        if body.max_new_tokens is not None and body.max_new_tokens > limits.max_new_tokens:
-            raise ServiceError(
-                422,
-                "invalid_request",
-                f"max_new_tokens: {body.max_new_tokens} is over this server's limit of {limits.max_new_tokens} "
-                "tokens; give at most that, or leave it out (default: about twice the input)",
-            )
-        work = limits.work(texts, body.beam_size, body.max_new_tokens)
-        if work > settings.max_batch_work:
-            raise ServiceError(
-                413,
-                "too_much_work",
-                f"{len(texts)} texts x {body.beam_size or limits.beams} beams x max_new_tokens "
-                f"{body.max_new_tokens or 'default (about twice the input)'} make about {work} token steps; "
-                f"at most {settings.max_batch_work} a request: send fewer texts, fewer beams or fewer tokens",
-            )
+        assert state.limits is not None  # set with the translator
+        try:
+            work = state.limits.check(texts, body.beam_size, body.max_new_tokens, max_work=settings.max_batch_work)
+        except TooCostly as err:
+            raise ServiceError(err.status, err.kind, str(err)) from err
         job = Job(texts, body.src, body.tgt, Settings(body.beam_size, body.max_new_tokens), work=work)
         try:
             translations = (

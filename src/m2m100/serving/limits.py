@@ -20,6 +20,14 @@ from m2m100.translator import Translator, line_content
 logger = logging.getLogger(__name__)
 
 
+class TooCostly(Exception):
+    """A request the service refuses for its cost: the HTTP status and error kind to answer."""
+
+    def __init__(self, status: int, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.kind = status, kind
+
+
 @dataclass(frozen=True)
 class RequestLimits:
     """The limits that depend on the loaded model."""
@@ -46,6 +54,31 @@ class RequestLimits:
             source_tokens=translator.max_source_tokens,
             beams=generation.num_beams if generation is not None else 1,
         )
+
+    def check(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None, *, max_work: int) -> int:
+        """The estimated work of a request (see :meth:`work`).
+
+        Raises:
+            TooCostly: 422 ``invalid_request`` for ``max_new_tokens`` over the limit, 413
+                ``too_much_work`` for work over ``max_work``.
+        """
+        if max_new_tokens is not None and max_new_tokens > self.max_new_tokens:
+            raise TooCostly(
+                422,
+                "invalid_request",
+                f"max_new_tokens: {max_new_tokens} is over this server's limit of {self.max_new_tokens} "
+                "tokens; give at most that, or leave it out (default: about twice the input)",
+            )
+        work = self.work(texts, beam_size, max_new_tokens)
+        if work > max_work:
+            raise TooCostly(
+                413,
+                "too_much_work",
+                f"{len(texts)} texts x {beam_size or self.beams} beams x max_new_tokens "
+                f"{max_new_tokens or 'default (about twice the input)'} make about {work} token steps; "
+                f"at most {max_work} a request: send fewer texts, fewer beams or fewer tokens",
+            )
+        return work
 
     def work(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None) -> int:
         """Estimated decoding work of a request: for each part of each text, beams x new tokens
