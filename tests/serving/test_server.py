@@ -28,7 +28,7 @@ import pytest
 
 from m2m100.demo import model_path as demo_model_path
 from m2m100.serving.app import SERVE_MODULES
-from m2m100.serving.batcher import Batcher, Closed, Job, QueueFull, Settings
+from m2m100.serving.batcher import Batcher, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.translator import Segment, Translator
 
 MAIN_OPTIONS = ["--max-wait-ms", "100", "--max-texts", "8", "--max-chars", "2000", "--max-queue", "64"]
@@ -545,11 +545,18 @@ class FakeModel:
         self.started = 0  # batches that reached the model
         self.gate = threading.Semaphore(0)
         self.fail = False
+        self.stopped: list[bool] = []  # for each batch, whether it was told to stop
 
-    def __call__(self, segments: list[tuple[str, str, str]], settings: Settings) -> list[str]:
+    def __call__(
+        self, segments: list[tuple[str, str, str]], settings: Settings, stopped: Callable[[], bool]
+    ) -> list[str]:
         self.started += 1
-        assert self.gate.acquire(timeout=30)
+        while not self.gate.acquire(timeout=0.01):  # a decoding step
+            if stopped():
+                self.stopped.append(True)
+                raise Stopped()
         self.batches.append(segments)
+        self.stopped.append(False)
         if self.fail:
             raise RuntimeError("the model broke")
         return [f"{src}>{tgt}:{text}/{settings.beam_size}" for text, src, tgt in segments]
@@ -582,9 +589,9 @@ async def until(condition: Callable[[], bool]) -> None:
 
 
 def submit(
-    batcher: Batcher, texts: list[str], src: str = "en", tgt: str = "fr", beam_size: int | None = None
+    batcher: Batcher, texts: list[str], src: str = "en", tgt: str = "fr", beam_size: int | None = None, work: int = 0
 ) -> asyncio.Task:
-    return asyncio.ensure_future(batcher.submit(Job(texts, src, tgt, Settings(beam_size=beam_size))))
+    return asyncio.ensure_future(batcher.submit(Job(texts, src, tgt, Settings(beam_size=beam_size), work=work)))
 
 
 def test_batcher_merges_directions_and_separates_settings():
@@ -700,3 +707,39 @@ def test_batcher_hands_a_model_error_to_each_request_of_the_batch():
         assert await submit(batcher, ["c"]) == ["en>fr:c/None"]  # the batcher goes on
 
     run_async(test, max_wait=0.2)
+
+
+def test_batcher_never_merges_requests_beyond_the_work_cap():
+    async def test(batcher: Batcher, model: FakeModel) -> None:
+        blocker = submit(batcher, ["x"])
+        await until(lambda: model.started == 1)
+        # a and b together are over the cap; b and c fit; d alone is over it and runs alone.
+        tasks = [submit(batcher, [t], work=w) for t, w in (("a", 60), ("b", 50), ("c", 50), ("d", 500))]
+        await until(lambda: batcher.queue_depth == 4)
+        model.gate.release(10)
+        assert await asyncio.gather(*tasks) == [[f"en>fr:{t}/None"] for t in "abcd"]
+        await blocker
+
+    model = run_async(test, max_batch_work=100)
+    assert [[text for text, _, _ in batch] for batch in model.batches] == [["x"], ["a"], ["b", "c"], ["d"]]
+
+
+def test_batcher_stops_a_running_batch_once_none_of_its_requests_waits():
+    async def test(batcher: Batcher, model: FakeModel) -> None:
+        blocker = submit(batcher, ["x"])
+        await until(lambda: model.started == 1)
+        both = [submit(batcher, [t]) for t in "ab"]
+        await until(lambda: batcher.queue_depth == 2)
+        model.gate.release(1)
+        await blocker
+        await until(lambda: model.started == 2)  # a and b run together
+        both[0].cancel()  # one request left (a timeout, a client gone): b still waits, the batch goes on
+        await asyncio.sleep(0.1)
+        assert model.stopped == [False]
+        both[1].cancel()  # nobody waits: the batch stops at its next step
+        await until(lambda: model.stopped == [False, True])
+        model.gate.release(1)
+        assert await submit(batcher, ["c"]) == ["en>fr:c/None"]  # the next request runs
+
+    model = run_async(test)
+    assert [[text for text, _, _ in batch] for batch in model.batches] == [["x"], ["c"]]

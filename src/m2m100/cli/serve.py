@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -70,12 +71,40 @@ def add_parser(commands: Any) -> None:
         help="characters of one request's texts together; more are answered 413",
     )
     p.add_argument(
+        "--max-new-tokens-limit",
+        type=positive_int,
+        default=None,
+        help="longest translation a request may ask for, in tokens; more are answered 422 "
+        "(default: the model's max_position_embeddings less 2, the decoder start and language token)",
+    )
+    p.add_argument(
+        "--max-batch-work",
+        type=positive_int,
+        default=defaults.max_batch_work,
+        help="estimated texts x beams x new tokens of one batch: requests are not batched beyond it, "
+        "and a request over it alone is answered 413",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=positive_seconds,
+        default=defaults.request_timeout,
+        help="seconds within which a request is answered; later it gets 504 and its work is dropped",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
-        help="uvicorn's log level (info logs every request)",
+        help="log level of uvicorn and of the service (info logs every request, and stopped batches)",
     )
     p.set_defaults(func=cmd_serve)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse ``type`` for a finite number of seconds above 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds, got 0")
+    return value
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -84,6 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     model = resolve_model(args)
+    # The service's own log (the model loaded, a batch stopped, a limit set too high) is the server's output.
+    logging.getLogger("m2m100.serving").setLevel(args.log_level.upper())
     settings = ServerSettings(
         max_batch_tokens=args.max_batch_tokens,
         max_batch_requests=args.max_batch_requests,
@@ -91,6 +122,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_queue=args.max_queue,
         max_texts=args.max_texts,
         max_chars=args.max_chars,
+        max_new_tokens_limit=args.max_new_tokens_limit,
+        max_batch_work=args.max_batch_work,
+        request_timeout=args.request_timeout,
     )
 
     def load() -> Translator:

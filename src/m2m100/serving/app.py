@@ -2,7 +2,7 @@
 
 Endpoints:
     ``POST /translate``: ``{"text": "..."}`` or ``{"texts": [...]}`` with ``src``, ``tgt`` and
-        optional ``beam_size``, ``max_new_tokens``. Answers ``{"translations": [...], "model",
+        optional ``beam_size``, ``max_new_tokens`` (at most ``max_new_tokens_limit``). Answers ``{"translations": [...], "model",
         "src", "tgt"}``, always a list in the order of the input; a ``"text"`` request also gets
         ``"translation"``, the one string.
     ``GET /languages``: the codes the model translates, with their English names; which model
@@ -15,10 +15,12 @@ Endpoints:
 
 Errors are JSON, ``{"error": kind, "detail": message}``; the kind is also the label of
 ``m2m100_request_errors_total``: 413 ``too_many_texts``, ``too_many_chars``, ``too_large`` (the
-body); 422 ``invalid_json``, ``invalid_request``, ``unknown_language`` (the detail names the
-closest and the valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``,
-``shutting_down`` (with Retry-After), ``model_failed``; 500 ``internal``; ``disconnected`` is
-counted for a client that left before its answer.
+body), ``too_much_work`` (texts x beams x new tokens over ``max_batch_work``); 422
+``invalid_json``, ``invalid_request``, ``unknown_language`` (the detail names the closest and the
+valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``, ``shutting_down`` (with
+Retry-After), ``model_failed``; 504 ``timeout`` (not answered within ``request_timeout``; its work
+is dropped, or stopped); 500 ``internal`` (the cause is in the log, never in the answer);
+``disconnected`` is counted for a client that left before its answer.
 
 Requests are batched by :mod:`m2m100.serving.batcher`; all model work runs on one worker thread. On
 SIGTERM the server stops accepting connections, answers the requests it holds, and exits 0.
@@ -39,8 +41,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
 from m2m100.languages import unknown_language_error
-from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings
+from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
+from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
 
 if TYPE_CHECKING:
@@ -50,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_BEAM_SIZE = 16  # memory and time grow with the beam; wider searches rarely translate better
+INTERNAL_DETAIL = "internal error; see the server log"
 SERVE_MODULES = ("fastapi", "fastapi_offline", "prometheus_client", "uvicorn")  # those of the [serve] extra
 
 
@@ -63,6 +67,9 @@ class ServerSettings:
     max_queue: int = 256  # requests waiting for the model; more get 503
     max_texts: int = 64  # texts in one request; more get 413
     max_chars: int = 20_000  # characters of all texts of one request together; more get 413
+    max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
+    max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
+    request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
 
     @property
     def max_body_bytes(self) -> int:
@@ -78,6 +85,7 @@ class ServiceState:
     translator: Translator | None = None  # set once loaded
     languages: frozenset = frozenset()  # its codes, for the checks on the event loop
     info: ModelInfo | None = None  # what GET /languages answers, set with translator
+    limits: RequestLimits | None = None  # set with translator
     load_error: BaseException | None = None
     batcher: Any = None  # the Batcher, made at startup (it needs the running event loop)
 
@@ -206,15 +214,26 @@ def create_app(
     metrics = Metrics()
     state = ServiceState()
 
-    def run_batch(segments: list[tuple[str, str, str]], options: Settings) -> list[str]:
-        translator = state.translator
-        assert translator is not None  # requests reach the batcher only once the model is loaded
+    def run_batch(segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]) -> list[str]:
+        translator, limits = state.translator, state.limits
+        assert translator is not None and limits is not None  # requests reach the batcher once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
+
+        def stop(input_ids: Any, scores: Any) -> bool:
+            # Checked after every decoding step. The length cap also bounds the Translator's
+            # default limit (about twice the source); input_ids holds the decoder start too.
+            return stopped() or input_ids.shape[-1] > limits.max_new_tokens
+
         out = list(
             translator.translate_stream(
-                [Segment(*s) for s in segments], beam_size=options.beam_size, max_new_tokens=options.max_new_tokens
+                [Segment(*s) for s in segments],
+                beam_size=options.beam_size,
+                max_new_tokens=options.max_new_tokens,
+                stopping_criteria=[stop],
             )
         )
+        if stopped():
+            raise Stopped()
         metrics.source_tokens.inc(translator.stats.source_tokens - before[0])
         metrics.generated_tokens.inc(translator.stats.generated_tokens - before[1])
         return out
@@ -229,6 +248,7 @@ def create_app(
         try:
             translator = await batcher.on_worker(load)
             info = await batcher.on_worker(model_info, translator)
+            limits = RequestLimits.of(translator, settings.max_new_tokens_limit)
         except Exception as err:  # noqa: BLE001 - reported by /health and on_load_error
             logger.error("cannot load the model: %s", err)
             state.load_error = err
@@ -236,6 +256,7 @@ def create_app(
                 on_load_error(err)
             return
         state.translator, state.languages, state.info = translator, frozenset(translator.languages), info
+        state.limits = limits
         metrics.loaded.set(1)
         logger.info("model %s loaded in %.1f s", translator.name, time.perf_counter() - start)
 
@@ -250,6 +271,7 @@ def create_app(
             max_batch_requests=settings.max_batch_requests,
             max_wait=settings.max_wait_ms / 1000,
             max_queue=settings.max_queue,
+            max_batch_work=settings.max_batch_work,
             observer=observer,
         )
         loading = asyncio.create_task(load_model(state.batcher))
@@ -297,6 +319,11 @@ def create_app(
             error = ServiceError(422, "invalid_request", detail)
         return await service_error(request, error)
 
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, err: Exception) -> JSONResponse:
+        # The cause (and torch's C++ stack, if any) goes to the log, where uvicorn writes it.
+        return await service_error(request, ServiceError(500, "internal", INTERNAL_DETAIL))
+
     def ready() -> Translator:
         if state.translator is None:
             if state.load_error is not None:
@@ -309,9 +336,10 @@ def create_app(
         response_model=schemas.TranslateResponse,
         response_model_exclude_none=True,
         responses={
-            413: {"description": "too many texts or characters"},
-            422: {"description": "malformed JSON, a bad field or an unknown language code"},
+            413: {"description": "too many texts or characters, or too much work (texts x beams x tokens)"},
+            422: {"description": "malformed JSON, a bad field, max_new_tokens over the limit or an unknown language"},
             503: {"description": "loading, queue full or shutting down (see Retry-After)"},
+            504: {"description": "not answered within the server's request timeout"},
         },
     )
     async def translate(
@@ -332,17 +360,32 @@ def create_app(
             if code not in state.languages:
                 message = unknown_language_error(code, translator.languages)
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
-        job = Job(texts, body.src, body.tgt, Settings(body.beam_size, body.max_new_tokens))
+        assert state.limits is not None  # set with the translator
         try:
-            translations = await _unless_disconnected(state.batcher.submit(job), request.receive) if texts else []
+            work = state.limits.check(texts, body.beam_size, body.max_new_tokens, max_work=settings.max_batch_work)
+        except TooCostly as err:
+            raise ServiceError(err.status, err.kind, str(err)) from err
+        job = Job(texts, body.src, body.tgt, Settings(body.beam_size, body.max_new_tokens), work=work)
+        try:
+            translations = (
+                await _unless_disconnected(
+                    asyncio.wait_for(state.batcher.submit(job), settings.request_timeout), request.receive
+                )
+                if texts
+                else []
+            )
+        except asyncio.TimeoutError as err:
+            raise ServiceError(
+                504, "timeout", f"not translated within this server's limit of {settings.request_timeout:g} s"
+            ) from err
         except QueueFull as err:
             raise ServiceError(503, "queue_full", str(err), retry_after=err.retry_after) from err
         except Closed as err:
             raise ServiceError(503, "shutting_down", str(err), retry_after=5) from err
         except _ClientGone as err:
             raise ServiceError(499, "disconnected", "the client closed the connection") from err
-        except Exception as err:
-            raise ServiceError(500, "internal", f"the translation failed: {err}") from err
+        except Exception as err:  # logged by the batcher, with its traceback
+            raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
         answer = {"translations": translations, "model": translator.name, "src": body.src, "tgt": body.tgt}
         if body.text is not None:

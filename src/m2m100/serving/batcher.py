@@ -3,14 +3,17 @@
 Requests wait in one first-in, first-out queue. The scheduler takes the oldest request and waits
 at most ``max_wait`` seconds for others with the same settings (beam size, length limit: one
 ``translate_stream`` call takes one of each) until their estimated source tokens reach
-``max_batch_tokens`` or ``max_batch_requests`` are waiting; the batch then runs on the one worker
+``max_batch_tokens``, their estimated decoding work ``max_batch_work`` (so that batching never
+multiplies a costly request) or ``max_batch_requests`` are waiting; the batch then runs on the one worker
 thread that owns the model (the Translator is not thread-safe, and the event loop must stay free).
 Directions may differ within a batch: each text is a :class:`~m2m100.translator.Segment`. While a
 batch runs, new requests queue up, so under load batches fill without any wait.
 
-A request whose client goes away is taken out of the queue (its work is dropped) if it has not
-started; once started, its result is thrown away. ``close`` stops new requests and waits for the
-queue to empty.
+A request that is cancelled (its client went away, or its deadline passed) is taken out of the
+queue (its work is dropped) if it has not started; once started, its result is thrown away, and
+when no request of the running batch is waiting any more the batch is told to stop (``run_batch``
+polls its ``stopped`` argument at every decoding step). ``close`` stops new requests and waits for
+the queue to empty.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +45,10 @@ class Closed(Exception):
     """The batcher is shutting down and takes no new requests."""
 
 
+class Stopped(Exception):
+    """Raised by ``run_batch`` when it stopped because no request waits for the batch any more."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """What requests of one batch must share (``None``: the checkpoint's default)."""
@@ -57,18 +65,25 @@ class Job:
     src: str
     tgt: str
     settings: Settings = Settings()
+    work: int = 0  # estimated decoding work (texts x beams x new tokens), capped per batch
     arrived: float = field(default_factory=time.monotonic)
     future: asyncio.Future[list[str]] | None = None
-    # Source tokens, estimated without the tokenizer (which belongs to the worker thread): the
-    # language token, </s>, and about one token per four bytes of UTF-8.
-    tokens: int = field(init=False)
+    tokens: int = field(init=False)  # estimated source tokens
 
     def __post_init__(self) -> None:
-        self.tokens = sum(2 + len(t.encode("utf-8")) // 4 for t in self.texts)
+        self.tokens = sum(estimated_tokens(t) for t in self.texts)
 
 
-# Runs a batch on the worker thread: (texts with their directions, settings) -> translations.
-BatchFunction = Callable[[list[tuple[str, str, str]], Settings], list[str]]
+def estimated_tokens(text: str) -> int:
+    """Source tokens of ``text``, estimated without the tokenizer (which belongs to the worker
+    thread): the language token, ``</s>``, and about one token per four bytes of UTF-8."""
+    return 2 + len(text.encode("utf-8")) // 4
+
+
+# Runs a batch on the worker thread: (texts with their directions, settings, stopped) ->
+# translations; ``stopped()`` turns true when nobody waits for the batch any more, and the function
+# should then raise Stopped as soon as it can.
+BatchFunction = Callable[[list[tuple[str, str, str]], Settings, Callable[[], bool]], list[str]]
 
 
 @dataclass
@@ -86,6 +101,8 @@ class Batcher:
     Args:
         run_batch: translates one batch; called on the worker thread only.
         max_batch_tokens: estimated source tokens of a batch (a larger request still runs, alone).
+        max_batch_work: estimated decoding work (``Job.work``) of a batch (a larger request still
+            runs, alone; the service refuses those first). None: no limit.
         max_batch_requests: requests in one batch (1 turns merging off).
         max_wait: seconds the oldest request waits for others before its batch runs.
         max_queue: requests that may wait (not yet running); more raise :class:`QueueFull`.
@@ -102,10 +119,12 @@ class Batcher:
         max_batch_requests: int,
         max_wait: float,
         max_queue: int,
+        max_batch_work: int | None = None,
         observer: BatchObserver | None = None,
     ) -> None:
         for name, value in (
             ("max_batch_tokens", max_batch_tokens),
+            ("max_batch_work", 1 if max_batch_work is None else max_batch_work),
             ("max_batch_requests", max_batch_requests),
             ("max_queue", max_queue),
         ):
@@ -116,11 +135,14 @@ class Batcher:
         self._run_batch = run_batch
         self.max_batch_tokens, self.max_batch_requests = max_batch_tokens, max_batch_requests
         self.max_wait, self.max_queue = max_wait, max_queue
+        self.max_batch_work = math.inf if max_batch_work is None else max_batch_work
         self.observer = observer or BatchObserver()
         self._queue: list[Job] = []  # waiting, oldest first
         self._arrival = asyncio.Event()  # set when the queue changes
         self._closing = False
         self._last_batch_seconds = 1.0
+        self._running: list[Job] = []  # the batch on the worker thread
+        self._stop = threading.Event()  # set to stop it (a new one for every batch)
         # The thread that owns the model: loading and every batch run here, one after another.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="m2m100-model")
         self._scheduler = asyncio.get_running_loop().create_task(self._schedule())
@@ -149,10 +171,13 @@ class Batcher:
         self._enqueue(job)
         try:
             return await job.future
-        except asyncio.CancelledError:  # the client went away
+        except asyncio.CancelledError:  # the client went away, or the deadline passed
             if job in self._queue:
                 self._queue.remove(job)
                 self._changed()
+            elif job in self._running and all(other.future and other.future.done() for other in self._running):
+                logger.info("stopping a batch of %d requests: none is waiting for it", len(self._running))
+                self._stop.set()
             raise
 
     async def close(self) -> None:
@@ -183,15 +208,21 @@ class Batcher:
     def _select(self, first: Job) -> tuple[list[Job], bool]:
         """The queued jobs that would share ``first``'s batch (oldest first), and whether the
         batch is full (so that waiting longer gains nothing)."""
-        jobs, tokens = [first], first.tokens
+        jobs, tokens, work = [first], first.tokens, first.work
         for job in self._queue:
             if job is first or job.settings != first.settings:
                 continue
-            if len(jobs) == self.max_batch_requests or tokens + job.tokens > self.max_batch_tokens:
+            if (
+                len(jobs) == self.max_batch_requests
+                or tokens + job.tokens > self.max_batch_tokens
+                or work + job.work > self.max_batch_work
+            ):
                 return jobs, True
             jobs.append(job)
-            tokens += job.tokens
-        return jobs, len(jobs) == self.max_batch_requests or tokens >= self.max_batch_tokens
+            tokens, work = tokens + job.tokens, work + job.work
+        return jobs, len(
+            jobs
+        ) == self.max_batch_requests or tokens >= self.max_batch_tokens or work >= self.max_batch_work
 
     async def _schedule(self) -> None:
         while True:
@@ -214,10 +245,15 @@ class Batcher:
     async def _run(self, jobs: list[Job]) -> None:
         segments = [(text, job.src, job.tgt) for job in jobs for text in job.texts]
         self.observer.running(len(jobs))
+        self._running, self._stop = jobs, threading.Event()
         start = time.perf_counter()
         try:
-            outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings)
+            outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings, self._stop.is_set)
             assert len(outputs) == len(segments), "run_batch returned a translation per text"
+        except Stopped as err:
+            logger.info("stopped a batch of %d requests after %.1f s", len(jobs), time.perf_counter() - start)
+            for job in jobs:
+                _resolve(job, exception=err)
         except Exception as err:  # noqa: BLE001 - handed to each waiting request
             logger.exception("a batch of %d requests failed", len(jobs))
             for job in jobs:
@@ -229,6 +265,7 @@ class Batcher:
                 offset += len(job.texts)
         finally:
             self._last_batch_seconds = time.perf_counter() - start
+            self._running = []
             self.observer.running(0)
         self.observer.batch_done(jobs, self._last_batch_seconds)
 
