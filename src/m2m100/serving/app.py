@@ -18,7 +18,8 @@ Errors are JSON, ``{"error": kind, "detail": message}``; the kind is also the la
 body); 422 ``invalid_json``, ``invalid_request``, ``unknown_language`` (the detail names the
 closest and the valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``,
 ``shutting_down`` (with Retry-After), ``model_failed``; 500 ``internal``; ``disconnected`` is
-counted for a client that left before its answer.
+counted for a client that left before its answer. :mod:`m2m100.serving.security` adds 400
+``bad_host``, 401 ``unauthorized``, 408 ``timeout`` and 429 ``rate_limited``.
 
 Requests are batched by :mod:`m2m100.serving.batcher`; all model work runs on one worker thread. On
 SIGTERM the server stops accepting connections, answers the requests it holds, and exits 0.
