@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from m2m100.cli.common import (
+    EXIT_USAGE,
     CLIError,
     add_loading_options,
     add_model_argument,
@@ -21,7 +22,18 @@ from m2m100.cli.common import (
     resolve_model,
 )
 from m2m100.serving.app import SERVE_MODULES, ServerSettings, create_app
+from m2m100.serving.security import (
+    NetworkSettings,
+    Rate,
+    guarded_protocol,
+    is_loopback,
+    loopback_hosts,
+    parse_allowed_hosts,
+    read_api_keys,
+)
 from m2m100.translator import Translator
+
+logger = logging.getLogger(__name__)
 
 
 def add_parser(commands: Any) -> None:
@@ -91,6 +103,59 @@ def add_parser(commands: Any) -> None:
         help="seconds within which a request is answered; later it gets 504 and its work is dropped",
     )
     p.add_argument(
+        "--allowed-hosts",
+        metavar="HOSTS",
+        help="Host headers accepted, separated by commas (name or name:port; '*': any); others get 400. "
+        "Default on loopback: localhost, 127.0.0.1 and [::1] with the port; required on other addresses",
+    )
+    p.add_argument(
+        "--api-keys",
+        metavar="FILE",
+        help="require Authorization: Bearer KEY on /translate, with the keys of FILE (one a line, key or name:key)",
+    )
+    p.add_argument(
+        "--rate-limit",
+        metavar="N/s|N/min",
+        help="requests to /translate per API key (per client address without keys); more get 429 with Retry-After",
+    )
+    p.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="an origin (e.g. https://app.example.com) whose web pages may call the service (repeatable)",
+    )
+    p.add_argument(
+        "--header-timeout",
+        type=_seconds,
+        default=10.0,
+        help="seconds for a request's headers to arrive, from the connection or the last answer; then 408 and closed",
+    )
+    p.add_argument(
+        "--body-timeout",
+        type=_seconds,
+        default=NetworkSettings().body_timeout,
+        help="seconds for a request's body to arrive after its headers; then 408 and closed",
+    )
+    p.add_argument(
+        "--keep-alive-timeout",
+        type=_seconds,
+        default=5.0,
+        help="seconds an idle connection stays open between requests",
+    )
+    p.add_argument(
+        "--max-header-bytes",
+        type=positive_int,
+        default=16384,
+        help="size of a request line and its headers; larger get 400",
+    )
+    p.add_argument(
+        "--max-connections",
+        type=positive_int,
+        default=1000,
+        help="open connections; a request beyond gets 503",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=("critical", "error", "warning", "info", "debug"),
@@ -112,6 +177,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     check_placement_options(args)
     import uvicorn
 
+    network = network_settings(args)
     model = resolve_model(args)
     # The service's own log (the model loaded, a batch stopped, a limit set too high) is the server's output.
     logging.getLogger("m2m100.serving").setLevel(args.log_level.upper())
@@ -135,13 +201,73 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def stop(err: BaseException) -> None:
         server.should_exit = True
 
-    app = create_app(load, settings, on_load_error=stop)
-    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level))
+    app = create_app(load, settings, on_load_error=stop, network=network)
+    config = uvicorn.Config(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        http=guarded_protocol(header_timeout=args.header_timeout),
+        timeout_keep_alive=args.keep_alive_timeout,
+        h11_max_incomplete_event_size=args.max_header_bytes,
+        limit_concurrency=args.max_connections,
+    )
+    server = uvicorn.Server(config)
     with _signals_recorded(server) as received:
         server.run()  # on SIGTERM/SIGINT: stops accepting, answers what it holds, then returns
     if app.state.service.load_error is not None:
         raise CLIError(f"cannot load the model {model}: {app.state.service.load_error}")
     return 130 if signal.SIGINT in received else 0
+
+
+def _seconds(text: str) -> float:
+    """An argparse ``type`` for a timeout: a finite number of seconds > 0."""
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def network_settings(args: argparse.Namespace) -> NetworkSettings:
+    """The flags that say who may connect, checked before the model loads."""
+    if args.allowed_hosts is not None:
+        try:
+            allowed = parse_allowed_hosts(args.allowed_hosts)
+        except ValueError as err:
+            raise CLIError(str(err), EXIT_USAGE) from err
+    elif is_loopback(args.host):
+        allowed = loopback_hosts(args.port)
+    else:
+        raise CLIError(
+            f"--host {args.host} is reachable from other machines: give --allowed-hosts with the names "
+            "clients use for this server (e.g. --allowed-hosts translate.example.com), or '*' to accept any",
+            EXIT_USAGE,
+        )
+    keys: dict[str, str] = {}
+    if args.api_keys is not None:
+        try:
+            keys = read_api_keys(args.api_keys)
+        except FileNotFoundError as err:
+            raise CLIError(f"--api-keys: no such file: {args.api_keys}", EXIT_USAGE) from err
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise CLIError(f"--api-keys: {err}", EXIT_USAGE) from err
+        logger.info("API keys: %s", ", ".join(sorted(keys.values())))  # their names, never the keys
+    try:
+        rate = Rate.parse(args.rate_limit) if args.rate_limit is not None else None
+    except ValueError as err:
+        raise CLIError(f"--rate-limit: {err}", EXIT_USAGE) from err
+    for origin in args.cors_origin:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise CLIError(
+                f"--cors-origin {origin!r}: give scheme://host[:port], e.g. https://app.example.com", EXIT_USAGE
+            )
+    return NetworkSettings(
+        allowed_hosts=allowed,
+        api_keys=keys,
+        rate_limit=rate,
+        cors_origins=tuple(args.cors_origin),
+        body_timeout=args.body_timeout,
+    )
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``, ``shutting_
 Retry-After), ``model_failed``; 504 ``timeout`` (not answered within ``request_timeout``; its work
 is dropped, or stopped); 500 ``internal`` (the cause is in the log, never in the answer);
 ``disconnected`` is counted for a client that left before its answer.
+:mod:`m2m100.serving.security` adds 400 ``bad_host``, 401 ``unauthorized``, 408 ``timeout`` (headers
+or body too slow) and 429 ``rate_limited``.
 
 Requests are batched by :mod:`m2m100.serving.batcher`; all model work runs on one worker thread. On
 SIGTERM the server stops accepting connections, answers the requests it holds, and exits 0.
@@ -44,6 +46,7 @@ from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
+from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
 
 if TYPE_CHECKING:
@@ -195,6 +198,7 @@ def create_app(
     settings: ServerSettings = ServerSettings(),
     *,
     on_load_error: Callable[[BaseException], None] | None = None,
+    network: NetworkSettings = NetworkSettings(),
 ) -> "FastAPI":
     """Build the service.
 
@@ -203,6 +207,7 @@ def create_app(
             the app already answers (``/health`` says "loading").
         settings: batching and limits.
         on_load_error: called on the event loop when ``load`` fails (``serve`` stops the server).
+        network: Host allowlist, API keys, rate limit, CORS origins and body timeout.
     """
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
@@ -293,7 +298,19 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = state
-    app.add_middleware(_Intake, limit=settings.max_body_bytes, metrics=metrics)
+    # The last added runs first: hosts, HEAD, keys and rate, then CORS, then the body.
+    app.add_middleware(_Intake, limit=settings.max_body_bytes, timeout=network.body_timeout, metrics=metrics)
+    if network.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(network.cors_origins),
+            allow_methods=["GET", "HEAD", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    app.add_middleware(Guard, settings=network, rejected=lambda kind: metrics.errors.labels(kind).inc())
     page = _static("index.html")
 
     @app.exception_handler(ServiceError)
@@ -451,22 +468,26 @@ async def _unless_disconnected(work: Awaitable[T], receive: Callable[[], Awaitab
 
 class _Intake:
     """Count every request to /translate (malformed ones too, which never reach the endpoint),
-    and answer 413 to a body whose Content-Length is over ``limit`` before reading it (a JSON
-    body is parsed whole; a chunked one is bounded by the characters check after parsing)."""
+    and read its body before the app does: 413 as soon as more than ``limit`` bytes have come
+    (chunked or not; the rest is not read), 408 when it is not complete within ``timeout``
+    seconds (a client that trickles it)."""
 
-    def __init__(self, app: Any, limit: int, metrics: Metrics) -> None:
-        self.app, self.limit, self.metrics = app, limit, metrics
+    def __init__(self, app: Any, limit: int, timeout: float, metrics: Metrics) -> None:
+        self.app, self.limit, self.timeout, self.metrics = app, limit, timeout, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/translate":
             self.metrics.requests.inc()
             length = dict(scope["headers"]).get(b"content-length", b"")
-            if length.isdigit() and int(length) > self.limit:
-                from fastapi.responses import JSONResponse
-
-                self.metrics.errors.labels("too_large").inc()
-                detail = f"the body is {int(length)} bytes; at most {self.limit}"
-                await JSONResponse({"error": "too_large", "detail": detail}, 413)(scope, receive, send)
+            try:
+                if length.isdigit() and int(length) > self.limit:
+                    raise RejectedRequest(413, "too_large", f"the body is {int(length)} bytes; at most {self.limit}")
+                if scope["method"] == "POST":
+                    receive = replay(await read_body(receive, limit=self.limit, timeout=self.timeout), receive)
+            except RejectedRequest as err:
+                self.metrics.errors.labels(err.kind).inc()
+                if err.status != 499:  # nobody to answer
+                    await err.send(send)
                 return
         await self.app(scope, receive, send)
 
