@@ -35,6 +35,9 @@ from m2m100.outputs import ModelOutput
 
 Scores = tuple[torch.Tensor, ...] | None
 BEAM_INFINITY = 1.0e9  # transformers' "very large" score offset; kept identical so ties break the same way
+# Token columns the sequence buffers start with beyond the prompt; they double as tokens come
+# (up to max_length), so a call costs what it generates, not what max_new_tokens allows.
+INITIAL_TOKENS = 32
 
 
 @dataclass(repr=False, eq=False)
@@ -163,7 +166,8 @@ class TokenDecoder:
         return self.options.output_logits or not forced
 
     def capacity(self) -> int:
-        """Positions the decoder cache needs: every token but the last is fed."""
+        """The most positions the decoder cache can need (every token but the last is fed): its
+        bound, not what it allocates, as the cache grows with the tokens generated."""
         return max(self.options.max_length, self.limit)
 
     def new_tokens(self, fed: int) -> torch.Tensor:
@@ -201,8 +205,10 @@ class GreedyDecoder(TokenDecoder):
         self.group = options.num_return_sequences
         rows, length = prompt.shape
         fill = options.pad_id if options.pad_id is not None else -1
-        width = max(self.limit, length + 1)
-        self.sequences = prompt.new_full((rows, width), fill)  # (N, max_length)
+        self.fill = fill
+        self.max_width = max(self.limit, length + 1)
+        width = min(self.max_width, length + INITIAL_TOKENS)
+        self.sequences = prompt.new_full((rows, width), fill)  # (N, width): grows up to max_width
         self.sequences[:, :length] = prompt
         self.length = length
         self.unfinished = torch.ones(rows, dtype=torch.bool, device=prompt.device)
@@ -240,6 +246,7 @@ class GreedyDecoder(TokenDecoder):
         pad = self.options.pad_id
         if self.pads_finished and pad is not None:  # finished rows get padding
             next_tokens = torch.where(self.unfinished[self.active], next_tokens, pad)
+        self.sequences = _grown(self.sequences, self.length + 1, self.max_width, self.fill)
         self.sequences[self.active, self.length] = next_tokens
         self.length += 1
         hit = torch.isin(next_tokens, self.stop_ids) | (self.length >= self.limit)
@@ -300,6 +307,18 @@ def top_k(scores: torch.Tensor, k: int, *, chunk: int = 128) -> tuple[torch.Tens
     return values, torch.gather(index, -1, picked)
 
 
+def _grown(buffer: torch.Tensor, needed: int, limit: int, fill: int) -> torch.Tensor:
+    """``buffer``, or a copy with room for ``needed`` entries along its last axis: twice as
+    wide (at most ``limit``, at least ``needed``), the new entries set to ``fill``."""
+    width = buffer.shape[-1]
+    if needed <= width:
+        return buffer
+    size = max(min(2 * width, limit), needed)
+    grown = buffer.new_full((*buffer.shape[:-1], size), fill)
+    grown[..., :width] = buffer
+    return grown
+
+
 def _take_beams(tensor: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     """Rows of ``tensor`` (B, K, ...) picked per input by ``index`` (B, K')."""
     return torch.take_along_dim(tensor, index.view(*index.shape, *([1] * (tensor.dim() - 2))), dim=1)
@@ -341,12 +360,14 @@ class BeamSearchDecoder(TokenDecoder):
         self.stop_ids = self.stop_ids.to(device)
         pad = options.pad_id
         fill = (pad if pad else options.eos_ids[0]) if options.eos_ids else -1  # transformers' filler
-        b, generated = self.batch, options.max_length - self.prompt_length
-        self.running = prompt.new_full((b, k, options.max_length), fill)  # (B, K, max_length)
+        self.fill = fill
+        b, width = self.batch, min(options.max_length, self.prompt_length + INITIAL_TOKENS)
+        self.running = prompt.new_full((b, k, width), fill)  # (B, K, width): grows up to max_length
         self.running[:, :, : self.prompt_length] = prompt.view(b, k, -1)
         self.running_scores = torch.zeros(b, k, device=device)
         self.running_scores[:, 1:] = -BEAM_INFINITY  # only the first beam expands at step one
-        self.running_beams = torch.full((b, k, generated), -1, dtype=torch.int32, device=device)
+        # (B, K, width - prompt): the flat row each generated token came from
+        self.running_beams = torch.full((b, k, width - self.prompt_length), -1, dtype=torch.int32, device=device)
         self.finished = self.running.clone()
         self.finished_scores = torch.full((b, k), -BEAM_INFINITY, device=device)
         self.finished_beams = self.running_beams.clone()
@@ -366,8 +387,19 @@ class BeamSearchDecoder(TokenDecoder):
         beams = self.running[:, :1] if self.shared else self.running
         return beams[:, :, fed : self.length].reshape(-1, self.length - fed)
 
+    def _make_room(self, tokens: int) -> None:
+        """Grow the token axis of the running and finished buffers to hold ``tokens`` (doubling,
+        at most ``max_length``); new columns hold the filler, and -1 in the beam indices."""
+        limit = self.options.max_length
+        self.running = _grown(self.running, tokens, limit, self.fill)
+        self.finished = _grown(self.finished, tokens, limit, self.fill)
+        generated, limit = tokens - self.prompt_length, limit - self.prompt_length
+        self.running_beams = _grown(self.running_beams, generated, limit, -1)
+        self.finished_beams = _grown(self.finished_beams, generated, limit, -1)
+
     def update(self, logits: torch.Tensor) -> Step:
         b, k, t = self.batch, self.group, self.length
+        self._make_room(t + 1)
         vocab = logits.shape[-1]
         shared = self.shared
         log_probs = F.log_softmax(logits, dim=-1) if self.needs_logits() else logits
