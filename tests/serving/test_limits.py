@@ -147,15 +147,20 @@ def lifted(translation_folder: Path, tmp_path_factory: pytest.TempPathFactory):
 
 def test_a_request_past_its_deadline_gets_504_and_its_decoding_stops(lifted, translator, texts):
     assert "--max-new-tokens-limit 1000000000000000000000000000000 is over the 62 tokens" in lifted.output()
-    # Translations that run to any length (no end of sequence within 300 tokens), many times and
-    # with beams: tens of seconds of decoding.
+    # Translations that run to any length (no end of sequence within 300 tokens), many times:
+    # tens of seconds of decoding.
     endless = [
         t
         for t, out in zip(texts, translator.translate(texts, src="en", tgt="de", max_new_tokens=300))
         if len(translator.tokenizer.encode(out)) >= 300
     ]
     assert endless, "no text of the fixture translates without end"
-    slow = {"texts": endless[:1] * 64, "src": "en", "tgt": "de", "beam_size": 4, "max_new_tokens": 5000}
+    slow = {"texts": endless[:1] * 64, "src": "en", "tgt": "de", "beam_size": 16, "max_new_tokens": 5000}
+    started = time.monotonic()
+    translator.translate(slow["texts"][:4], src="en", tgt="de", beam_size=16, max_new_tokens=5000)
+    assert time.monotonic() - started > TIMEOUT / 8, (
+        "a sixteenth of the slow request must take an eighth of the deadline"
+    )
     normal = {"texts": texts[:2], "src": "en", "tgt": "fr"}
     with ThreadPoolExecutor(2) as pool:
         started = time.monotonic()

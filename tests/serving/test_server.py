@@ -390,9 +390,9 @@ def test_full_queue_gives_503_and_a_client_that_leaves_frees_its_slot(
             # A client queues a request, then goes away before it starts.
             leaving = socket.create_connection(("127.0.0.1", server.port))
             body = json.dumps(small).encode()
-            leaving.sendall(
-                b"POST /translate HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
-                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            leaving.sendall(  # the Host header must be one the server allows (127.0.0.1 with its port)
+                b"POST /translate HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (server.port, len(body), body)
             )
             server.wait_for(lambda: server.metric("m2m100_queue_depth") == 1, "the request to queue")
 
