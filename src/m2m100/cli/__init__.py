@@ -17,6 +17,7 @@ interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -115,3 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # `| head` closed the pipe
         return 0
+    except OSError as err:  # writing failed under the command: a full disk, a quota, a device error
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"m2m100: error: cannot go on: {err.strerror or err}{where}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # what stdout still buffers cannot be written either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
