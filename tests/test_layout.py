@@ -30,6 +30,7 @@ OPTIONAL = (
     "pydantic",
     "prometheus_client",
     "uvicorn",
+    "starlette",
     "flash_attn",
 )
 # fairseq pickles its arguments as an argparse.Namespace: the safe load has to allow that class.

@@ -29,3 +29,18 @@ def test_lone_surrogate_is_invalid_request(tmp_path: Path):
     finally:
         assert server.stop() == 0
     assert "Traceback" not in server.output()
+
+
+def test_json_nested_too_deep_is_422_invalid_json(tmp_path: Path):
+    """1,000 nested arrays exceed the JSON parser's depth: the documented error shape, not a bare 400."""
+    server = start_server(demo_model_path(), tmp_path / "server.log")
+    try:
+        body = '{"text": "x", "src": "en", "tgt": "fr", "extra": ' + "[" * 1000 + "]" * 1000 + "}"
+        headers = {"content-type": "application/json"}
+        response = httpx.post(server.url + "/translate", content=body, headers=headers, timeout=60)
+        assert response.status_code == 422, response.text
+        assert response.json()["error"] == "invalid_json"
+        assert server.post({"texts": ["one"], "src": "en", "tgt": "fr"}).status_code == 200
+    finally:
+        assert server.stop() == 0
+    assert "Traceback" not in server.output()

@@ -210,10 +210,12 @@ def create_app(
         network: Host allowlist, API keys, rate limit, CORS origins and body timeout.
     """
     from fastapi import FastAPI, Request
+    from fastapi.exception_handlers import http_exception_handler
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import HTMLResponse, JSONResponse, Response
     from fastapi_offline import FastAPIOffline
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from starlette.exceptions import HTTPException  # what FastAPI raises for a body it cannot parse
 
     schemas = _schemas()
     metrics = Metrics()
@@ -335,6 +337,13 @@ def create_app(
                 detail += " (send a JSON object with Content-Type: application/json)"
             error = ServiceError(422, "invalid_request", detail)
         return await service_error(request, error)
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, err: HTTPException) -> Response:
+        if err.status_code == 400:  # a body FastAPI could not parse, e.g. JSON nested deeper than the parser goes
+            error = ServiceError(422, "invalid_json", f"the body could not be parsed as JSON ({err.detail})")
+            return await service_error(request, error)
+        return await http_exception_handler(request, err)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, err: Exception) -> JSONResponse:
