@@ -182,12 +182,40 @@ def test_a_request_past_its_deadline_gets_504_and_its_decoding_stops(lifted, tra
     assert "Traceback" not in lifted.output()
 
 
-def test_a_model_failure_gives_500_without_its_cause_which_is_logged(lifted, translator, texts):
-    # max_new_tokens beyond what torch can allocate: torch raises with its C++ stack.
+def test_a_huge_max_new_tokens_is_served_within_the_deadline(lifted, translator, texts):
+    """max_new_tokens 10**29 once made torch fail with its C++ stack in the answer. Decoding
+    buffers now grow with the tokens made, so the request is simply bounded by the deadline."""
     huge = {"texts": texts[:1], "src": "en", "tgt": "fr", "max_new_tokens": 10**29}
+    started = time.monotonic()
     response = lifted.post(huge)
-    assert error_of(response, 500, "internal") == INTERNAL_DETAIL
-    assert response.json() == {"error": "internal", "detail": INTERNAL_DETAIL}
-    lifted.wait_for(lambda: "Overflow when unpacking long long" in lifted.output(), "the cause in the log")
+    assert response.status_code in (200, 504), response.text
+    assert time.monotonic() - started < 3 * TIMEOUT
     normal = {"texts": texts[:2], "src": "en", "tgt": "fr"}
     assert lifted.post(normal).json()["translations"] == expected(translator, normal)  # the server goes on
+    assert "Traceback" not in lifted.output()
+
+
+class BrokenTranslator(Translator):
+    """The real Translator whose model fails mid-batch, as torch does with its C++ stack."""
+
+    def translate_stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Overflow when unpacking long long\nException raised from unpack<long> at aten/src/...")
+
+
+def test_a_model_failure_gives_500_without_its_cause_which_is_logged(translation_folder, caplog):
+    from fastapi.testclient import TestClient
+
+    from m2m100.serving.app import create_app
+
+    app = create_app(lambda: BrokenTranslator(translation_folder, device="cpu"))
+    with caplog.at_level("ERROR"), TestClient(app, raise_server_exceptions=False) as client:
+        for _ in range(200):  # the model loads in the background
+            if client.get("/health").json()["status"] == "ok":
+                break
+            time.sleep(0.05)
+        response = client.post("/translate", json={"text": "hello", "src": "en", "tgt": "fr"})
+        assert response.status_code == 500
+        assert response.json() == {"error": "internal", "detail": INTERNAL_DETAIL}
+        assert "unpack" not in response.text
+        assert client.get("/health").json()["status"] == "ok"  # the service goes on
+    assert "Overflow when unpacking long long" in caplog.text  # the cause is in the log
