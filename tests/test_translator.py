@@ -74,6 +74,8 @@ def test_mixed_directions_in_one_batch(translator, reference, texts):
     expected = [reference(s.text, s.src, s.tgt, beam_size=2, max_new_tokens=8) for s in segments]
     assert got == expected
     assert expected[0] != expected[-1]  # the target language matters
+    results = list(translator.translate_segments(segments, beam_size=2, max_new_tokens=8))
+    assert [(r.text, r.src, r.tgt) for r in results] == [(e, s.src, s.tgt) for e, s in zip(expected, segments)]
 
 
 def test_mixed_directions_share_a_model_call(translator, texts, monkeypatch):

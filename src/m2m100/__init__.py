@@ -18,7 +18,7 @@ from m2m100.outputs import (
     Seq2SeqModelOutput,
 )
 from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
-from m2m100.translator import Segment, Translator
+from m2m100.translator import Segment, Translation, Translator
 
 __all__ = [
     "AutoTokenizer",
@@ -39,6 +39,7 @@ __all__ = [
     "Seq2SeqLMOutput",
     "Seq2SeqModelOutput",
     "Segment",
+    "Translation",
     "Translator",
 ]
 

@@ -46,6 +46,18 @@ class Segment:
 
 
 @dataclass
+class Translation:
+    """One input's result, in input order, from :meth:`Translator.translate_segments`: the text and
+    the direction it was translated in. Per-row controls add their results here (scores,
+    alternatives, detected source language, unknown pieces), so that every adapter (command line,
+    server, documents, Ray) reads one type."""
+
+    text: str
+    src: str
+    tgt: str
+
+
+@dataclass
 class TranslationStats:
     """Counters a progress display reads: segments done, source and generated tokens."""
 
@@ -74,11 +86,11 @@ class _Pending:
     segment: Segment
     parts: list[str | None] = field(default_factory=list)
 
-    def text(self) -> str | None:
-        if any(p is None for p in self.parts):
-            return None
+    def result(self) -> Translation:
+        assert all(p is not None for p in self.parts)  # every part was translated
         joiner = "" if self.segment.tgt in NO_SPACE_LANGUAGES else " "
-        return joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
+        text = joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
+        return Translation(text, self.segment.src, self.segment.tgt)
 
 
 class Translator:
@@ -211,8 +223,36 @@ class Translator:
         on_batch: Callable[[TranslationStats], None] | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[str]:
+        """Translate an iterable lazily, yielding the translated strings in input order: the texts
+        of :meth:`translate_segments`, which documents the arguments."""
+        results = self.translate_segments(
+            lines,
+            src=src,
+            tgt=tgt,
+            window_tokens=window_tokens,
+            beam_size=beam_size,
+            max_new_tokens=max_new_tokens,
+            max_batch_tokens=max_batch_tokens,
+            on_batch=on_batch,
+            **generate_kwargs,
+        )
+        return (result.text for result in results)
+
+    def translate_segments(
+        self,
+        lines: Iterable[str | Segment],
+        *,
+        src: str | None = None,
+        tgt: str | None = None,
+        window_tokens: int | None = None,
+        beam_size: int | None = None,
+        max_new_tokens: int | None = None,
+        max_batch_tokens: int | None = None,
+        on_batch: Callable[[TranslationStats], None] | None = None,
+        **generate_kwargs: Any,
+    ) -> Iterator[Translation]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
-        within the window), and translations are yielded in input order.
+        within the window), and a :class:`Translation` per input is yielded in input order.
 
         Args:
             lines: strings (with ``src``/``tgt``) or :class:`Segment` objects, which may each
@@ -254,7 +294,7 @@ class Translator:
         budget: int,
         settings: dict[str, Any],
         on_batch: Callable[[TranslationStats], None] | None,
-    ) -> Iterator[str]:
+    ) -> Iterator[Translation]:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
         default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
@@ -290,9 +330,7 @@ class Translator:
                 window[unit.segment].parts[unit.part] = unit.output
             for pending in window:
                 self.stats.segments += 1
-                text = pending.text()
-                assert text is not None  # every part of the window was translated
-                yield text
+                yield pending.result()
 
     def _encode(self, segment: Segment, index: int) -> list[_Unit]:
         """The units of one segment: none when it is blank, several when it is too long."""
