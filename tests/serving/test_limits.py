@@ -135,11 +135,12 @@ def test_requests_share_a_batch_only_within_the_work_cap(server, translator, tex
 
 
 # ------------------------------------------------------------------------------------------
-# A server whose operator lifted the length and work limits: the deadline and a model failure
+# A server whose operator lifted the length, work and memory limits: the deadline and a model failure
 # ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def lifted(translation_folder: Path, tmp_path_factory: pytest.TempPathFactory):
-    options = ["--max-new-tokens-limit", 10**30, "--max-batch-work", 10**40, "--request-timeout", TIMEOUT]
+    options = ["--max-new-tokens-limit", 10**30, "--max-batch-work", 10**40, "--memory-budget", 10**40]
+    options += ["--request-timeout", TIMEOUT]
     server = start_server(translation_folder, tmp_path_factory.mktemp("lifted") / "server.log", *options)
     yield server
     assert server.stop() == 0, server.output()

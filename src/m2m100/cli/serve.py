@@ -97,6 +97,15 @@ def add_parser(commands: Any) -> None:
         "and a request over it alone is answered 413",
     )
     p.add_argument(
+        "--memory-budget",
+        type=positive_int,
+        metavar="MIB",
+        default=defaults.memory_budget_mib,
+        help="estimated memory of decoding one batch, beyond the model's weights, in MiB (key/value "
+        "caches, logits, activations): requests are not batched beyond it, and a request over it "
+        "alone is answered 413",
+    )
+    p.add_argument(
         "--request-timeout",
         type=positive_seconds,
         default=defaults.request_timeout,
@@ -190,6 +199,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_chars=args.max_chars,
         max_new_tokens_limit=args.max_new_tokens_limit,
         max_batch_work=args.max_batch_work,
+        memory_budget_mib=args.memory_budget,
         request_timeout=args.request_timeout,
     )
 

@@ -15,7 +15,8 @@ Endpoints:
 
 Errors are JSON, ``{"error": kind, "detail": message}``; the kind is also the label of
 ``m2m100_request_errors_total``: 413 ``too_many_texts``, ``too_many_chars``, ``too_large`` (the
-body), ``too_much_work`` (texts x beams x new tokens over ``max_batch_work``); 422
+body), ``too_much_work`` (texts x beams x new tokens over ``max_batch_work``), ``too_much_memory``
+(estimated decoding memory over ``memory_budget_mib``); 422
 ``invalid_json``, ``invalid_request``, ``unknown_language`` (the detail names the closest and the
 valid codes, ``valid`` lists them); 503 ``loading``, ``queue_full``, ``shutting_down`` (with
 Retry-After), ``model_failed``; 504 ``timeout`` (not answered within ``request_timeout``; its work
@@ -72,6 +73,9 @@ class ServerSettings:
     max_chars: int = 20_000  # characters of all texts of one request together; more get 413
     max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
     max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
+    memory_budget_mib: int = (
+        4096  # estimated decoding memory of one batch (beyond the weights); a request over it gets 413
+    )
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
 
     @property
@@ -279,6 +283,7 @@ def create_app(
             max_wait=settings.max_wait_ms / 1000,
             max_queue=settings.max_queue,
             max_batch_work=settings.max_batch_work,
+            max_batch_memory=settings.memory_budget_mib * 2**20,
             observer=observer,
         )
         loading = asyncio.create_task(load_model(state.batcher))
@@ -362,7 +367,7 @@ def create_app(
         response_model=schemas.TranslateResponse,
         response_model_exclude_none=True,
         responses={
-            413: {"description": "too many texts or characters, or too much work (texts x beams x tokens)"},
+            413: {"description": "too many texts or characters, too much work (texts x beams x tokens) or memory"},
             422: {"description": "malformed JSON, a bad field, max_new_tokens over the limit or an unknown language"},
             503: {"description": "loading, queue full or shutting down (see Retry-After)"},
             504: {"description": "not answered within the server's request timeout"},
@@ -388,10 +393,17 @@ def create_app(
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
         assert state.limits is not None  # set with the translator
         try:
-            work = state.limits.check(texts, body.beam_size, body.max_new_tokens, max_work=settings.max_batch_work)
+            cost = state.limits.check(
+                texts,
+                body.beam_size,
+                body.max_new_tokens,
+                max_work=settings.max_batch_work,
+                max_memory=settings.memory_budget_mib * 2**20,
+            )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        job = Job(texts, body.src, body.tgt, Settings(body.beam_size, body.max_new_tokens), work=work)
+        settings_ = Settings(body.beam_size, body.max_new_tokens)
+        job = Job(texts, body.src, body.tgt, settings_, work=cost.work, memory=cost.memory)
         try:
             translations = (
                 await _unless_disconnected(

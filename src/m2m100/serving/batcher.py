@@ -66,6 +66,7 @@ class Job:
     tgt: str
     settings: Settings = Settings()
     work: int = 0  # estimated decoding work (texts x beams x new tokens), capped per batch
+    memory: int = 0  # estimated bytes of its decoding, capped per batch
     arrived: float = field(default_factory=time.monotonic)
     future: asyncio.Future[list[str]] | None = None
     tokens: int = field(init=False)  # estimated source tokens
@@ -103,6 +104,8 @@ class Batcher:
         max_batch_tokens: estimated source tokens of a batch (a larger request still runs, alone).
         max_batch_work: estimated decoding work (``Job.work``) of a batch (a larger request still
             runs, alone; the service refuses those first). None: no limit.
+        max_batch_memory: estimated decoding bytes (``Job.memory``) of a batch, as
+            ``max_batch_work``. None: no limit.
         max_batch_requests: requests in one batch (1 turns merging off).
         max_wait: seconds the oldest request waits for others before its batch runs.
         max_queue: requests that may wait (not yet running); more raise :class:`QueueFull`.
@@ -120,11 +123,13 @@ class Batcher:
         max_wait: float,
         max_queue: int,
         max_batch_work: int | None = None,
+        max_batch_memory: int | None = None,
         observer: BatchObserver | None = None,
     ) -> None:
         for name, value in (
             ("max_batch_tokens", max_batch_tokens),
             ("max_batch_work", 1 if max_batch_work is None else max_batch_work),
+            ("max_batch_memory", 1 if max_batch_memory is None else max_batch_memory),
             ("max_batch_requests", max_batch_requests),
             ("max_queue", max_queue),
         ):
@@ -136,6 +141,7 @@ class Batcher:
         self.max_batch_tokens, self.max_batch_requests = max_batch_tokens, max_batch_requests
         self.max_wait, self.max_queue = max_wait, max_queue
         self.max_batch_work = math.inf if max_batch_work is None else max_batch_work
+        self.max_batch_memory = math.inf if max_batch_memory is None else max_batch_memory
         self.observer = observer or BatchObserver()
         self._queue: list[Job] = []  # waiting, oldest first
         self._arrival = asyncio.Event()  # set when the queue changes
@@ -208,7 +214,7 @@ class Batcher:
     def _select(self, first: Job) -> tuple[list[Job], bool]:
         """The queued jobs that would share ``first``'s batch (oldest first), and whether the
         batch is full (so that waiting longer gains nothing)."""
-        jobs, tokens, work = [first], first.tokens, first.work
+        jobs, tokens, work, memory = [first], first.tokens, first.work, first.memory
         for job in self._queue:
             if job is first or job.settings != first.settings:
                 continue
@@ -216,13 +222,18 @@ class Batcher:
                 len(jobs) == self.max_batch_requests
                 or tokens + job.tokens > self.max_batch_tokens
                 or work + job.work > self.max_batch_work
+                or memory + job.memory > self.max_batch_memory
             ):
                 return jobs, True
             jobs.append(job)
-            tokens, work = tokens + job.tokens, work + job.work
-        return jobs, len(
-            jobs
-        ) == self.max_batch_requests or tokens >= self.max_batch_tokens or work >= self.max_batch_work
+            tokens, work, memory = tokens + job.tokens, work + job.work, memory + job.memory
+        full = (
+            len(jobs) == self.max_batch_requests
+            or tokens >= self.max_batch_tokens
+            or work >= self.max_batch_work
+            or memory >= self.max_batch_memory
+        )
+        return jobs, full
 
     async def _schedule(self) -> None:
         while True:

@@ -1,5 +1,6 @@
-"""What one request may cost the service: the longest translation it may ask for, and an estimate
-of its decoding work (rows x beams x new tokens), which the batcher caps per batch.
+"""What one request may cost the service: the longest translation it may ask for, an estimate of
+its decoding work (rows x beams x new tokens) and of the memory its decoding takes, both of which
+the batcher caps per batch.
 
 The estimate is made on the event loop, before the request is queued, without the tokenizer
 (which belongs to the model's worker thread): about one source token per four bytes of UTF-8, the
@@ -14,6 +15,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
+from m2m100.config import M2M100Config
 from m2m100.serving.batcher import estimated_tokens
 from m2m100.translator import Translator, line_content
 
@@ -29,12 +33,58 @@ class TooCostly(Exception):
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a request is estimated to cost: decoding work (token steps: rows x beams x new tokens)
+    and the bytes its decoding allocates beyond the model's weights."""
+
+    work: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class DecodingMemory:
+    """Bytes a decoding allocates, per unit of its shape, for one model and dtype.
+
+    The terms follow what ``generate`` keeps: self-attention keys and values of every decoder
+    layer for each beam row and position (twice over with beams > 1: the beam reorder writes into a
+    second buffer), cross-attention keys and values per source position (one row per input, shared
+    by its beams), and per beam row the step's logits over the vocabulary (three float32 copies:
+    the logits, their log-softmax and the candidate scores) with the decoder step's activations;
+    per source token the encoder's output and the widest activation of one encoder layer.
+    """
+
+    self_kv: int  # per beam row and decoded position (one buffer)
+    cross_kv: int  # per input row and source position
+    row: int  # per beam row, held once (logits and step activations)
+    source: int  # per input row and source position, while encoding
+
+    @classmethod
+    def of(cls, config: M2M100Config, itemsize: int) -> DecodingMemory:
+        d, layers = config.d_model, config.decoder_layers
+        return cls(
+            self_kv=2 * layers * d * itemsize,
+            cross_kv=2 * layers * d * itemsize,
+            row=3 * config.vocab_size * 4 + (config.decoder_ffn_dim + 4 * d) * itemsize,
+            source=(config.encoder_ffn_dim + 4 * d) * itemsize,
+        )
+
+    def of_call(self, rows: int, beams: int, source: int, new: int) -> int:
+        """Bytes for ``rows`` inputs of ``source`` tokens, ``beams`` beams, ``new`` new tokens (the
+        self-attention buffers never outgrow the positions a sequence can reach: decoder start,
+        target language token and ``new``)."""
+        positions = new + 2
+        self_kv = rows * beams * positions * self.self_kv * (2 if beams > 1 else 1)
+        return self_kv + rows * source * (self.cross_kv + self.source) + rows * beams * self.row
+
+
+@dataclass(frozen=True)
 class RequestLimits:
     """The limits that depend on the loaded model."""
 
     max_new_tokens: int  # the longest translation a request may ask for
     source_tokens: int  # source tokens the model takes at once; a longer text is split into parts
     beams: int  # the checkpoint's beam size, for requests that set none
+    memory: DecodingMemory  # bytes per unit of a decoding's shape, for the memory estimate
 
     @classmethod
     def of(cls, translator: Translator, max_new_tokens_limit: int | None) -> RequestLimits:
@@ -49,18 +99,29 @@ class RequestLimits:
                 positions,
             )
         generation = translator.model.generation_config
+        itemsize = torch.empty((), dtype=translator.model.dtype).element_size()  # of activations and caches
         return cls(
             max_new_tokens=positions if max_new_tokens_limit is None else max_new_tokens_limit,
             source_tokens=translator.max_source_tokens,
             beams=generation.num_beams if generation is not None else 1,
+            memory=DecodingMemory.of(translator.model.config, itemsize),
         )
 
-    def check(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None, *, max_work: int) -> int:
-        """The estimated work of a request (see :meth:`work`).
+    def check(
+        self,
+        texts: Sequence[str],
+        beam_size: int | None,
+        max_new_tokens: int | None,
+        *,
+        max_work: int,
+        max_memory: int,
+    ) -> Cost:
+        """The estimated cost of a request (see :meth:`cost`).
 
         Raises:
             TooCostly: 422 ``invalid_request`` for ``max_new_tokens`` over the limit, 413
-                ``too_much_work`` for work over ``max_work``.
+                ``too_much_work`` for work over ``max_work``, 413 ``too_much_memory`` for memory
+                over ``max_memory`` bytes.
         """
         if max_new_tokens is not None and max_new_tokens > self.max_new_tokens:
             raise TooCostly(
@@ -69,22 +130,34 @@ class RequestLimits:
                 f"max_new_tokens: {max_new_tokens} is over this server's limit of {self.max_new_tokens} "
                 "tokens; give at most that, or leave it out (default: about twice the input)",
             )
-        work = self.work(texts, beam_size, max_new_tokens)
-        if work > max_work:
+        cost = self.cost(texts, beam_size, max_new_tokens)
+        shape = (
+            f"{len(texts)} texts x {beam_size or self.beams} beams x max_new_tokens "
+            f"{max_new_tokens or 'default (about twice the input)'}"
+        )
+        if cost.work > max_work:
             raise TooCostly(
                 413,
                 "too_much_work",
-                f"{len(texts)} texts x {beam_size or self.beams} beams x max_new_tokens "
-                f"{max_new_tokens or 'default (about twice the input)'} make about {work} token steps; "
+                f"{shape} make about {cost.work} token steps; "
                 f"at most {max_work} a request: send fewer texts, fewer beams or fewer tokens",
             )
-        return work
+        if cost.memory > max_memory:
+            raise TooCostly(
+                413,
+                "too_much_memory",
+                f"{shape} need about {cost.memory / 2**20:.1f} MiB to decode; this server's memory budget "
+                f"is {max_memory / 2**20:.0f} MiB a batch: send fewer texts, fewer beams or fewer tokens",
+            )
+        return cost
 
-    def work(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None) -> int:
-        """Estimated decoding work of a request: for each part of each text, beams x new tokens
-        (a blank text costs nothing: the Translator skips it)."""
+    def cost(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None) -> Cost:
+        """Estimated decoding work and memory of a request: for each part of each text, beams x new
+        tokens, and the bytes of decoding it (a blank text costs nothing: the Translator skips
+        it). The memory is an upper bound for the request decoded alone in one model call; the
+        Translator's token budget may split it into several calls, which then take less."""
         beams = self.beams if beam_size is None else beam_size
-        total = 0
+        work = memory = 0
         for text in texts:
             if not line_content(text).strip():
                 continue
@@ -95,5 +168,7 @@ class RequestLimits:
                 new = min(self.max_new_tokens, 2 * bucket + 10)
             else:
                 new = max_new_tokens
-            total += parts * beams * new
-        return total
+            work += parts * beams * new
+            source = math.ceil(pieces / parts) + 2
+            memory += parts * self.memory.of_call(1, beams, source, new)
+        return Cost(work, memory)
