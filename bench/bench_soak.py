@@ -1,9 +1,12 @@
 """A soak of ``m2m100 serve``: --clients clients for --minutes against a real server subprocess
-(the demo model by default), sending a mix of normal and hostile requests: oversized (a chunked
-body of 1 MB), trickled (headers, then a body that never completes), malformed JSON and a foreign
-Host header. Prints requests/s, p50/p99 latency of the normal requests, the answers by status
-and kind, and the server's RSS at start, middle and end (sampled every 2 s): under a steady load
-it must stay flat.
+(the demo model by default). One 20-second window in five sends normal requests only (the
+baseline, interleaved with the rest so that anything else the machine does weighs on both alike);
+the others a mix of normal and hostile requests: oversized (a chunked body of 1 MB), costly (the
+463-byte attack of 64 texts x 16 beams x 20000 new tokens), trickled (headers, then a body that
+never completes), malformed JSON and a foreign Host header. Prints requests/s, p50/p99 latency of the
+normal requests in both phases and their ratio (what the hostile ones cost the others), the answers
+by status and kind, and the server's RSS at start, middle and end (sampled every 2 s) with its
+growth over the second half: under a steady load it must stay flat.
 
     python bench/bench_soak.py                      # demo model, 8 clients, 2 minutes
     python bench/bench_soak.py -m /path/to/model --clients 32 --minutes 10
@@ -25,7 +28,8 @@ from pathlib import Path
 import httpx
 
 WORDS = "the a house river small old city people time year day water light green stone road book child".split()
-MIX = (("normal", 80), ("oversized", 5), ("trickled", 5), ("malformed", 5), ("foreign_host", 5))
+WINDOW = 20  # seconds of one phase window
+MIX = (("normal", 80), ("oversized", 4), ("costly", 4), ("trickled", 4), ("malformed", 4), ("foreign_host", 4))
 
 
 def rss_mib(pid: int) -> float:
@@ -41,12 +45,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def client(url: str, port: int, seed: int, stop: float, record: collections.Counter, latencies: list[float]) -> None:
+def client(
+    url: str,
+    port: int,
+    seed: int,
+    start: float,
+    stop: float,
+    record: collections.Counter,
+    latencies: dict[str, list[float]],
+) -> None:
+    """Send requests until ``stop``: normal ones only in baseline windows, the MIX in the others."""
     rng = random.Random(seed)
     kinds, weights = zip(*MIX)
     with httpx.Client(base_url=url, timeout=60) as http:
-        while time.monotonic() < stop:
-            kind = rng.choices(kinds, weights)[0]
+        while (now := time.monotonic()) < stop:
+            phase = "baseline" if int((now - start) / WINDOW) % 5 == 0 else "mixed"
+            kind = "normal" if phase == "baseline" else rng.choices(kinds, weights)[0]
             text = " ".join(rng.choices(WORDS, k=rng.randint(3, 12)))  # every request a new text
             body = {"text": text, "src": "en", "tgt": "fr", "max_new_tokens": 16}
             start = time.perf_counter()
@@ -54,9 +68,12 @@ def client(url: str, port: int, seed: int, stop: float, record: collections.Coun
                 if kind == "normal":
                     r = http.post("/translate", json=body)
                     if r.status_code == 200:
-                        latencies.append(time.perf_counter() - start)
+                        latencies[phase].append(time.perf_counter() - start)
                 elif kind == "oversized":
                     r = http.post("/translate", content=iter([b"x" * 65536] * 16))  # chunked, 1 MB
+                elif kind == "costly":
+                    costly = {"texts": [text] * 64, "src": "en", "tgt": "fr", "beam_size": 16, "max_new_tokens": 20000}
+                    r = http.post("/translate", json=costly)
                 elif kind == "malformed":
                     r = http.post("/translate", content=b'{"text": "oops', headers={"content-type": "application/json"})
                 elif kind == "foreign_host":
@@ -119,11 +136,11 @@ def main() -> None:
             time.sleep(0.2)
 
         record: collections.Counter = collections.Counter()
-        latencies: list[float] = []
+        latencies: dict[str, list[float]] = {"baseline": [], "mixed": []}
         start = time.monotonic()
         stop = start + 60 * args.minutes
         threads = [
-            threading.Thread(target=client, args=(url, port, seed, stop, record, latencies))
+            threading.Thread(target=client, args=(url, port, seed, start, stop, record, latencies))
             for seed in range(args.clients)
         ]
         for t in threads:
@@ -137,12 +154,20 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=60)
 
-    total = sum(record.values())
-    latencies.sort()
+    total = sum(record.values()) + len(latencies["baseline"])
     print(f"{args.clients} clients, {elapsed:.0f} s, {total} requests: {total / elapsed:.1f} requests/s")
-    if latencies:
-        p50, p99 = latencies[len(latencies) // 2], latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-        print(f"normal requests: {len(latencies)} translated, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+    percentiles = {}
+    for phase, values in latencies.items():
+        values.sort()
+        if values:
+            p50, p99 = values[len(values) // 2], values[min(len(values) - 1, int(len(values) * 0.99))]
+            percentiles[phase] = p50, p99
+            print(
+                f"normal requests, {phase:8}: {len(values)} translated, p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms"
+            )
+    if len(percentiles) == 2:
+        (b50, b99), (m50, m99) = percentiles["baseline"], percentiles["mixed"]
+        print(f"with hostile requests / without: p50 {m50 / b50:.2f}x, p99 {m99 / b99:.2f}x")
     for (kind, status), count in sorted(record.items(), key=str):
         print(f"  {kind:13} {status!s:>18}: {count}")
     first, middle, last = samples[0], samples[len(samples) // 2], samples[-1]
@@ -150,6 +175,9 @@ def main() -> None:
         f"server RSS: start {first[1]:.0f} MiB, middle ({middle[0]:.0f} s) {middle[1]:.0f} MiB, "
         f"end ({last[0]:.0f} s) {last[1]:.0f} MiB, max {max(s[1] for s in samples):.0f} MiB"
     )
+    minutes = (last[0] - middle[0]) / 60
+    if minutes > 0:
+        print(f"RSS growth over the second half: {(last[1] - middle[1]) / minutes:+.1f} MiB/min")
 
 
 if __name__ == "__main__":
