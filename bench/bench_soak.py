@@ -63,12 +63,12 @@ def client(
             kind = "normal" if phase == "baseline" else rng.choices(kinds, weights)[0]
             text = " ".join(rng.choices(WORDS, k=rng.randint(3, 12)))  # every request a new text
             body = {"text": text, "src": "en", "tgt": "fr", "max_new_tokens": 16}
-            start = time.perf_counter()
+            sent = time.perf_counter()
             try:
                 if kind == "normal":
                     r = http.post("/translate", json=body)
                     if r.status_code == 200:
-                        latencies[phase].append(time.perf_counter() - start)
+                        latencies[phase].append(time.perf_counter() - sent)
                 elif kind == "oversized":
                     r = http.post("/translate", content=iter([b"x" * 65536] * 16))  # chunked, 1 MB
                 elif kind == "costly":
