@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-import torch
 
 from m2m100.model.cache import DecoderCache
 from m2m100.serving.limits import RequestLimits
