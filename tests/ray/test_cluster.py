@@ -209,6 +209,11 @@ def test_resume_continues_an_interrupted_run(
     assert not output.with_name("out.txt.m2m100-ray").exists()
 
 
+def test_a_pool_larger_than_the_cluster_is_refused(cluster: str, text_input: Path) -> None:
+    code, _, err = run([text_input, "-s", "fr", "-t", "de", "--ray", cluster, "--workers", "3"])
+    assert code == 2 and "m2m100: error: --workers 3 x --cpus-per-worker 1 needs 3 CPUs, the cluster has 2" in err
+
+
 def test_a_worker_killed_mid_run_loses_and_repeats_nothing(
     cluster: str, text_input: Path, text_expected: bytes, tmp_path: Path
 ) -> None:

@@ -36,17 +36,22 @@ class ShardFolder:
     def __init__(self, output: Path) -> None:
         self.output = output
         self.path = output.with_name(output.name + SUFFIX)
+        self.record: dict[str, Any] | None = None  # of a new run, until its first shard is written
 
     def shard_path(self, shard: int) -> Path:
         return self.path / f"{shard:08d}.out"
 
     def create(self, settings: dict[str, Any], inputs: list[dict[str, Any]], shard_lines: int) -> None:
-        """Start a new run: an empty folder with its record (an older folder is removed)."""
+        """Start a new run: the folder and its record are made with the first shard written, so
+        that a run that fails before it (no cluster at the address ...) leaves nothing behind."""
         if self.path.exists():
             shutil.rmtree(self.path)
-        self.path.mkdir()
-        record = {"version": VERSION, "settings": settings, "inputs": inputs, "shard_lines": shard_lines}
-        _write_atomically(self.path / MANIFEST, json.dumps(record, indent=1).encode("utf-8"))
+        self.record = {
+            "version": VERSION,
+            "settings": settings,
+            "inputs": inputs,
+            "shard_lines": shard_lines,
+        }
 
     def load(self, settings: dict[str, Any], inputs: list[dict[str, Any]]) -> int:
         """Check that the interrupted run had these inputs and settings; returns its shard size.
@@ -86,10 +91,18 @@ class ShardFolder:
         return found
 
     def write(self, shard: int, data: bytes) -> None:
+        if self.record is not None:
+            self.path.mkdir()
+            _write_atomically(self.path / MANIFEST, json.dumps(self.record, indent=1).encode("utf-8"))
+            self.record = None
         _write_atomically(self.shard_path(shard), data)
 
     def merge(self, shards: int) -> None:
         """Join shards 0 .. shards-1 into the output, then remove the folder."""
+        if self.record is not None:  # an empty input: no shard, no folder
+            self.record = None
+            self.output.write_bytes(b"")
+            return
         temporary = self.output.with_name(self.output.name + ".tmp")
         with open(temporary, "wb") as out:
             for shard in range(shards):

@@ -251,7 +251,7 @@ def parquet_lines(path: str) -> Iterator[translate.InputLine]:
     for batch in table.iter_batches(columns=columns):
         for row in batch.to_pylist():
             number += 1
-            where = f"{path}:row {number}"
+            where = f"{path}:{number}"  # as a line of a text file: the 1-based row
             text = row["text"]
             if not isinstance(text, str):
                 raise CLIError(f'{where}: "text" must be a string, got {text!r}')

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 
 import ray
@@ -23,6 +24,20 @@ def is_address(address: str) -> bool:
         return True
     host, _, port = address.rpartition(":")
     return bool(host) and port.isdigit()
+
+
+def check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Open (and close) a TCP connection to the head at ``address``: ``ray.init`` waits minutes
+    for a head that does not answer, this says so at once.
+
+    Raises:
+        ConnectionError: nothing accepts connections there.
+    """
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as err:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({err})") from err
 
 
 @contextlib.contextmanager
@@ -47,6 +62,8 @@ def connect(address: str, *, num_cpus: int | None = None, num_gpus: int | None =
     if ray.is_initialized():
         raise ValueError("this process is already connected to a Ray cluster; call ray.shutdown() first")
     local = address == "local"
+    if not local and address != "auto":
+        check_reachable(address)
     try:
         ray.init(
             address=address,
