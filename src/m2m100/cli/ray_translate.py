@@ -115,10 +115,9 @@ def cmd_translate_ray(args: argparse.Namespace) -> int:
     codes, total = validate(files, args)  # every line of the files read once before any work
     check_languages({**codes, **options}, known)
     folder = ShardFolder(output) if output is not None else None
-    settings, inputs = translate.run_settings(args), input_identity(files)
     shard_lines = args.shard_lines or DEFAULT_SHARD_LINES
     if folder is not None and args.resume:
-        recorded = folder.load(settings, inputs)
+        recorded = folder.load(translate.run_settings(args), input_identity(files))
         if args.shard_lines not in (None, recorded):
             raise CLIError(
                 f"--resume: --shard-lines was {recorded} in the interrupted run, now {args.shard_lines}; "
@@ -127,7 +126,7 @@ def cmd_translate_ray(args: argparse.Namespace) -> int:
             )
         shard_lines = recorded
     elif folder is not None:
-        folder.create(settings, inputs, shard_lines)
+        folder.create(translate.run_settings(args), input_identity(files), shard_lines)
     shards = Shards(total, shard_lines, sink=folder.write if folder is not None else InOrder(sys.stdout.buffer))
     if folder is not None and total is not None:
         shards.written |= folder.done(shards.size)
