@@ -35,31 +35,51 @@ def demo_lines(count: int, seed: int) -> list[str]:
     return random.Random(seed).choices(texts, k=count)
 
 
-class MemoryWatch:
-    """Peak RSS (MiB) of the process ``pid`` and of Ray's actor processes, sampled until stopped."""
+class Watch:
+    """Peak RSS (MiB) and CPU seconds of the process ``pid`` and of its Ray actor processes,
+    sampled every 0.2 s until stopped."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.main = 0.0
-        self.actors: dict[int, float] = {}
+        self.rss: dict[int, float] = {}
+        self.cpu: dict[int, float] = {}
+        self.actors: set[int] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         while not self.stop.wait(0.2):
-            self.main = max(self.main, rss_mib(self.pid))
+            self._sample(self.pid)
             for entry in Path("/proc").iterdir():
-                if (
-                    entry.name.isdigit()
-                    and _cmdline(entry).startswith("ray::MapWorker")
-                    and descends_from(int(entry.name), self.pid)
-                ):
-                    self.actors[int(entry.name)] = max(self.actors.get(int(entry.name), 0.0), rss_mib(int(entry.name)))
+                if not entry.name.isdigit():
+                    continue
+                pid = int(entry.name)
+                if pid not in self.actors and _cmdline(entry).startswith("ray::MapWorker"):
+                    if descends_from(pid, self.pid):
+                        self.actors.add(pid)
+                if pid in self.actors:
+                    self._sample(pid)
+
+    def _sample(self, pid: int) -> None:
+        rss, cpu = usage(pid)
+        if rss:
+            self.rss[pid] = max(self.rss.get(pid, 0.0), rss)
+            self.cpu[pid] = max(self.cpu.get(pid, 0.0), cpu)
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join()
+
+    def work_cpu(self) -> float:
+        """CPU seconds of the processes that translate: the actors, else the command itself."""
+        return sum(self.cpu[p] for p in self.actors) if self.actors else self.cpu.get(self.pid, 0.0)
+
+    def memory(self) -> str:
+        if not self.actors:
+            return f"{self.rss.get(self.pid, 0.0):.0f} MiB"
+        peak = max(self.rss[p] for p in self.actors)
+        return f"{peak:.0f} MiB per actor, driver {self.rss.get(self.pid, 0.0):.0f} MiB"
 
 
 def descends_from(pid: int, ancestor: int) -> bool:
@@ -83,22 +103,23 @@ def _cmdline(entry: Path) -> str:
         return ""
 
 
-def rss_mib(pid: int) -> float:
+def usage(pid: int) -> tuple[float, float]:
+    """RSS (MiB) and CPU seconds (user + system) of a live process; zeros when it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+        status = Path(f"/proc/{pid}/status").read_text()
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     except OSError:
-        pass
-    return 0.0
+        return 0.0, 0.0
+    rss = next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), 0.0)
+    return rss, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run(command: list[str]) -> tuple[float, MemoryWatch]:
-    """Run ``command``; its wall time and the memory it used."""
+def run(command: list[str]) -> tuple[float, Watch]:
+    """Run ``command``; its wall time, and the memory and CPU time it used."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    watch = MemoryWatch(process.pid)
+    watch = Watch(process.pid)
     _, err = process.communicate()
     elapsed = time.perf_counter() - start
     watch.close()
@@ -137,30 +158,28 @@ def main() -> None:
 
     print(
         f"{len(lines)} lines {args.src_lang} -> {args.tgt_lang}, beam {args.beam_size}, "
-        f"{args.quantize or 'float32'}, model {args.model or 'demo'}; {os.cpu_count()} CPUs, 1 thread per worker"
+        f"{args.quantize or 'float32'}, model {args.model or 'demo'}; {os.cpu_count()} CPUs, 1 thread per worker; "
+        f"load average {os.getloadavg()[0]:.1f} at the start"
     )
-    print("| system | whole run (s) | lines/s | start (s) | lines/s after start | vs single | RSS per process "
-          "| lines equal |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
-    reference = None
-    single_rate = None
+    print("| system | whole run (s) | lines/s | start (s) | lines/s after start | vs single | translation CPU (s) "
+          "| lines per CPU-second | RSS | lines equal |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    reference: list[str] = []
+    single = 0.0
     for name, extra in systems.items():
         out = folder / f"{len(extra)}.txt"
         whole, watch = run([*base, *extra, str(folder / "all.txt"), "-o", str(out)])
-        start, _ = run([*base, *extra, str(folder / "one.txt"), "-o", str(folder / "start.txt")])
+        start, first = run([*base, *extra, str(folder / "one.txt"), "-o", str(folder / "start.txt")])
         rate = (len(lines) - 1) / max(whole - start, 1e-9)
-        single_rate = single_rate or rate
+        single = single or rate
+        # CPU seconds of the translation alone: the whole run's, less a one-line run's (imports, model loads).
+        cpu = watch.work_cpu() - first.work_cpu()
         translated = out.read_text(encoding="utf-8").splitlines()
         reference = reference or translated
         equal = sum(a == b for a, b in zip(translated, reference))
-        memory = (
-            f"{max(watch.actors.values()):.0f} MiB per actor ({len(watch.actors)} seen), driver {watch.main:.0f} MiB"
-            if watch.actors
-            else f"{watch.main:.0f} MiB"
-        )
         print(
-            f"| {name} | {whole:.1f} | {len(lines) / whole:.1f} | {start:.1f} | {rate:.1f} | "
-            f"{rate / single_rate:.2f}x | {memory} | {equal}/{len(lines)} |"
+            f"| {name} | {whole:.1f} | {len(lines) / whole:.1f} | {start:.1f} | {rate:.1f} | {rate / single:.2f}x | "
+            f"{cpu:.1f} | {(len(lines) - 1) / max(cpu, 1e-9):.1f} | {watch.memory()} | {equal}/{len(lines)} |"
         )
 
 

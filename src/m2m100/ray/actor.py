@@ -19,6 +19,7 @@ import numpy as np
 import ray
 import torch
 
+from m2m100.runtime import tune_malloc
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class BatchTranslator:
         max_new_tokens: longest translation in tokens (default: the Translator's, from each
             input's own length).
         num_threads: torch threads of the actor (default: the CPUs Ray assigned to it, so that
-            actors sharing a node do not oversubscribe its cores).
+            actors sharing a node do not oversubscribe its cores). In an actor, malloc is also
+            tuned as the ``m2m100`` command tunes it (:func:`m2m100.runtime.tune_malloc`).
         text_column: the column to translate.
         output_column: the column the translations go to.
         generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size ...).
@@ -78,6 +80,8 @@ class BatchTranslator:
         threads = num_threads if num_threads is not None else assigned_cpus()
         if threads is not None:
             torch.set_num_threads(threads)
+        if in_actor():
+            tune_malloc()  # an actor's process exists for this model: the application's choice is ours
         self.translator = Translator(
             model,
             device=device,
@@ -136,6 +140,11 @@ def assigned_cpus() -> int | None:
         return None
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU")
     return None if cpus is None else max(1, int(cpus))
+
+
+def in_actor() -> bool:
+    """Whether the caller runs in a Ray actor (not in a driver, nor outside Ray)."""
+    return ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None
 
 
 def _column(batch: dict[str, np.ndarray], name: str, length: int) -> list[Any]:
