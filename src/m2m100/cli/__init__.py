@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from m2m100 import __version__
-from m2m100.cli import convert, demo, evaluate, finetune, info, languages, serve, translate
+from m2m100.cli import convert, demo, evaluate, finetune, info, languages, ray_translate, serve, translate
 from m2m100.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(commands)
+    # translate --ray: its own module, which imports cli/translate (a hook there would be a circle)
+    ray_translate.add_arguments(commands.choices["translate"])
     for command in commands.choices.values():
         command.allow_abbrev = False  # --src must not quietly mean --src-file
     return parser
