@@ -1,135 +1,12 @@
-"""The language codes M2M100 checkpoints know, their English names, and "did you mean" help.
-
-The order of each code list is part of the checkpoint format: the tokenizer gives the i-th code of
-a list the id ``len(vocab.json) + i``, so the lists below must keep fairseq's order exactly.
-"""
+"""Language codes of the checkpoint families, their names, and the "did you mean" help."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
-from types import MappingProxyType
+from collections.abc import Iterable, Sequence
 
-# fmt: off
-M2M100_CODES: tuple[str, ...] = (
-    "af", "am", "ar", "ast", "az", "ba", "be", "bg", "bn", "br", "bs", "ca", "ceb", "cs", "cy", "da",
-    "de", "el", "en", "es", "et", "fa", "ff", "fi", "fr", "fy", "ga", "gd", "gl", "gu", "ha", "he",
-    "hi", "hr", "ht", "hu", "hy", "id", "ig", "ilo", "is", "it", "ja", "jv", "ka", "kk", "km", "kn",
-    "ko", "lb", "lg", "ln", "lo", "lt", "lv", "mg", "mk", "ml", "mn", "mr", "ms", "my", "ne", "nl",
-    "no", "ns", "oc", "or", "pa", "pl", "ps", "pt", "ro", "ru", "sd", "si", "sk", "sl", "so", "sq",
-    "sr", "ss", "su", "sv", "sw", "ta", "th", "tl", "tn", "tr", "uk", "ur", "uz", "vi", "wo", "xh",
-    "yi", "yo", "zh", "zu",
-)
-WMT21_CODES: tuple[str, ...] = ("en", "ha", "is", "ja", "cs", "ru", "zh", "de")
-# fmt: on
-
-LANGUAGE_CODES: Mapping[str, tuple[str, ...]] = MappingProxyType({"m2m100": M2M100_CODES, "wmt21": WMT21_CODES})
-
-# Names follow the M2M100 model card, shortened to the common English name.
-LANGUAGE_NAMES: Mapping[str, str] = MappingProxyType(
-    {
-        "af": "Afrikaans",
-        "am": "Amharic",
-        "ar": "Arabic",
-        "ast": "Asturian",
-        "az": "Azerbaijani",
-        "ba": "Bashkir",
-        "be": "Belarusian",
-        "bg": "Bulgarian",
-        "bn": "Bengali",
-        "br": "Breton",
-        "bs": "Bosnian",
-        "ca": "Catalan",
-        "ceb": "Cebuano",
-        "cs": "Czech",
-        "cy": "Welsh",
-        "da": "Danish",
-        "de": "German",
-        "el": "Greek",
-        "en": "English",
-        "es": "Spanish",
-        "et": "Estonian",
-        "fa": "Persian",
-        "ff": "Fulah",
-        "fi": "Finnish",
-        "fr": "French",
-        "fy": "Western Frisian",
-        "ga": "Irish",
-        "gd": "Scottish Gaelic",
-        "gl": "Galician",
-        "gu": "Gujarati",
-        "ha": "Hausa",
-        "he": "Hebrew",
-        "hi": "Hindi",
-        "hr": "Croatian",
-        "ht": "Haitian Creole",
-        "hu": "Hungarian",
-        "hy": "Armenian",
-        "id": "Indonesian",
-        "ig": "Igbo",
-        "ilo": "Iloko",
-        "is": "Icelandic",
-        "it": "Italian",
-        "ja": "Japanese",
-        "jv": "Javanese",
-        "ka": "Georgian",
-        "kk": "Kazakh",
-        "km": "Khmer",
-        "kn": "Kannada",
-        "ko": "Korean",
-        "lb": "Luxembourgish",
-        "lg": "Ganda",
-        "ln": "Lingala",
-        "lo": "Lao",
-        "lt": "Lithuanian",
-        "lv": "Latvian",
-        "mg": "Malagasy",
-        "mk": "Macedonian",
-        "ml": "Malayalam",
-        "mn": "Mongolian",
-        "mr": "Marathi",
-        "ms": "Malay",
-        "my": "Burmese",
-        "ne": "Nepali",
-        "nl": "Dutch",
-        "no": "Norwegian",
-        "ns": "Northern Sotho",
-        "oc": "Occitan",
-        "or": "Oriya",
-        "pa": "Punjabi",
-        "pl": "Polish",
-        "ps": "Pashto",
-        "pt": "Portuguese",
-        "ro": "Romanian",
-        "ru": "Russian",
-        "sd": "Sindhi",
-        "si": "Sinhala",
-        "sk": "Slovak",
-        "sl": "Slovenian",
-        "so": "Somali",
-        "sq": "Albanian",
-        "sr": "Serbian",
-        "ss": "Swati",
-        "su": "Sundanese",
-        "sv": "Swedish",
-        "sw": "Swahili",
-        "ta": "Tamil",
-        "th": "Thai",
-        "tl": "Tagalog",
-        "tn": "Tswana",
-        "tr": "Turkish",
-        "uk": "Ukrainian",
-        "ur": "Urdu",
-        "uz": "Uzbek",
-        "vi": "Vietnamese",
-        "wo": "Wolof",
-        "xh": "Xhosa",
-        "yi": "Yiddish",
-        "yo": "Yoruba",
-        "zh": "Chinese",
-        "zu": "Zulu",
-    }
-)
+from m2m100.languages.flores import NLLB_NAMES, SCRIPT_NAMES
+from m2m100.languages.m2m100_codes import LANGUAGE_CODES, LANGUAGE_NAMES, M2M100_CODES
 
 
 def language_codes(kind: str = "m2m100") -> tuple[str, ...]:
@@ -137,7 +14,8 @@ def language_codes(kind: str = "m2m100") -> tuple[str, ...]:
 
     Args:
         kind: ``"m2m100"`` (the 100 languages of facebook/m2m100_*) or ``"wmt21"`` (the 8 of
-            facebook/wmt21-dense-24-wide-*).
+            facebook/wmt21-dense-24-wide-*). The NLLB codes are :data:`NLLB_CODES`; an NLLB
+            tokenizer takes its codes from its files, not from a named set.
 
     Returns:
         The codes; the i-th code's language token has id ``len(vocab.json) + i``.
@@ -153,10 +31,11 @@ def language_codes(kind: str = "m2m100") -> tuple[str, ...]:
 
 
 def language_name(code: str) -> str:
-    """Return the English name of a language code, e.g. ``"fr"`` -> ``"French"``.
+    """Return the English name of a language code, e.g. ``"fr"`` -> ``"French"``,
+    ``"zho_Hant"`` -> ``"Chinese (Traditional)"``.
 
     Args:
-        code: A code of ``M2M100_CODES`` (the WMT21 codes are a subset).
+        code: A code of ``M2M100_CODES`` (the WMT21 codes are a subset) or of ``NLLB_CODES``.
 
     Returns:
         The language's English name.
@@ -164,10 +43,35 @@ def language_name(code: str) -> str:
     Raises:
         ValueError: ``code`` is unknown; the message suggests close codes and lists valid ones.
     """
+    if isinstance(code, str) and code in NLLB_NAMES:
+        return NLLB_NAMES[code]
     try:
         return LANGUAGE_NAMES[code]
     except (KeyError, TypeError):
         raise unknown_language_error(code, M2M100_CODES) from None
+
+
+def language_script(code: str) -> str | None:
+    """The script an NLLB code names, e.g. ``"zho_Hant"`` -> ``"Han (Traditional)"``; None for a
+    code without one (the M2M100 codes)."""
+    if code not in NLLB_NAMES:
+        return None
+    script = code.rpartition("_")[2]
+    return SCRIPT_NAMES.get(script, script)
+
+
+def _names(valid: Sequence[str]) -> dict[str, str]:
+    """Lower-case English name -> code for ``valid``; an NLLB name also without its parenthesis
+    ("chinese" for "Chinese (Simplified)", the first code keeping it)."""
+    names: dict[str, str] = {}
+    for c in valid:
+        name = (NLLB_NAMES.get(c) or LANGUAGE_NAMES.get(c) or c).lower()
+        names.setdefault(name, c)
+    for c in valid:
+        name = (NLLB_NAMES.get(c) or "").lower()
+        if " (" in name:
+            names.setdefault(name.partition(" (")[0], c)
+    return names
 
 
 def closest_codes(code: str, valid: Iterable[str], n: int = 3) -> list[str]:
@@ -188,7 +92,7 @@ def closest_codes(code: str, valid: Iterable[str], n: int = 3) -> list[str]:
     if not isinstance(code, str) or n <= 0:
         return []
     typed = code.strip().lower()
-    names = {LANGUAGE_NAMES.get(c, c).lower(): c for c in valid}
+    names = _names(valid)
     found: list[str] = []
     if typed in names:
         found.append(names[typed])
