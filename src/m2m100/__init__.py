@@ -1,4 +1,5 @@
-"""m2m100: a fast, faithful PyTorch implementation of the M2M100 many-to-many translation model."""
+"""m2m100: a fast, faithful PyTorch implementation of the M2M100 many-to-many translation model
+(and of NLLB-200, whose checkpoints are M2M100 models with their own tokenizer)."""
 
 from m2m100.config import M2M100Config
 from m2m100.generation.config import GenerationConfig
@@ -17,13 +18,14 @@ from m2m100.outputs import (
     Seq2SeqLMOutput,
     Seq2SeqModelOutput,
 )
-from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer
+from m2m100.tokenizer import AutoTokenizer, BatchEncoding, M2M100Tokenizer, NllbTokenizer
 from m2m100.translator import Segment, Translation, Translator
 
 __all__ = [
     "AutoTokenizer",
     "BatchEncoding",
     "M2M100Tokenizer",
+    "NllbTokenizer",
     "BaseModelOutput",
     "BaseModelOutputWithPastAndCrossAttentions",
     "DecoderCache",

@@ -1,9 +1,11 @@
 """The tokenizer folder format of transformers 4.57, read and written byte for byte alike.
 
-A folder holds ``vocab.json`` and ``sentencepiece.bpe.model`` (required), ``tokenizer_config.json``
+A folder holds its class's vocabulary files (M2M100: ``vocab.json`` and
+``sentencepiece.bpe.model``; NLLB: ``sentencepiece.bpe.model``), ``tokenizer_config.json``
 (constructor arguments; since transformers 4.34 also ``added_tokens_decoder``), and the legacy
-``special_tokens_map.json`` and ``added_tokens.json``, which are only read when the config has no
-``added_tokens_decoder`` (as in the original facebook/m2m100 repositories).
+``special_tokens_map.json``, ``added_tokens.json`` and ``tokenizer.json`` (of which only the
+``"added_tokens"`` are read), which count only when the config has no ``added_tokens_decoder`` (as
+in the original facebook/m2m100 and facebook/nllb-200 repositories).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ SPM_FILE = "sentencepiece.bpe.model"
 CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_FILE = "special_tokens_map.json"
 ADDED_TOKENS_FILE = "added_tokens.json"
-_HUB_FILES = [VOCAB_FILE, SPM_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE]
+FAST_TOKENIZER_FILE = "tokenizer.json"
+_HUB_FILES = [VOCAB_FILE, SPM_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE, ADDED_TOKENS_FILE, FAST_TOKENIZER_FILE]
 
 # Config keys transformers refreshes from the live tokenizer when saving (it takes every
 # attribute of that name; these are the ones both implementations share).
@@ -42,6 +45,7 @@ _LIVE_KEYS = {
     "mask_token",
     "additional_special_tokens",
     "language_codes",
+    "legacy_behaviour",
     "sp_model_kwargs",
     "num_madeup_words",
     "model_max_length",
@@ -137,31 +141,43 @@ def resolve_folder(
     )
 
 
-def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attributes: Sequence[str]) -> dict[str, Any]:
+def read_init_kwargs(
+    folder: Path,
+    overrides: Mapping[str, Any],
+    special_attributes: Sequence[str],
+    *,
+    class_name: str = "M2M100Tokenizer",
+    required: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """Read a folder's constructor arguments as transformers' ``from_pretrained`` does.
 
     Args:
         folder: The tokenizer folder.
         overrides: The caller's keyword arguments; they win over the saved ones.
         special_attributes: Names of the special-token attributes, additional ones last.
+        class_name: The tokenizer class reading it; a config naming another class is refused
+            (its fast twin, ``NllbTokenizerFast``, is accepted).
+        required: Constructor argument -> file name of the files the class needs (default:
+            M2M100's vocab.json and sentencepiece.bpe.model).
 
     Returns:
         Keyword arguments for the constructor, ``added_tokens_decoder`` included.
 
     Raises:
-        FileNotFoundError: vocab.json or sentencepiece.bpe.model is missing.
+        FileNotFoundError: A required file is missing (the message names it, and says when the
+            folder holds only the fast tokenizer's tokenizer.json).
+        ValueError: A file is malformed, or the config names another tokenizer class.
     """
-    for name in (VOCAB_FILE, SPM_FILE):
+    names = list((required or {"vocab_file": VOCAB_FILE, "spm_file": SPM_FILE}).values())
+    for name in names:
         if not (folder / name).is_file():
-            raise FileNotFoundError(
-                f"{folder / name} is missing: an M2M100 tokenizer folder needs "
-                f"{VOCAB_FILE} and {SPM_FILE} ({CONFIG_FILE} is optional)."
-            )
-    check_vocab(folder / VOCAB_FILE)
+            raise FileNotFoundError(missing_file_message(folder, name, names, class_name))
+    if VOCAB_FILE in names:
+        check_vocab(folder / VOCAB_FILE)
     config = load_object(folder / CONFIG_FILE, "constructor arguments") if (folder / CONFIG_FILE).is_file() else {}
     named = config.get("tokenizer_class")
-    if named not in (None, "M2M100Tokenizer"):
-        raise ValueError(f"{folder / CONFIG_FILE} names a {named}; this package reads M2M100Tokenizer folders only")
+    if named not in (None, class_name, class_name + "Fast"):
+        raise ValueError(f"{folder / CONFIG_FILE} names a {named}, not a {class_name}; load it with AutoTokenizer")
     for key in ("tokenizer_class", "init_inputs", "tokenizer_file", "vocab_file", "spm_file"):
         config.pop(key, None)
     config.update(overrides)
@@ -196,6 +212,8 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
                 if type(index) is not int or index < 0:
                     raise ValueError(f"{folder / ADDED_TOKENS_FILE}: the id of {content!r:.40} is {index!r:.40}")
                 decoder[index] = AddedToken(content, normalized=content not in special, special=content in special)
+        if (folder / FAST_TOKENIZER_FILE).is_file():
+            decoder.update(_fast_added_tokens(folder / FAST_TOKENIZER_FILE))
     config["added_tokens_decoder"] = decoder
     config = _from_json(config)
     # Special tokens take the flags their saved added token has.
@@ -203,6 +221,31 @@ def read_init_kwargs(folder: Path, overrides: Mapping[str, Any], special_attribu
         if by_content and config.get(key) is not None:
             config[key] = by_content.get(str(config[key]), config[key])
     return config
+
+
+def missing_file_message(folder: Path, name: str, names: Sequence[str], class_name: str) -> str:
+    """The one-line error for a tokenizer folder without ``name``, one of the files ``names``."""
+    message = f"{folder / name} is missing: {class_name} needs {' and '.join(names)} in the folder ({CONFIG_FILE} is optional)"
+    if name == SPM_FILE and (folder / FAST_TOKENIZER_FILE).is_file():
+        message += (
+            f"; this folder has only {FAST_TOKENIZER_FILE}, the fast tokenizer's file, which m2m100 does not "
+            f"read: copy {SPM_FILE} from the model's repository"
+        )
+    return message
+
+
+def _fast_added_tokens(path: Path) -> dict[int, AddedToken]:
+    """The ``"added_tokens"`` of a fast tokenizer's tokenizer.json, by id: where the original
+    facebook/nllb-200 folders record the ids of their language codes and ``<mask>``.
+
+    Raises:
+        ValueError: the file is not JSON, or its added tokens are malformed (the message names it).
+    """
+    data = load_object(path, "the fast tokenizer")
+    try:
+        return {int(t["id"]): AddedToken.coerce({k: v for k, v in t.items() if k != "id"}) for t in data["added_tokens"]}
+    except (KeyError, AttributeError, TypeError, ValueError) as err:
+        raise ValueError(f'{path}: "added_tokens" should be a list of tokens with ids ({err!r})') from None
 
 
 def _added_tokens_decoder(data: Any, path: Path) -> dict[int, AddedToken]:
@@ -257,26 +300,40 @@ def save_folder(
     added = {c: i for c, i in tokenizer.added_tokens_encoder.items() if i >= tokenizer.vocab_size}
     if added:
         _write_json(added_path, added)
-    vocab_files = save_vocabulary(tokenizer, directory, prefix)
+    vocab_files = tokenizer.save_vocabulary(str(directory), filename_prefix=prefix)
     return (str(config_path), str(special_path), *vocab_files, str(added_path))
 
 
 def save_vocabulary(tokenizer: Any, directory: Path, prefix: str | None) -> tuple[str, str]:
-    """Write vocab.json and the sentencepiece model into an existing folder.
+    """Write vocab.json and the sentencepiece model (M2M100's files) into an existing folder.
 
     Raises:
         OSError: ``directory`` is not a folder.
     """
     if not directory.is_dir():
         raise OSError(f"{directory} should be a directory")
-    vocab_path, spm_path = _named(directory, prefix, VOCAB_FILE), _named(directory, prefix, SPM_FILE)
+    vocab_path = _named(directory, prefix, VOCAB_FILE)
     with open(vocab_path, "w", encoding="utf-8") as f:
         json.dump(tokenizer.encoder, f, indent=2)
-    if not os.path.isfile(tokenizer.spm_file):
+    return str(vocab_path), save_spm(tokenizer, directory, prefix, source=tokenizer.spm_file)
+
+
+def save_spm(tokenizer: Any, directory: Path, prefix: str | None, *, source: str | None = None) -> str:
+    """Write the sentencepiece model into an existing folder: a copy of the file it was read from
+    (``source``, default ``tokenizer.vocab_file``), or its bytes when that file is gone.
+
+    Raises:
+        OSError: ``directory`` is not a folder.
+    """
+    if not directory.is_dir():
+        raise OSError(f"{directory} should be a directory")
+    source = tokenizer.vocab_file if source is None else source
+    spm_path = _named(directory, prefix, SPM_FILE)
+    if not os.path.isfile(source):
         spm_path.write_bytes(tokenizer.sp_model.serialized_model_proto())
-    elif os.path.abspath(tokenizer.spm_file) != os.path.abspath(spm_path):
-        shutil.copyfile(tokenizer.spm_file, spm_path)
-    return str(vocab_path), str(spm_path)
+    elif os.path.abspath(source) != os.path.abspath(spm_path):
+        shutil.copyfile(source, spm_path)
+    return str(spm_path)
 
 
 def _named(directory: Path, prefix: str | None, name: str) -> Path:
