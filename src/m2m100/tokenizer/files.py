@@ -168,16 +168,16 @@ def read_init_kwargs(
             folder holds only the fast tokenizer's tokenizer.json).
         ValueError: A file is malformed, or the config names another tokenizer class.
     """
+    config = load_object(folder / CONFIG_FILE, "constructor arguments") if (folder / CONFIG_FILE).is_file() else {}
+    named = config.get("tokenizer_class")
+    if named not in (None, class_name, class_name + "Fast"):
+        raise ValueError(f"{folder / CONFIG_FILE} names a {named}, not a {class_name}; load it with AutoTokenizer")
     names = list((required or {"vocab_file": VOCAB_FILE, "spm_file": SPM_FILE}).values())
     for name in names:
         if not (folder / name).is_file():
             raise FileNotFoundError(missing_file_message(folder, name, names, class_name))
     if VOCAB_FILE in names:
         check_vocab(folder / VOCAB_FILE)
-    config = load_object(folder / CONFIG_FILE, "constructor arguments") if (folder / CONFIG_FILE).is_file() else {}
-    named = config.get("tokenizer_class")
-    if named not in (None, class_name, class_name + "Fast"):
-        raise ValueError(f"{folder / CONFIG_FILE} names a {named}, not a {class_name}; load it with AutoTokenizer")
     for key in ("tokenizer_class", "init_inputs", "tokenizer_file", "vocab_file", "spm_file"):
         config.pop(key, None)
     config.update(overrides)
@@ -213,7 +213,9 @@ def read_init_kwargs(
                     raise ValueError(f"{folder / ADDED_TOKENS_FILE}: the id of {content!r:.40} is {index!r:.40}")
                 decoder[index] = AddedToken(content, normalized=content not in special, special=content in special)
         if (folder / FAST_TOKENIZER_FILE).is_file():
-            decoder.update(_fast_added_tokens(folder / FAST_TOKENIZER_FILE))
+            fast = _fast_added_tokens(folder / FAST_TOKENIZER_FILE)
+            decoder.update(fast)
+            by_content.update((t.content, t) for t in fast.values())
     config["added_tokens_decoder"] = decoder
     config = _from_json(config)
     # Special tokens take the flags their saved added token has.
