@@ -124,7 +124,11 @@ def write_hub_folder(path: Path, proto: bytes, *, legacy_behaviour: bool | None 
     }
     pieces = spm.SentencePieceProcessor(model_proto=proto).get_piece_size()
     fast = {"version": "1.0", "added_tokens": _added_tokens(pieces, codes)}
-    for name, data in (("tokenizer_config.json", config), ("special_tokens_map.json", special), ("tokenizer.json", fast)):
+    for name, data in (
+        ("tokenizer_config.json", config),
+        ("special_tokens_map.json", special),
+        ("tokenizer.json", fast),
+    ):
         (path / name).write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -162,3 +166,103 @@ NLLB_TEXTS = [
     "xyz_Abcd is not a code",
     "ace_Arab\u00a0ace_Latn\tzul_Latn\n",
 ]
+
+
+# ------------------------------------------------------------------------------ checkpoints
+# facebook/nllb-200-distilled-600M's config.json, key for key; the sizes are the real ones here and
+# made tiny by build_checkpoint.
+NLLB_CONFIG = {
+    "_name_or_path": "facebook/nllb-200-distilled-600M",
+    "activation_dropout": 0.0,
+    "activation_function": "relu",
+    "architectures": ["M2M100ForConditionalGeneration"],
+    "attention_dropout": 0.1,
+    "bos_token_id": 0,
+    "d_model": 1024,
+    "decoder_attention_heads": 16,
+    "decoder_ffn_dim": 4096,
+    "decoder_layerdrop": 0,
+    "decoder_layers": 12,
+    "decoder_start_token_id": 2,
+    "dropout": 0.1,
+    "encoder_attention_heads": 16,
+    "encoder_ffn_dim": 4096,
+    "encoder_layerdrop": 0,
+    "encoder_layers": 12,
+    "eos_token_id": 2,
+    "init_std": 0.02,
+    "is_encoder_decoder": True,
+    "max_length": 200,
+    "max_position_embeddings": 1024,
+    "model_type": "m2m_100",
+    "num_hidden_layers": 12,
+    "pad_token_id": 1,
+    "scale_embedding": True,
+    "torch_dtype": "float32",
+    "transformers_version": "4.21.0.dev0",
+    "use_cache": True,
+    "vocab_size": 256206,
+}
+NLLB_GENERATION_CONFIG = {
+    "_from_model_config": True,
+    "bos_token_id": 0,
+    "decoder_start_token_id": 2,
+    "eos_token_id": 2,
+    "max_length": 200,
+    "pad_token_id": 1,
+    "transformers_version": "4.27.0.dev0",
+}
+TINY_SIZES = {
+    "d_model": 32,
+    "decoder_attention_heads": 4,
+    "decoder_ffn_dim": 64,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 4,
+    "encoder_ffn_dim": 64,
+    "encoder_layers": 2,
+    "num_hidden_layers": 2,
+    "max_position_embeddings": 64,
+}
+
+
+def build_checkpoint(
+    path: Path, proto: bytes, *, seed: int = 1, legacy_behaviour: bool | None = None, **sizes: int
+) -> Path:
+    """A random NLLB-shaped checkpoint at ``path``: the hub tokenizer layout of ``proto``, weights
+    written by transformers, and config.json / generation_config.json with the real files' keys.
+
+    The embedding has two rows more than the tokenizer has tokens, as the real one (256206 for
+    256204). Weights are drawn so that translations differ between inputs and end at varied
+    lengths: the rows of added tokens (language codes, <mask>, the spare rows), which
+    ``skip_special_tokens`` would hide or which have no piece, are made unlikely, and </s> likely
+    in some states.
+
+    Args:
+        path: The folder (created if missing).
+        proto: The sentencepiece model (``pad_spm(train_spm())`` for the real vocabulary size).
+        seed: Seed of the weights.
+        legacy_behaviour: Written into tokenizer_config.json when not None.
+        **sizes: Overrides of ``TINY_SIZES``.
+
+    Returns:
+        ``path``.
+    """
+    import torch
+
+    from tests.checkpoints import build_hf_model
+
+    write_hub_folder(path, proto, legacy_behaviour=legacy_behaviour)
+    pieces = spm.SentencePieceProcessor(model_proto=proto).get_piece_size() + 1
+    config = {**NLLB_CONFIG, **TINY_SIZES, **sizes, "vocab_size": pieces + len(NLLB_CODES) + 1 + 2}
+    keys = {k: v for k, v in config.items() if not k.startswith("_") and k not in ("architectures", "model_type")}
+    model = build_hf_model(seed=seed, std=0.3, **{**keys, "dropout": 0.0, "attention_dropout": 0.0})
+    with torch.no_grad():
+        embedding = model.model.shared.weight  # tied: also the output layer
+        embedding[pieces:] *= 0.1
+        embedding[3] *= 0.1  # <unk>
+        bias = model.model.decoder.layer_norm.bias
+        embedding[2] = 3.0 * embedding[2] + 2.5 * bias / bias.norm()  # </s>
+    model.save_pretrained(path)
+    (path / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    (path / "generation_config.json").write_text(json.dumps(NLLB_GENERATION_CONFIG, indent=2), encoding="utf-8")
+    return path

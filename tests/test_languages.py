@@ -141,4 +141,10 @@ def test_defaults_and_alternatives():
 
 
 def test_iso_language_for_sentence_splitting_and_bleu():
-    assert [iso_language(c) for c in ("zho_Hant", "jpn_Jpan", "ast_Latn", "fr", "xyz")] == ["zh", "ja", "ast", "fr", "xyz"]
+    assert [iso_language(c) for c in ("zho_Hant", "jpn_Jpan", "ast_Latn", "fr", "xyz")] == [
+        "zh",
+        "ja",
+        "ast",
+        "fr",
+        "xyz",
+    ]

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from m2m100.languages import iso_language
+
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"
@@ -96,7 +98,7 @@ def resolve_tokenize(tokenize: str = AUTO, *, tgt: str | None = None) -> tuple[s
         path = spm_model_path(name)
         if path.is_file() and path.stat().st_size > 0:
             return name, None
-    fallback = FALLBACK_TOKENIZERS.get(tgt or "", FALLBACK_TOKENIZER)
+    fallback = FALLBACK_TOKENIZERS.get(iso_language(tgt) if tgt else "", FALLBACK_TOKENIZER)  # zho_Hant is zh
     note = (
         f"the flores200 spm model is not at {spm_model_path('flores200')} (sacrebleu downloads it on "
         f"first use, which needs a network); BLEU uses tokenize={fallback} instead, which gives other "

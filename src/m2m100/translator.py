@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -22,9 +22,9 @@ from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.demo import model_or_demo
-from m2m100.languages import TRAINED_LANGUAGES_KEY, trained_languages, unknown_language_error
+from m2m100.languages import TRAINED_LANGUAGES_KEY, iso_language, resolve_language, trained_languages
 from m2m100.modeling import M2M100ForConditionalGeneration
-from m2m100.tokenizer import M2M100Tokenizer
+from m2m100.tokenizer import AutoTokenizer, MultilingualTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ logger = logging.getLogger(__name__)
 # the Translator, of --max-batch-tokens in the commands that translate, and of the server's batches.
 DEFAULT_MAX_BATCH_TOKENS = 4096
 
-# Scripts written without spaces between sentences: translated parts are joined without one.
+# Scripts written without spaces between sentences: translated parts are joined without one (ISO
+# codes: an NLLB code is looked up by its language's, zho_Hant by zh).
 NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 
@@ -73,7 +74,7 @@ class _Unit:
 
     segment: int  # index of the segment in the current window
     part: int
-    ids: list[int]  # [src_lang] pieces </s>
+    ids: list[int]  # as the tokenizer lays out a source: [src_lang] pieces </s> (NLLB legacy: pieces </s> [src_lang])
     tgt: str
     limit: int | None = None  # max_new_tokens when the caller gave none (see _default_limit)
     output: str | None = None
@@ -88,13 +89,16 @@ class _Pending:
 
     def result(self) -> Translation:
         assert all(p is not None for p in self.parts)  # every part was translated
-        joiner = "" if self.segment.tgt in NO_SPACE_LANGUAGES else " "
+        joiner = "" if iso_language(self.segment.tgt) in NO_SPACE_LANGUAGES else " "
         text = joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
         return Translation(text, self.segment.src, self.segment.tgt)
 
 
 class Translator:
-    """Translate strings with an M2M100 checkpoint.
+    """Translate strings with an M2M100 or NLLB-200 checkpoint.
+
+    Language codes may be given in either spelling (``en`` or ``eng_Latn``): each is resolved to
+    the checkpoint's own code (:meth:`resolve_language`), and results report the codes used.
 
     Args:
         model: a checkpoint folder (model and tokenizer files), a hub id (with huggingface_hub
@@ -116,7 +120,7 @@ class Translator:
         self,
         model: str | os.PathLike[str] | M2M100ForConditionalGeneration | None = None,
         *,
-        tokenizer: M2M100Tokenizer | None = None,
+        tokenizer: MultilingualTokenizer | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         attn_implementation: str | None = None,
@@ -138,7 +142,7 @@ class Translator:
             # problem) and a hub id is fetched once for both the model and the tokenizer.
             assert model is not None  # model_or_demo gave a folder or a hub id
             folder = resolve_checkpoint_dir(model)
-            self.tokenizer = tokenizer or M2M100Tokenizer.from_pretrained(folder)
+            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(folder)
             self.model = M2M100ForConditionalGeneration.from_pretrained(
                 folder, dtype=dtype, device=device, attn_implementation=attn_implementation, quantize=quantize
             )
@@ -147,6 +151,7 @@ class Translator:
         self._languages = trained_languages(
             self.model.config.extra.get(TRAINED_LANGUAGES_KEY), list(self.tokenizer.lang_code_to_id)
         )
+        self._language_set = frozenset(self._languages)
         self.stats = TranslationStats()
         # Longest source the model takes, special tokens included.
         self.max_source_tokens = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
@@ -157,10 +162,19 @@ class Translator:
         trained on (the demo model: 24), else every code its tokenizer knows (100 for M2M100)."""
         return list(self._languages)
 
+    def resolve_language(self, code: str) -> str:
+        """The checkpoint's code for ``code``, given in either spelling: ``en`` is ``eng_Latn``
+        for NLLB, ``eng_Latn`` is ``en`` for M2M100 (see :func:`m2m100.languages.resolve_language`).
+
+        Raises:
+            ValueError: no code of the checkpoint means ``code``; the message names the valid
+                codes and the closest ones.
+        """
+        return code if code in self._language_set else resolve_language(code, self._languages)
+
     def check_language(self, code: str) -> None:
         """Raise a ValueError naming the valid codes (and the closest ones) for an unknown ``code``."""
-        if code not in self._languages:
-            raise unknown_language_error(code, self._languages)
+        self.resolve_language(code)
 
     # public API ----------------------------------------------------------------------------
     def translate(
@@ -277,10 +291,8 @@ class Translator:
                     f"{name}={generate_kwargs[name]!r}: the Translator returns one string per input; "
                     "call model.generate for more"
                 )
-        if src is not None:
-            self.check_language(src)
-        if tgt is not None:
-            self.check_language(tgt)
+        src = None if src is None else self.resolve_language(src)
+        tgt = None if tgt is None else self.resolve_language(tgt)
         settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
         return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch)
 
@@ -309,6 +321,10 @@ class Translator:
                 if problem is not None:
                     raise ValueError(f"input {read}: {problem}")
                 read += 1
+                # The checkpoint's codes, which the result reports: en is eng_Latn for NLLB.
+                segment = replace(
+                    segment, src=self.resolve_language(segment.src), tgt=self.resolve_language(segment.tgt)
+                )
                 pending = _Pending(segment)
                 parts = self._encode(segment, len(window))
                 if default_limit:
@@ -333,18 +349,17 @@ class Translator:
                 yield pending.result()
 
     def _encode(self, segment: Segment, index: int) -> list[_Unit]:
-        """The units of one segment: none when it is blank, several when it is too long."""
-        self.check_language(segment.src)
-        self.check_language(segment.tgt)
+        """The units of one segment (its codes resolved): none when it is blank, several when it
+        is too long. Each is laid out as the tokenizer lays out a source: the language token and
+        </s> around the pieces, where the checkpoint's tokenizer puts them."""
         text = line_content(segment.text)
         if not text.strip():
             return []
-        lang = self.tokenizer.get_lang_id(segment.src)
-        eos = self.tokenizer.eos_token_id
-        limit = self.max_source_tokens - 2  # the language token and </s>
+        prefix, suffix = self.tokenizer.source_layout(segment.src)
+        limit = self.max_source_tokens - len(prefix) - len(suffix)
         pieces = self._pieces(text)
         chunks = [pieces] if len(pieces) <= limit else self._split(text, segment.src, limit)
-        return [_Unit(index, part, [lang, *chunk, eos], segment.tgt) for part, chunk in enumerate(chunks)]
+        return [_Unit(index, part, [*prefix, *chunk, *suffix], segment.tgt) for part, chunk in enumerate(chunks)]
 
     def _pieces(self, text: str) -> list[int]:
         """Token ids of ``text`` without special tokens (``encode`` would warn about inputs longer
@@ -357,7 +372,7 @@ class Translator:
         """Token ids of the sentences of a long input, packed up to ``limit`` tokens per part; a
         single sentence longer than that is cut at token boundaries (never dropped)."""
         parts: list[list[int]] = []
-        for sentence in sentences(src, text):
+        for sentence in sentences(iso_language(src), text):
             ids = self._pieces(sentence)
             for start in range(0, len(ids), limit):
                 chunk = ids[start : start + limit]

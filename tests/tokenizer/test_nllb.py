@@ -115,7 +115,11 @@ def test_padding_truncation_grid(nllb_folders, layout):
     grid = itertools.product(PADDINGS, TRUNCATIONS, [None, 1, 3, 8, 40], [None, 4], [None, "left"])
     for padding, truncation, max_length, multiple, side in grid:
         kwargs = dict(
-            padding=padding, truncation=truncation, max_length=max_length, pad_to_multiple_of=multiple, padding_side=side
+            padding=padding,
+            truncation=truncation,
+            max_length=max_length,
+            pad_to_multiple_of=multiple,
+            padding_side=side,
         )
         for text in (batch, batch[2]):
             assert_same_outcome(lambda: ours(text, **kwargs), lambda: ref(text, **kwargs).data, kwargs)

@@ -15,9 +15,10 @@ from typing import IO, Any
 
 from m2m100.config import M2M100Config
 from m2m100.demo import model_or_demo
-from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, trained_languages, unknown_language_error
+from m2m100.languages import TRAINED_LANGUAGES_KEY, language_codes, resolve_language, trained_languages
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import QUANTIZATIONS
+from m2m100.tokenizer import tokenizer_languages
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS
 
 EXIT_USAGE = 2
@@ -126,25 +127,54 @@ def resolve_model(args: argparse.Namespace) -> str:
 
 
 def model_languages(model: str) -> list[str]:
-    """The languages a checkpoint translates, read from its config.json alone (no weights), so
-    that an unknown code stops a command before the model is loaded. A model that declares none
-    (or one not on disk yet, such as a hub id) is taken to know every M2M100 code; the loaded
-    Translator checks again with its tokenizer."""
+    """The languages a checkpoint translates, read from its config.json and tokenizer files (no
+    weights), so that an unknown code stops a command before the model is loaded. A model that
+    declares none (or one not on disk yet, such as a hub id) is taken to know every code of its
+    tokenizer (M2M100's when it cannot be read); the loaded Translator checks again."""
     path = Path(model)
     if not (path / "config.json").is_file():
         return list(language_codes("m2m100"))
     try:
+        known = tokenizer_languages(path)
         declared = M2M100Config.from_pretrained(path).extra.get(TRAINED_LANGUAGES_KEY)
-        return trained_languages(declared, language_codes("m2m100"))
+        return trained_languages(declared, known)
     except (ValueError, OSError):
         return list(language_codes("m2m100"))  # the load reports what is wrong with the folder
 
 
 def check_languages(codes: dict[str, str], valid: Sequence[str]) -> None:
-    """Stop on the first code (mapped to where it was given) that is not in ``valid``."""
+    """Stop on the first code (mapped to where it was given) that no code of ``valid`` means
+    (either spelling is accepted: see :func:`m2m100.languages.resolve_language`)."""
     for code, where in codes.items():
-        if code not in valid:
-            raise CLIError(f"{where}: {unknown_language_error(code, valid)}", EXIT_USAGE)
+        try:
+            resolve_language(code, valid)
+        except ValueError as err:
+            raise CLIError(f"{where}: {err}", EXIT_USAGE) from err
+
+
+class ModelCodes:
+    """The loaded model's code for each language code a command is given, in either spelling
+    (``en`` is ``eng_Latn`` for NLLB, ``eng_Latn`` is ``en`` for M2M100), each resolved once; a
+    code the model spells otherwise is said once on stderr, with where it was first given."""
+
+    def __init__(self, valid: Sequence[str]) -> None:
+        self.valid = list(valid)
+        self._used: dict[str, str] = {}
+
+    def __call__(self, code: str, where: str) -> str:
+        """The model's code for ``code``, given at ``where`` (an option or a "file:line").
+
+        Raises:
+            CLIError: (usage) no code of the model means ``code``.
+        """
+        if code not in self._used:
+            try:
+                self._used[code] = resolve_language(code, self.valid)
+            except ValueError as err:
+                raise CLIError(f"{where}: {err}", EXIT_USAGE) from err
+            if self._used[code] != code:
+                print(f"m2m100: {where}: {code} is {self._used[code]} for this model", file=sys.stderr)
+        return self._used[code]
 
 
 def check_placement_options(args: argparse.Namespace) -> None:

@@ -8,8 +8,10 @@ from typing import Any
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.cli.common import EXIT_USAGE, CLIError, add_model_argument, resolve_model
 from m2m100.config import M2M100Config
-from m2m100.languages import LANGUAGE_NAMES, TRAINED_LANGUAGES_KEY, language_codes, trained_languages
-from m2m100.tokenizer import M2M100Tokenizer
+from m2m100.languages import NLLB_CODES, TRAINED_LANGUAGES_KEY, language_codes, language_name, trained_languages
+from m2m100.tokenizer import AutoTokenizer
+
+CODE_SETS = ("m2m100", "wmt21", "nllb")
 
 
 def add_parser(commands: Any) -> None:
@@ -18,9 +20,9 @@ def add_parser(commands: Any) -> None:
     add_model_argument(p)
     p.add_argument(
         "--codes",
-        choices=("m2m100", "wmt21"),
+        choices=CODE_SETS,
         default=None,
-        help="list a checkpoint family's code set instead of a model's languages",
+        help="list a checkpoint family's code set instead of a model's languages (nllb: NLLB-200's 202)",
     )
     p.set_defaults(func=cmd_languages)
 
@@ -29,11 +31,11 @@ def cmd_languages(args: argparse.Namespace) -> int:
     if args.codes is not None:
         if args.model is not None:
             raise CLIError("give -m/--model (the languages of a model) or --codes (a code set), not both", EXIT_USAGE)
-        codes = list(language_codes(args.codes))
+        codes = list(NLLB_CODES if args.codes == "nllb" else language_codes(args.codes))
     else:
         codes = loaded_languages(resolve_model(args))
     for code in codes:
-        print(f"{code}\t{LANGUAGE_NAMES.get(code, code)}")
+        print(f"{code}\t{language_name(code, default=code)}")
     return 0
 
 
@@ -41,7 +43,7 @@ def loaded_languages(model: str) -> list[str]:
     """The languages of a model as its tokenizer and config say (no weights are read)."""
     try:
         folder = resolve_checkpoint_dir(model)
-        known = list(M2M100Tokenizer.from_pretrained(folder).lang_code_to_id)
+        known = list(AutoTokenizer.from_pretrained(folder).lang_code_to_id)
         return trained_languages(M2M100Config.from_pretrained(folder).extra.get(TRAINED_LANGUAGES_KEY), known)
     except (FileNotFoundError, ValueError, OSError) as err:
         raise CLIError(f"cannot read the model {model}: {err}") from err

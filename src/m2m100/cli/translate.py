@@ -22,6 +22,7 @@ from typing import IO, Any
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
+    ModelCodes,
     add_language_arguments,
     add_model_argument,
     add_model_options,
@@ -96,22 +97,25 @@ def cmd_translate(args: argparse.Namespace) -> int:
         check_same_run(record, progress.settings, progress.inputs)
 
     translator = load_translator(args, Translator)
-    check_languages(codes, translator.languages)
+    model_code = ModelCodes(translator.languages)  # en -> eng_Latn for NLLB, said once on stderr
+    for code, where in codes.items():
+        model_code(code, where)
 
     lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
     skip = 0  # input lines whose translations the output already holds
     if record is not None:
         assert output is not None and progress is not None
         skip = resume_point(output, record, progress, lines, all(is_regular(p) for p in args.files or ["-"]))
-    pending: deque[InputLine] = deque()  # read and sent to the translator, not yet written
+    # Read and sent to the translator, not yet written; with the model's codes of its direction.
+    pending: deque[tuple[InputLine, str, str]] = deque()
 
     def segments() -> Iterator[Segment]:
         for line in lines:
-            src, tgt = line_direction(line, args.src, args.tgt)
-            check_languages(
-                {src: f"{line.source}:{line.number}", tgt: f"{line.source}:{line.number}"}, translator.languages
-            )  # stdin is checked only here
-            pending.append(line)
+            where = f"{line.source}:{line.number}"
+            src, tgt = (
+                model_code(code, where) for code in line_direction(line, args.src, args.tgt)
+            )  # stdin: only here
+            pending.append((line, src, tgt))
             yield Segment(line.text, src, tgt)
 
     total = count_lines(args.files)
@@ -136,10 +140,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
             segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
         )
         for translation in stream:
-            line = pending.popleft()
-            out.write(
-                format_output(line, translation, args.format, *line_direction(line, args.src, args.tgt)).encode("utf-8")
-            )
+            line, src, tgt = pending.popleft()
+            out.write(format_output(line, translation, args.format, src, tgt).encode("utf-8"))
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())

@@ -30,24 +30,29 @@ def language_codes(kind: str = "m2m100") -> tuple[str, ...]:
         raise ValueError(f"Unknown language code set {kind!r}; valid: {valid}.") from None
 
 
-def language_name(code: str) -> str:
+def language_name(code: str, default: str | None = None) -> str:
     """Return the English name of a language code, e.g. ``"fr"`` -> ``"French"``,
     ``"zho_Hant"`` -> ``"Chinese (Traditional)"``.
 
     Args:
         code: A code of ``M2M100_CODES`` (the WMT21 codes are a subset) or of ``NLLB_CODES``.
+        default: Returned for an unknown code (e.g. a language a fine-tuning run added) instead
+            of raising.
 
     Returns:
         The language's English name.
 
     Raises:
-        ValueError: ``code`` is unknown; the message suggests close codes and lists valid ones.
+        ValueError: ``code`` is unknown and no ``default`` is given; the message suggests close
+            codes and lists valid ones.
     """
     if isinstance(code, str) and code in NLLB_NAMES:
         return NLLB_NAMES[code]
     try:
         return LANGUAGE_NAMES[code]
     except (KeyError, TypeError):
+        if default is not None:
+            return default
         raise unknown_language_error(code, M2M100_CODES) from None
 
 

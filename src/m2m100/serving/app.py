@@ -4,7 +4,9 @@ Endpoints:
     ``POST /translate``: ``{"text": "..."}`` or ``{"texts": [...]}`` with ``src``, ``tgt`` and
         optional ``beam_size``, ``max_new_tokens`` (at most ``max_new_tokens_limit``). Answers ``{"translations": [...], "model",
         "src", "tgt"}``, always a list in the order of the input; a ``"text"`` request also gets
-        ``"translation"``, the one string.
+        ``"translation"``, the one string. ``src``/``tgt`` may be ISO or NLLB codes (``en``,
+        ``eng_Latn``); the answer's are the model's codes used, and ``requested_src``/``requested_tgt``
+        say what was asked when it differs.
     ``GET /languages``: the codes the model translates, with their English names; which model
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
@@ -43,7 +45,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
-from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
@@ -90,7 +91,6 @@ class ServiceState:
     """What the app knows at run time (``app.state.service``)."""
 
     translator: Translator | None = None  # set once loaded
-    languages: frozenset = frozenset()  # its codes, for the checks on the event loop
     info: ModelInfo | None = None  # what GET /languages answers, set with translator
     limits: RequestLimits | None = None  # set with translator
     load_error: BaseException | None = None
@@ -153,8 +153,10 @@ def _schemas() -> Any:
         )
         text: StrictStr | None = Field(None, description="one text (the answer also has `translation`)")
         texts: list[StrictStr] | None = Field(None, description="several texts, translated independently")
-        src: StrictStr = Field(description="source language code, e.g. en (GET /languages lists them)")
-        tgt: StrictStr = Field(description="target language code, e.g. fr")
+        src: StrictStr = Field(
+            description="source language code, e.g. en or eng_Latn (GET /languages lists the model's codes)"
+        )
+        tgt: StrictStr = Field(description="target language code, e.g. fr or fra_Latn")
         beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
@@ -179,12 +181,17 @@ def _schemas() -> Any:
         translations: list[str] = Field(description="one translation per input text, in order")
         translation: str | None = Field(None, description='the translation, for a "text" request')
         model: str
-        src: str
-        tgt: str
+        src: str = Field(description="the model's source code used, e.g. eng_Latn for a request's en (NLLB)")
+        tgt: str = Field(description="the model's target code used")
+        requested_src: str | None = Field(None, description="the request's src, when the model spells it otherwise")
+        requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
 
     class Language(BaseModel):
         code: str
         name: str = Field(description="English name")
+        iso: str | None = Field(
+            None, description="the ISO 639 code that means it for src and tgt (en for eng_Latn), if the code is not one"
+        )
 
     class LanguagesResponse(BaseModel):
         model: str = Field(description="the checkpoint being served")
@@ -266,7 +273,7 @@ def create_app(
             if on_load_error is not None:
                 on_load_error(err)
             return
-        state.translator, state.languages, state.info = translator, frozenset(translator.languages), info
+        state.translator, state.info = translator, info
         state.limits = limits
         metrics.loaded.set(1)
         logger.info("model %s loaded in %.1f s", translator.name, time.perf_counter() - start)
@@ -386,11 +393,12 @@ def create_app(
         chars = sum(len(t) for t in texts)
         if chars > settings.max_chars:
             raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
+        used = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
         for name in ("src", "tgt"):
-            code = getattr(body, name)
-            if code not in state.languages:
-                message = unknown_language_error(code, translator.languages)
-                raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
+            try:
+                used[name] = translator.resolve_language(getattr(body, name))
+            except ValueError as message:
+                raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages) from None
         assert state.limits is not None  # set with the translator
         try:
             cost = state.limits.check(
@@ -403,7 +411,7 @@ def create_app(
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
         settings_ = Settings(body.beam_size, body.max_new_tokens)
-        job = Job(texts, body.src, body.tgt, settings_, work=cost.work, memory=cost.memory)
+        job = Job(texts, used["src"], used["tgt"], settings_, work=cost.work, memory=cost.memory)
         try:
             translations = (
                 await _unless_disconnected(
@@ -425,7 +433,8 @@ def create_app(
         except Exception as err:  # logged by the batcher, with its traceback
             raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
-        answer = {"translations": translations, "model": translator.name, "src": body.src, "tgt": body.tgt}
+        answer = {"translations": translations, "model": translator.name, **used}
+        answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
             answer["translation"] = translations[0]
         return answer
@@ -433,6 +442,7 @@ def create_app(
     @app.get(
         "/languages",
         response_model=schemas.LanguagesResponse,
+        response_model_exclude_none=True,  # "iso" only where the code is not an ISO one
         responses={503: {"description": "the model is loading, or could not be loaded"}},
     )
     async def languages() -> ModelInfo:

@@ -8,13 +8,18 @@ from pathlib import Path
 from typing import TypedDict
 
 from m2m100.demo import demo_knows, is_demo_model
-from m2m100.languages import LANGUAGE_NAMES
+from m2m100.languages import iso_language, language_name, resolve_language
+from m2m100.tokenizer import NllbTokenizer
 from m2m100.translator import Translator
 
 
-class Language(TypedDict):
+class _Named(TypedDict):
     code: str
     name: str  # in English; the code itself for a code without a known name
+
+
+class Language(_Named, total=False):
+    iso: str  # the ISO 639 code that means it (en for eng_Latn), when the code is not one itself
 
 
 class ModelInfo(TypedDict):
@@ -31,10 +36,24 @@ def model_info(translator: Translator) -> ModelInfo:
     codes = translator.languages
     folder = translator.model.name_or_path  # where it was loaded from (for a hub id, the download)
     demo = bool(folder) and is_demo_model(Path(folder))
-    description = demo_knows(len(codes)) if demo else f"M2M100 translation checkpoint, {len(codes)} languages"
+    family = "NLLB-200" if isinstance(translator.tokenizer, NllbTokenizer) else "M2M100"
+    description = demo_knows(len(codes)) if demo else f"{family} translation checkpoint, {len(codes)} languages"
     return {
         "model": translator.name,
         "demo": demo,
         "description": description,
-        "languages": [{"code": c, "name": LANGUAGE_NAMES.get(c, c)} for c in codes],
+        "languages": [_language(c, codes) for c in codes],
     }
+
+
+def _language(code: str, codes: list[str]) -> Language:
+    """A language of ``codes``, with the ISO code that means it for this model when ``code`` is
+    not one itself (``zh`` means zho_Hans, so zho_Hant has none)."""
+    entry: Language = {"code": code, "name": language_name(code, default=code)}
+    iso = iso_language(code)
+    try:
+        if iso != code and resolve_language(iso, codes) == code:
+            entry["iso"] = iso
+    except ValueError:  # a code without an ISO one, e.g. one a fine-tuning run added
+        pass
+    return entry

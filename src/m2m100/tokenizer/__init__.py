@@ -13,7 +13,7 @@ out as special tokens, folders, pickling), ``base`` (special and added tokens, d
 """
 
 from m2m100.tokenizer.added_tokens import AddedToken
-from m2m100.tokenizer.auto import AutoTokenizer, tokenizer_class
+from m2m100.tokenizer.auto import AutoTokenizer, tokenizer_class, tokenizer_languages
 from m2m100.tokenizer.encoding import BatchEncoding
 from m2m100.tokenizer.m2m100 import M2M100Tokenizer
 from m2m100.tokenizer.multilingual import MultilingualTokenizer
@@ -27,4 +27,5 @@ __all__ = [
     "MultilingualTokenizer",
     "NllbTokenizer",
     "tokenizer_class",
+    "tokenizer_languages",
 ]

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from m2m100.languages import language_codes
 from m2m100.tokenizer import files
 from m2m100.tokenizer.m2m100 import M2M100Tokenizer
 from m2m100.tokenizer.multilingual import MultilingualTokenizer
@@ -41,7 +42,11 @@ def tokenizer_class(folder: str | os.PathLike) -> type[MultilingualTokenizer]:
     """
     folder = Path(folder)
     config_path = folder / files.CONFIG_FILE
-    named = files.load_object(config_path, "constructor arguments").get("tokenizer_class") if config_path.is_file() else None
+    named = (
+        files.load_object(config_path, "constructor arguments").get("tokenizer_class")
+        if config_path.is_file()
+        else None
+    )
     if named is not None:
         if named not in TOKENIZER_CLASSES:
             valid = ", ".join(TOKENIZER_CLASSES)
@@ -54,6 +59,22 @@ def tokenizer_class(folder: str | os.PathLike) -> type[MultilingualTokenizer]:
             f'NllbTokenizer.from_pretrained or add a {files.CONFIG_FILE} with "tokenizer_class": "NllbTokenizer"'
         )
     return M2M100Tokenizer
+
+
+def tokenizer_languages(folder: str | os.PathLike) -> list[str]:
+    """The language codes a folder's tokenizer has tokens for, in id order: for M2M100 read from
+    tokenizer_config.json alone (its ``language_codes`` set), for NLLB from the loaded tokenizer
+    (its added tokens decide, fine-tuned additions included).
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`tokenizer_class` and ``from_pretrained``.
+    """
+    cls = tokenizer_class(folder)
+    if cls is M2M100Tokenizer:
+        path = Path(folder) / files.CONFIG_FILE
+        config = files.load_object(path, "constructor arguments") if path.is_file() else {}
+        return list(language_codes(config.get("language_codes", "m2m100")))
+    return list(cls.from_pretrained(folder).lang_code_to_id)
 
 
 class AutoTokenizer:

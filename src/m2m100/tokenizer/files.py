@@ -245,7 +245,9 @@ def _fast_added_tokens(path: Path) -> dict[int, AddedToken]:
     """
     data = load_object(path, "the fast tokenizer")
     try:
-        return {int(t["id"]): AddedToken.coerce({k: v for k, v in t.items() if k != "id"}) for t in data["added_tokens"]}
+        return {
+            int(t["id"]): AddedToken.coerce({k: v for k, v in t.items() if k != "id"}) for t in data["added_tokens"]
+        }
     except (KeyError, AttributeError, TypeError, ValueError) as err:
         raise ValueError(f'{path}: "added_tokens" should be a list of tokens with ids ({err!r})') from None
 

@@ -32,6 +32,7 @@ class MultilingualTokenizer(SlowTokenizer):
     vocab_files_names: dict[str, str] = {}  # constructor argument -> file name, in argument order
     sp_model: sentencepiece.SentencePieceProcessor
     sp_model_kwargs: dict[str, Any]
+    init_kwargs: dict[str, Any]  # the constructor's arguments, saved back by save_pretrained
     prefix_tokens: list[int]
     suffix_tokens: list[int]
     # prepare_seq2seq_batch's default languages (transformers' own, per class).

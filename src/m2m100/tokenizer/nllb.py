@@ -176,6 +176,18 @@ class NllbTokenizer(MultilingualTokenizer):
         """Pieces of the sentencepiece model plus fairseq's offset; without the added tokens."""
         return self.sp_model_size + self.fairseq_offset
 
+    def get_vocab(self) -> dict[str, int]:
+        """Return token -> id for the ids below ``vocab_size``, then the added tokens (as the
+        generic one, with the pieces read in one sentencepiece call: 256k of them one by one take
+        a second, twice per tokenizer load)."""
+        tokens = [""] * self.fairseq_offset + self.sp_model.IdToPiece(list(range(self.sp_model_size)))
+        for index, token in self._added_decoder.items():
+            if index < self.vocab_size:
+                tokens[index] = token.content
+        vocab = dict(zip(tokens, range(self.vocab_size)))  # a repeated token: the last id, the first place
+        vocab.update(self.added_tokens_encoder)
+        return vocab
+
     def _tokenize(self, text: str) -> list[str]:
         return self.sp_model.encode(text, out_type=str)
 
