@@ -58,6 +58,9 @@ def test_names_and_scripts():
         ("zh-Hant", "zho_Hant", "zh"),  # a script subtag picks another
         ("zh_Hant", "zho_Hant", "zh"),
         ("zho_Hant", "zho_Hant", "zh"),
+        ("zh-cn", "zho_Hans", "zh"),  # Chinese region subtags name a script
+        ("zh-TW", "zho_Hant", "zh"),
+        ("zh_HK", "zho_Hant", "zh"),
         ("yue", "yue_Hant", "zh"),
         ("ar", "arb_Arab", "ar"),
         ("arz_Arab", "arz_Arab", "ar"),  # a variety: its own NLLB code, its macrolanguage in M2M100
@@ -90,7 +93,8 @@ def test_either_spelling_for_either_model(code, nllb, m2m100):
         ("english", NLLB_CODES, "Did you mean 'eng_Latn'"),  # names are suggested, not guessed
         ("french", M2M100_CODES, "Did you mean 'fr'"),
         ("fr_FR", M2M100_CODES, "Did you mean 'fr'"),  # regions are not guessed either
-        ("zh-TW", NLLB_CODES, "Unknown language code 'zh-TW'"),
+        ("pt-BR", NLLB_CODES, "Unknown language code 'pt-BR'"),
+        ("zh-FR", NLLB_CODES, "Unknown language code 'zh-FR'"),
         ("en-Cyrl", NLLB_CODES, "Unknown language code 'en-Cyrl'"),  # no English in Cyrillic
         ("zh", DEMO[:3], "Unknown language code 'zh'. Valid codes: ar, cs, de."),
         ("", NLLB_CODES, "Unknown language code ''"),

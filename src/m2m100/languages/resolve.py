@@ -8,7 +8,9 @@ returns the model's own code: an NLLB model given ``en`` uses ``eng_Latn``, an M
 language key (ISO 639-1, ISO 639-2/B, ISO 639-3, or an NLLB code) with an optional ISO 15924 script
 subtag (``zh-Hant``, ``zh_Hant``), and the key's codes are tried in order: the default first
 (:data:`m2m100.languages.flores.DEFAULTS`), then the alternatives. Names ("french") and region
-subtags ("fr_FR", "zh-TW") are not guessed at: they get the "did you mean" error.
+subtags ("fr_FR", "pt-BR") are not guessed at: they get the "did you mean" error; Chinese's are
+the exception, as they are how a script is usually asked for (``zh-CN``, ``zh-SG``: Simplified;
+``zh-TW``, ``zh-HK``, ``zh-MO``: Traditional).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from collections.abc import Sequence
 from m2m100.languages.flores import ALIASES, DEFAULTS, MACROLANGUAGES, NLLB_CODES, NLLB_ISO
 from m2m100.languages.registry import unknown_language_error
 
-_KEY = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}))?")
+_KEY = re.compile(r"([A-Za-z]{2,3})(?:[-_]([A-Za-z]{4}|[A-Za-z]{2}))?")
+# The Chinese region subtags, by the script they stand for.
+_CHINESE_REGIONS = {"CN": "Hans", "SG": "Hans", "TW": "Hant", "HK": "Hant", "MO": "Hant"}
 
 
 @functools.cache
@@ -65,6 +69,10 @@ def candidates(code: str) -> list[str]:
     if match is not None:
         lang, script = match.group(1).lower(), match.group(2)
         keys = [lang] + ([ALIASES[lang]] if lang in ALIASES else [])
+        if script is not None and len(script) == 2:  # a region: only Chinese's name a script
+            script = _CHINESE_REGIONS.get(script.upper()) if "zh" in keys or "zho" in keys else None
+            if script is None:
+                return found
         nllb = [c for key in keys for c in _groups().get(key, ())]
         if script is not None:
             nllb = [c for c in nllb if c.endswith("_" + script.title())]
