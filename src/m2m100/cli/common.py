@@ -238,11 +238,12 @@ def add_model_argument(p: argparse.ArgumentParser, *, help: str = "the model") -
 def add_language_arguments(p: Any, *, aliases: bool = False, required: bool = False) -> None:
     """``-s/--src-lang`` and ``-t/--tgt-lang``, the spelling of a language in every command;
     ``aliases`` keeps the older ``--src``/``--tgt`` of ``translate`` working, unlisted."""
+    # Either spelling: an ISO code (fr) or an NLLB one (fra_Latn), mapped to the model's.
     p.add_argument(
-        "-s", "--src-lang", dest="src", required=required, metavar="CODE", help="source language code, e.g. fr"
+        "-s", "--src-lang", dest="src", required=required, metavar="CODE", help="source language, e.g. fr or fra_Latn"
     )
     p.add_argument(
-        "-t", "--tgt-lang", dest="tgt", required=required, metavar="CODE", help="target language code, e.g. de"
+        "-t", "--tgt-lang", dest="tgt", required=required, metavar="CODE", help="target language, e.g. de or deu_Latn"
     )
     if aliases:
         p.add_argument("--src", dest="src", help=argparse.SUPPRESS)
