@@ -4,6 +4,7 @@ between ISO and NLLB spellings for M2M100 and NLLB models."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from transformers.models.m2m_100.tokenization_m2m_100 import FAIRSEQ_LANGUAGE_CODES as M2M100_FAIRSEQ
@@ -152,3 +153,10 @@ def test_iso_language_for_sentence_splitting_and_bleu():
         "fr",
         "xyz",
     ]
+
+
+def test_the_readme_table_of_defaults_is_the_registry():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \| `(\w+)` [^|]+\| (.*) \|$", readme, re.M)
+    table = {key: (default, *re.findall(r"`(\w+)`", rest)) for key, default, rest in rows}
+    assert table == {key: nllb_codes_for(key) for key in DEFAULTS if len(key) == 2}

@@ -130,6 +130,12 @@ class M2M100Tokenizer(MultilingualTokenizer):
         """
         return files.save_vocabulary(self, Path(save_directory), filename_prefix)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Pickled before lang_code_to_id became a read-only view of _lang_code_to_id.
+        if "lang_code_to_id" in state:
+            state["_lang_code_to_id"] = state.pop("lang_code_to_id")
+        super().__setstate__(state)
+
     def __repr__(self) -> str:
         return (
             f"M2M100Tokenizer(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
