@@ -21,6 +21,7 @@ from m2m100.documents.spans import Region, SpanWriter, decode_text, entity_encod
 LINE_END = re.compile(r"\r\n|\r|\n")
 CUE_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<\d[\d:.]*>|\{\\[^{}]*\}")
 DASH = re.compile(r"-+[ \t]*")
+TIMESTAMP = re.compile(r"\d+[:：]\d{1,2}[:：]\d{1,2}[,.，．]\d{1,3}")
 
 
 def read_srt(data: bytes) -> ReadResult:
@@ -45,6 +46,13 @@ def read_srt(data: bytes) -> ReadResult:
         raise DocumentError(f"a timing that cannot be read: {err}") from err
     regions: list[Region] = []
     for match, cue in zip(srt.SRT_REGEX.finditer(source), cues):
+        after = source[match.end(3) : match.end(3) + 1]
+        if not all(TIMESTAMP.fullmatch(match.group(g)) for g in (2, 3)) or after not in ("", " ", "\t", "\r", "\n"):
+            timing = source[match.start(2) : source.find("\n", match.start(2))].strip()
+            raise DocumentError(
+                f"line {line_of(source, match.start(2))}: broken timing {timing[:60]!r}; "
+                "expected 'HH:MM:SS,mmm --> HH:MM:SS,mmm'"
+            )
         if cue.end < cue.start:
             raise DocumentError(
                 f"line {line_of(source, match.start(2))}: the cue ends ({match.group(3)}) before it starts "
