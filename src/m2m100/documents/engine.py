@@ -111,7 +111,8 @@ def translate_blocks(
             for run in block_runs:
                 out.extend(range(position, run.start))
                 if run.text:
-                    translated = _rewrap(run, [answers[id(run)].strip()], tgt)
+                    edges = (run.start > plan.start, run.stop < plan.stop)
+                    translated = _rewrap(run, [answers[id(run)].strip()], tgt, edges)
                     out.extend([*([run.lead] if run.lead else []), *translated, *([run.trail] if run.trail else [])])
                 else:
                     out.extend(range(run.start, run.stop))
@@ -275,11 +276,13 @@ def _runs(plan: _Plan) -> list[_Plan]:
 # ------------------------------------------------------------------------------------------
 # Line breaks
 # ------------------------------------------------------------------------------------------
-def _rewrap(plan: _Plan, items: list[Item], tgt: str) -> list[Item]:
+def _rewrap(plan: _Plan, items: list[Item], tgt: str, edges: tuple[bool, bool] = (False, False)) -> list[Item]:
     """``items`` (a translation, without the white space at its ends) with the plan's BREAK parts
     put back: each replaces the space nearest to the fraction of the text at which it stood (a
-    language written without spaces is cut between characters). A break that finds no place is
-    left out, and its lines join: a word is never cut in two in a language with spaces."""
+    language written without spaces is cut between characters). Where no space is left, a break
+    goes where the text meets a kept part (a tag), so that a subtitle keeps its number of lines;
+    else it is left out and its lines join: a word is never cut in two in a language with spaces.
+    ``edges``: whether kept parts stand before and after ``items`` (a run between tags)."""
     if not plan.breaks:
         return items
     texts = [(k, item) for k, item in enumerate(items) if isinstance(item, str)]
@@ -287,6 +290,7 @@ def _rewrap(plan: _Plan, items: list[Item], tgt: str) -> list[Item]:
     spaced = tgt not in NO_SPACE_LANGUAGES or any(" " in item for _, item in texts)
     # Where a line may start: (item, offset of the cut, characters before it, characters replaced).
     candidates: list[tuple[int, int, int, int]] = []
+    boundaries: list[tuple[int, int, int, int]] = []  # text next to a kept part: nothing replaced
     seen = 0
     for k, item in texts:
         for offset, ch in enumerate(item):
@@ -294,19 +298,24 @@ def _rewrap(plan: _Plan, items: list[Item], tgt: str) -> list[Item]:
                 candidates.append((k, offset, seen + offset, 1))
             elif not spaced and seen + offset > 0:
                 candidates.append((k, offset, seen + offset, 0))
+        if item and not item[0].isspace() and (isinstance(items[k - 1], int) if k else edges[0]):
+            boundaries.append((k, 0, seen, 0))
         seen += len(item)
+        if item and not item[-1].isspace() and (isinstance(items[k + 1], int) if k + 1 < len(items) else edges[1]):
+            boundaries.append((k, len(item), seen, 0))
     last = texts[-1][0] if texts else -1
 
     def usable(candidate: tuple[int, int, int, int]) -> bool:
         k, offset, _, width = candidate
         line = str(items[k])[offset + width :]
-        if not line.strip() and k == last:
+        if not line.strip() and k == last and not (edges[1] and offset + width == len(str(items[k]))):
             return False  # nothing would follow the break
         return plan.block.line_start_ok is None or plan.block.line_start_ok(line)
 
     wheres = [c[2] for c in candidates]
     cuts: dict[int, list[tuple[int, int, int]]] = {}  # item -> (offset, width, break part)
     low = 0  # candidates before it are taken or behind the last cut
+    floor = -1  # characters before the last cut
     for index, at in plan.breaks:
         target = at * length / max(plan.length, 1)
         right = max(bisect.bisect_left(wheres, target), low)
@@ -315,13 +324,19 @@ def _rewrap(plan: _Plan, items: list[Item], tgt: str) -> list[Item]:
             left -= 1
         while right < len(candidates) and not usable(candidates[right]):
             right += 1
-        options = [i for i in (left, right) if low <= i < len(candidates)]
+        options = [candidates[i] for i in (left, right) if low <= i < len(candidates)]
+        if not options:
+            options = [c for c in boundaries if c[2] > floor and usable(c)]
         if not options:
             continue
-        best = min(options, key=lambda i: abs(candidates[i][2] - target))
-        k, offset, _, width = candidates[best]
+        best = min(options, key=lambda c: abs(c[2] - target))
+        k, offset, floor, width = best
         cuts.setdefault(k, []).append((offset, width, index))
-        low = best + 1
+        if best in candidates:
+            low = candidates.index(best) + 1
+        else:
+            boundaries.remove(best)
+            low = bisect.bisect_right(wheres, floor)
     out: list[Item] = []
     for k, piece in enumerate(items):
         if k not in cuts:
