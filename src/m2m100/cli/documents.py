@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from m2m100.cli.common import (
+    EXIT_INTERRUPTED,
     EXIT_USAGE,
     CLIError,
     check_inputs,
@@ -118,6 +119,8 @@ def cmd_translate_document(args: argparse.Namespace) -> int:
             max_new_tokens=args.max_new_tokens,
             on_batch=on_batch,
         )
+    except KeyboardInterrupt:
+        raise CLIError("interrupted; nothing was written (a document is written whole)", EXIT_INTERRUPTED) from None
     finally:
         if bar is not None:
             bar.close()

@@ -67,8 +67,8 @@ def translate_document(
             raise ValueError(f"format= is needed for a document given as bytes; formats: {', '.join(FORMATS)}")
     else:
         name = os.fspath(document)
-        data = Path(name).read_bytes()
         format = format or _format_of(name).name
+        data = Path(name).read_bytes()
     try:
         read = read_document(data, format, overwrite=overwrite)
     except DocumentError as err:

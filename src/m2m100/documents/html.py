@@ -95,11 +95,13 @@ class _Walk:
         self.opaque_depth = 0
         self.opaque_start = 0
         self.opaque_inline = False
+        self.broken = False  # in text that is markup the tokenizer could not read
 
     def run(
         self, events: list[tuple[str, int, str, list[tuple[str, str | None]], str]], ends: list[int]
     ) -> list[Region]:
         for (kind, start, tag, attrs, text), end in zip(events, ends):
+            self.broken = self.broken and kind == "data"
             if self.opaque is not None:
                 self._inside_opaque(kind, start, tag, end)
                 continue
@@ -124,8 +126,11 @@ class _Walk:
             elif kind == "data":
                 raw = self.source[start:end]
                 parts = text_parts(raw, start, html.unescape)
-                if "".join((p.raw or "") if p.kind is Kind.BREAK else p.text for p in parts) != text:
-                    # The span holds something the tokenizer dropped: keep it as it is.
+                # Markup the tokenizer gave up on (an unclosed comment at the end) comes as text
+                # starting with "<", and the rest of it as more text: kept as it is.
+                self.broken = self.broken or raw.startswith("<")
+                if self.broken or "".join((p.raw or "") if p.kind is Kind.BREAK else p.text for p in parts) != text:
+                    # Or a span that holds something the tokenizer dropped: keep it too.
                     self.parts.append(Part(Kind.ATOM, "", raw, where=(start, end)))
                 else:
                     self.parts.extend(parts)
