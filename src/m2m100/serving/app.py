@@ -7,6 +7,8 @@ Endpoints:
         ``"translation"``, the one string.
     ``GET /languages``: the codes the model translates, with their English names; which model
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
+    ``POST /translate/document``: a file in the body, the translated file in the answer (see
+        :mod:`m2m100.serving.documents`).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.
@@ -43,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
 from m2m100.languages import unknown_language_error
+from m2m100.serving import documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
@@ -73,6 +76,8 @@ class ServerSettings:
     max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
     max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
+    max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
+    max_document_chars: int = 200_000  # characters of text of one document; more get 413
 
     @property
     def max_body_bytes(self) -> int:
@@ -417,6 +422,10 @@ def create_app(
         if body.text is not None:
             answer["translation"] = translations[0]
         return answer
+
+    documents.register(
+        app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
+    )
 
     @app.get(
         "/languages",
