@@ -119,3 +119,8 @@ def test_upper_case_everywhere_but_the_non_text() -> None:
     ):
         assert kept in out
     assert 'title="MERCREDI"' in out and 'alt="VENDREDI"' in out and "<title>JANVIER &amp; FÉVRIER</title>" in out
+
+
+def test_a_po_file_without_a_header_gets_none() -> None:
+    data = b'# notes\nmsgid "mardi"\nmsgstr ""\n\nmsgid "lundi"\nmsgstr "Montag"\n'
+    assert translated("po", data, Identity()) == data.replace(b'msgstr ""', b'msgstr "mardi"')

@@ -42,6 +42,8 @@ def read_po(data: bytes, *, overwrite: bool = False) -> ReadResult:
         line = re.search(r"line (\d+)", message)
         where = f"line {line.group(1)}: " if line else ""
         raise DocumentError(f"{where}not a valid PO file ({message})") from err
+    first = re.search(r"^msgid\s.*\n(.*)", text, re.M)
+    header = first is not None and first.group(0).startswith('msgid ""') and first.group(1).startswith("msgstr")
     forms = _plural_forms(catalogue.metadata.get("Plural-Forms", ""))
     blocks: list[Block] = []
     targets: list[tuple[Any, int | None]] = []  # (entry, plural form or None) of each block
@@ -67,7 +69,13 @@ def read_po(data: bytes, *, overwrite: bool = False) -> ReadResult:
                 entry.msgstr = text
             else:
                 entry.msgstr_plural[form] = text
-        return str(catalogue).encode(encoding)
+        out = str(catalogue)
+        if not header:  # polib writes an empty header entry all the same: not into a file that had none
+            empty = 'msgid ""\nmsgstr ""\n\n'
+            at = out.find(empty)
+            out = out[:at] + out[at + len(empty) :] if at >= 0 else out
+            out = out[2:] if not catalogue.header and out.startswith("#\n") else out
+        return out.encode(encoding)
 
     entries = sum(1 for e in catalogue if not e.obsolete)
     return ReadResult(blocks, write, {"entries": entries, "to translate": len({id(e) for e, _ in targets})})
