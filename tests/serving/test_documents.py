@@ -15,11 +15,14 @@ from tests.documents.samples import document
 from tests.serving.test_server import start_server
 
 LIMITS = ["--max-document-bytes", "60000", "--max-document-chars", "2000", "--max-texts", "4"]
+KEY = "a-document-key-0123456789"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    server = start_server(model_path(), tmp_path_factory.mktemp("server") / "server.log", *LIMITS)
+    folder = tmp_path_factory.mktemp("server")
+    (folder / "keys").write_text(f"documents:{KEY}\n", encoding="utf-8")
+    server = start_server(model_path(), folder / "server.log", *LIMITS, "--api-keys", folder / "keys")
     yield server
     assert server.stop() == 0, server.output()
 
@@ -29,8 +32,9 @@ def demo() -> Translator:
     return Translator(device="cpu")
 
 
-def post(server, body: bytes, **query: object) -> httpx.Response:
-    return httpx.post(server.url + "/translate/document", params=query, content=body, timeout=120)
+def post(server, body: bytes, key: str = KEY, **query: object) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {key}"}
+    return httpx.post(server.url + "/translate/document", params=query, content=body, headers=headers, timeout=120)
 
 
 def error_of(response: httpx.Response, status: int, kind: str) -> str:
@@ -90,8 +94,16 @@ def test_bad_requests_and_documents(server) -> None:
         post(server, b"<p>mardi</p>" * 500, src="fr", tgt="de", format="html"), 413, "too_many_chars"
     )
     error_of(post(server, b"<p>x</p>", src="fr", tgt="de", format="html", beam_size=0), 422, "invalid_request")
+    # Documents need the API key, as texts do.
+    error_of(
+        post(server, b"<p>mardi</p>", key="not-the-key-0123456789", src="fr", tgt="de", format="html"),
+        401,
+        "unauthorized",
+    )
     # The text endpoint is as it was.
-    answer = httpx.post(server.url + "/translate", json={"text": "mardi", "src": "fr", "tgt": "de"}, timeout=60).json()
+    headers = {"Authorization": f"Bearer {KEY}"}
+    body = {"text": "mardi", "src": "fr", "tgt": "de"}
+    answer = httpx.post(server.url + "/translate", json=body, headers=headers, timeout=60).json()
     assert answer["translation"] == "Dienstag"
 
 

@@ -317,7 +317,12 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(Guard, settings=network, rejected=lambda kind: metrics.errors.labels(kind).inc())
+    app.add_middleware(
+        Guard,
+        settings=network,
+        protected=frozenset({"/translate", documents.PATH}),
+        rejected=lambda kind: metrics.errors.labels(kind).inc(),
+    )
     page = _static("index.html")
 
     @app.exception_handler(ServiceError)
