@@ -33,6 +33,15 @@ OPTIONAL = (
     "starlette",
     "flash_attn",
     "ray",
+    # the [documents] extra's parsers (lxml comes with python-docx)
+    "markdown_it",
+    "mdit_py_plugins",
+    "docx",
+    "pptx",
+    "polib",
+    "srt",
+    "webvtt",
+    "lxml",
 )
 # fairseq pickles its arguments as an argparse.Namespace: the safe load has to allow that class.
 ARGPARSE_OUTSIDE_CLI = {"m2m100.fairseq"}
@@ -49,6 +58,7 @@ LAYERS = (
     ("m2m100.generation",),
     ("m2m100.modeling",),
     ("m2m100.translator", "m2m100.fairseq", "m2m100.evaluation"),
+    ("m2m100.documents",),
     ("m2m100.training", "m2m100.serving", "m2m100.demo", "m2m100.ray"),
     ("m2m100.cli",),
 )

@@ -83,6 +83,18 @@ def add_parser(commands: Any) -> None:
         help="characters of one request's texts together; more are answered 413",
     )
     p.add_argument(
+        "--max-document-bytes",
+        type=positive_int,
+        default=defaults.max_document_bytes,
+        help="size of a file sent to /translate/document; more are answered 413",
+    )
+    p.add_argument(
+        "--max-document-chars",
+        type=positive_int,
+        default=defaults.max_document_chars,
+        help="characters of text of one document; more are answered 413",
+    )
+    p.add_argument(
         "--max-new-tokens-limit",
         type=positive_int,
         default=None,
@@ -201,6 +213,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_batch_work=args.max_batch_work,
         memory_budget_mib=args.memory_budget,
         request_timeout=args.request_timeout,
+        max_document_bytes=args.max_document_bytes,
+        max_document_chars=args.max_document_chars,
     )
 
     def load() -> Translator:

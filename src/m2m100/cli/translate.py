@@ -1,4 +1,5 @@
-"""``m2m100 translate``: translate lines of files or stdin, N lines in, N lines out, in order.
+"""``m2m100 translate``: translate lines of files or stdin, N lines in, N lines out, in order
+(a document, such as page.html or talk.srt, goes to :mod:`m2m100.cli.documents`).
 
 Plain lines, or ``--format jsonl`` objects that may carry their own ``src``/``tgt``. Every input
 file is read once before any translation, so that a bad line or an unknown language stops the
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from m2m100.cli import documents
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
@@ -37,6 +39,7 @@ from m2m100.cli.common import (
     resolve_model,
 )
 from m2m100.cli.resume import OPTIONS, Progress, check_same_run, input_identity, load_record, truncate_lines
+from m2m100.documents import FORMATS
 from m2m100.translator import Segment, Translator, text_problem
 
 
@@ -53,9 +56,10 @@ def add_parser(commands: Any) -> None:
     p.add_argument("-o", "--output", help="output file (default: stdout)")
     p.add_argument(
         "--format",
-        choices=("text", "jsonl"),
-        default="text",
-        help='text: a line a segment; jsonl: {"id", "text", "src", "tgt"} objects',
+        choices=(*documents.LINE_FORMATS, *FORMATS),
+        default=None,
+        help='text (the default): a line a segment; jsonl: {"id", "text", "src", "tgt"} objects; '
+        f"a document, with its structure kept: {', '.join(FORMATS)} (default: from the FILE's extension)",
     )
     add_model_options(p)
     p.add_argument(
@@ -68,10 +72,14 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    documents.add_arguments(p)
     p.set_defaults(func=cmd_translate)
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    if documents.is_document(args):
+        return documents.cmd_translate_document(args)
+    args.format = args.format or "text"
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)

@@ -9,6 +9,8 @@ Endpoints:
         say what was asked when it differs.
     ``GET /languages``: the codes the model translates, with their English names; which model
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
+    ``POST /translate/document``: a file in the body, the translated file in the answer (see
+        :mod:`m2m100.serving.documents`).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.
@@ -45,6 +47,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
+from m2m100.serving import documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
@@ -78,6 +81,8 @@ class ServerSettings:
         4096  # estimated decoding memory of one batch (beyond the weights); a request over it gets 413
     )
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
+    max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
+    max_document_chars: int = 200_000  # characters of text of one document; more get 413
 
     @property
     def max_body_bytes(self) -> int:
@@ -324,7 +329,12 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(Guard, settings=network, rejected=lambda kind: metrics.errors.labels(kind).inc())
+    app.add_middleware(
+        Guard,
+        settings=network,
+        protected=frozenset({"/translate", documents.PATH}),
+        rejected=lambda kind: metrics.errors.labels(kind).inc(),
+    )
     page = _static("index.html")
 
     @app.exception_handler(ServiceError)
@@ -438,6 +448,10 @@ def create_app(
         if body.text is not None:
             answer["translation"] = translations[0]
         return answer
+
+    documents.register(
+        app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
+    )
 
     @app.get(
         "/languages",
