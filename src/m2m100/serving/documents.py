@@ -26,7 +26,6 @@ from typing import Any
 from m2m100.documents import FORMATS, DocumentError, MissingDependency, format_named, format_of, read_document
 from m2m100.documents.blocks import Kind
 from m2m100.documents.engine import translate_blocks
-from m2m100.languages import unknown_language_error
 from m2m100.serving.batcher import Closed, Job, QueueFull, Settings
 from m2m100.serving.limits import TooCostly
 from m2m100.serving.security import RejectedRequest, read_body
@@ -103,9 +102,14 @@ def register(
     async def submit(job: Job) -> list[str]:
         assert state.limits is not None  # set with the translator
         try:
-            job.work = state.limits.check(
-                job.texts, job.settings.beam_size, job.settings.max_new_tokens, max_work=settings.max_batch_work
+            cost = state.limits.check(
+                job.texts,
+                job.settings.beam_size,
+                job.settings.max_new_tokens,
+                max_work=settings.max_batch_work,
+                max_memory=settings.memory_budget_mib * 2**20,
             )
+            job.work, job.memory = cost.work, cost.memory
         except TooCostly as err:
             raise error(err.status, err.kind, str(err)) from err
         return list(await state.batcher.submit(job))
@@ -133,10 +137,13 @@ def register(
         """Translate the file in the body, with its structure kept (HTML, XML, Markdown, SRT,
         WebVTT, DOCX, PPTX, PO, XLIFF); the answer is the translated file."""
         translator = ready()
+        used = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
         for name, code in (("src", src), ("tgt", tgt)):
-            if code not in state.languages:
-                message = unknown_language_error(code, translator.languages)
-                raise error(422, "unknown_language", f"{name}: {message}", valid=translator.languages)
+            try:
+                used[name] = translator.resolve_language(code)
+            except ValueError as message:
+                raise error(422, "unknown_language", f"{name}: {message}", valid=translator.languages) from None
+        src, tgt = used["src"], used["tgt"]
         spec = _format(format, filename, error)
         try:
             spec.check_installed()
