@@ -94,6 +94,9 @@ def cmd_translate_ray(args: argparse.Namespace) -> int:
 
     if not cluster.is_address(args.ray):
         raise CLIError(f"--ray: {args.ray!r} is not local, auto, HOST:PORT or ray://HOST:PORT", EXIT_USAGE)
+    args.format = args.format or "text"  # documents (--format html, ...) are translated by one process
+    if args.format not in ("text", "jsonl"):
+        raise CLIError(f"--ray translates lines: --format text or jsonl, not {args.format}", EXIT_USAGE)
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)
