@@ -166,11 +166,15 @@ def test_interrupted_run_resumes_to_the_same_file(full_run, translation_folder, 
         "replace",
         *OPTIONS,
     ]
-    started = start(args)
-    while started.process.poll() is None and not (output.exists() and b"\n" in output.read_bytes()):
-        time.sleep(0.005)
-    started.process.send_signal(signal.SIGINT)
-    code, _, stderr = started.finish()
+    for _ in range(3):  # a loaded machine may let the run finish before the signal: try again
+        output.unlink(missing_ok=True)
+        started = start(args)
+        while started.process.poll() is None and not (output.exists() and b"\n" in output.read_bytes()):
+            time.sleep(0.005)
+        started.process.send_signal(signal.SIGINT)
+        code, _, stderr = started.finish()
+        if code != 0:
+            break
     assert code == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     partial = output.read_bytes()
