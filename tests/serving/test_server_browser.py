@@ -164,7 +164,11 @@ def test_the_api_documentation_renders_offline(server, browser):
     from playwright.sync_api import expect
 
     with local_page(browser, server, "/docs") as page:
-        operations = page.locator(".opblock-summary-path")  # one per operation, as Swagger UI renders them
-        expect(operations.filter(has_text="/translate")).to_be_visible(timeout=60_000)
-        expect(operations.filter(has_text="/languages")).to_be_visible()
-        expect(operations.filter(has_text="/health")).to_be_visible()
+        # One summary per operation, as Swagger UI renders them; matched on the exact path, since
+        # "/translate" is also a prefix of "/translate/document".
+        def operation(path: str):
+            return page.locator(f'.opblock-summary-path[data-path="{path}"]')
+
+        expect(operation("/translate")).to_be_visible(timeout=60_000)
+        expect(operation("/languages")).to_be_visible()
+        expect(operation("/health")).to_be_visible()
