@@ -46,6 +46,23 @@ def random_418m_checkpoint(*, seed: int = 0) -> Path:
     return folder
 
 
+def random_418m_int8_checkpoint() -> Path:
+    """:func:`random_418m_checkpoint` written as an int8 checkpoint (``m2m100 quantize``), built once."""
+    folder = CACHE / "m2m100_418M_random_int8"
+    if (folder / "model.safetensors").is_file():
+        return folder
+    from m2m100.checkpoint import staged_folder
+    from m2m100.modeling import M2M100ForConditionalGeneration
+
+    source = random_418m_checkpoint()
+    model = M2M100ForConditionalGeneration.from_pretrained(source, quantize="int8")
+    with staged_folder(folder) as staging:
+        model.save_pretrained(staging)
+    del model
+    gc.collect()
+    return folder
+
+
 def write_full_size_tokenizer(folder: Path) -> None:
     """A tokenizer folder with the 418M's id layout: 128,004 vocab.json entries, then the 100
     language tokens (CTranslate2's converter needs one; the benchmarks work on ids, so the pieces

@@ -12,9 +12,12 @@ import logging
 import math
 import os
 import re
+import shutil
+import uuid
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,16 @@ DTYPES = {
 }
 
 PathLike = str | os.PathLike
+
+
+def _file_mode() -> int:
+    """The mode ``open()`` gives a new file under this process's umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
 
 
 def resolve_checkpoint_dir(
@@ -548,6 +561,7 @@ def save_state_dict(
             save_file({k: v.contiguous() for k, v in shard.items()}, str(tmp), metadata={"format": "pt"})
         else:
             save_function(shard, str(tmp))
+        os.chmod(tmp, _FILE_MODE)  # safetensors creates its file owner-only; others may read a checkpoint
         os.replace(tmp, path)  # never leave a half-written checkpoint behind
         written.append(path)
     if len(shards) > 1:
@@ -560,3 +574,35 @@ def save_state_dict(
         (folder / index_name).write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(folder / index_name)
     return written
+
+
+def check_output_folder(out: Path, overwrite: bool) -> None:
+    """Refuse to write a checkpoint folder over a file, or over a non-empty folder unless ``overwrite``.
+
+    Raises:
+        FileExistsError: naming the folder and ``--overwrite``.
+    """
+    if (out.exists() and not out.is_dir()) or (out.is_dir() and any(out.iterdir()) and not overwrite):
+        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite (overwrite=True) to replace it")
+
+
+@contextmanager
+def staged_folder(out: Path) -> Iterator[Path]:
+    """A folder beside ``out`` to write a checkpoint into, renamed to ``out`` once the block ends
+    without an error (removed if it raises), so that ``out`` appears complete or not at all; an old
+    ``out`` is removed only once the new one is in place."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    staging.mkdir()  # not mkdtemp: its 0700 mode would stay on the folder
+    try:
+        yield staging
+        if out.is_dir() and any(out.iterdir()):
+            old = staging.with_suffix(".old")
+            os.replace(out, old)
+            os.replace(staging, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, out)  # an empty folder is replaced in one step
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

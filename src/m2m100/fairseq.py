@@ -18,7 +18,6 @@ import os
 import pickle
 import re
 import shutil
-import uuid
 from argparse import Namespace  # the class of the "args" that fairseq pickles into its checkpoints
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from typing import Any
 import sentencepiece
 import torch
 
-from m2m100.checkpoint import DTYPES, load_weights
+from m2m100.checkpoint import DTYPES, check_output_folder, load_weights, staged_folder
 from m2m100.config import M2M100Config
 from m2m100.generation.config import GenerationConfig
 from m2m100.languages import LANGUAGE_CODES
@@ -395,8 +394,7 @@ def convert(
         if not path.is_file():
             raise FileNotFoundError(f"the {what} {path} does not exist")
     out = Path(out)
-    if (out.exists() and not out.is_dir()) or (out.is_dir() and any(out.iterdir()) and not overwrite):
-        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite (overwrite=True) to replace it")
+    check_output_folder(out, overwrite)
     if dtype is not None and dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} is not supported; valid: {', '.join(DTYPES)}")
 
@@ -428,10 +426,7 @@ def convert(
         early_stopping=True,
     )
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    staging.mkdir()  # not mkdtemp: its 0700 mode would stay on the folder
-    try:
+    with staged_folder(out) as staging:
         vocab_json = json.dumps(vocabulary.vocab, ensure_ascii=False, indent=2)
         (staging / "vocab.json").write_text(vocab_json, encoding="utf-8")
         shutil.copyfile(paths["spm model"], staging / "sentencepiece.bpe.model")
@@ -446,10 +441,6 @@ def convert(
         )
         tokenizer.save_pretrained(staging)
         model.save_pretrained(staging)
-        _move_into_place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     done = Conversion(
         out,
         config.encoder_layers,
@@ -481,14 +472,3 @@ def _foreign_pieces(vocabulary: Vocabulary, spm: Path) -> list[str]:
     if foreign:
         logger.warning("%d pieces of dict.txt are not in %s (e.g. %s)", len(foreign), spm, foreign[:5])
     return foreign
-
-
-def _move_into_place(staging: Path, out: Path) -> None:
-    """Rename the finished folder to ``out``; an old ``out`` is removed only once the new one is there."""
-    if out.is_dir() and any(out.iterdir()):
-        old = staging.with_suffix(".old")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(staging, out)  # an empty folder is replaced in one step

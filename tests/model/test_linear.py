@@ -51,8 +51,6 @@ def test_int8_model_stays_close_to_float(tmp_path):
     assert 0 < error < 0.05, error  # quantized (not the same numbers) yet close
     out = int8.generate(input_ids=ids, attention_mask=mask, num_beams=2, max_new_tokens=5, forced_bos_token_id=150)
     assert out.shape[0] == 2 and (out[:, 1] == 150).all()
-    with pytest.raises(ValueError, match="cannot be saved"):
-        int8.save_pretrained(tmp_path / "int8")
     with pytest.raises(ValueError, match="valid: int8"):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int4")
 

@@ -9,6 +9,7 @@ nothing of it.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import torch
 from torch import nn
@@ -52,10 +53,36 @@ class Int8Linear(nn.Module):
     ``torch.ao`` module's forward adds a dtype conversion and Python work to each of the ~100
     calls of a decoding step)."""
 
-    def __init__(self, quantized: DynamicQuantLinear) -> None:
+    def __init__(self, packed: Any, in_features: int, out_features: int) -> None:
         super().__init__()
-        self.in_features, self.out_features = quantized.in_features, quantized.out_features
-        self.packed = quantized._packed_params._packed_params
+        self.in_features, self.out_features = in_features, out_features
+        self.packed = packed
+
+    @classmethod
+    def from_int8(
+        cls, weight: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bias: torch.Tensor | None
+    ) -> Int8Linear:
+        """The layer of an int8 checkpoint: ``weight`` int8 (out x in), one scale and zero point per
+        output row, as :meth:`int8_tensors` gave them; packed as quantizing the float weight was."""
+        out_features, in_features = weight.shape
+        with warnings.catch_warnings():  # torch announces a new quantization API; this one is what 2.x ships
+            warnings.simplefilter("ignore")
+            quantized = torch._make_per_channel_quantized_tensor(weight, scale.double(), zero_point.long(), 0)
+        packed = torch.ops.quantized.linear_prepack(quantized, None if bias is None else bias.float())
+        return cls(packed, in_features, out_features)
+
+    def int8_tensors(self) -> dict[str, torch.Tensor]:
+        """What a checkpoint stores of the layer: ``weight`` (int8), ``weight_scale`` (float64, so
+        that loading packs the same weight), ``weight_zero_point`` and ``bias`` if it has one."""
+        quantized, bias = torch.ops.quantized.linear_unpack(self.packed)
+        tensors = {
+            "weight": quantized.int_repr(),
+            "weight_scale": quantized.q_per_channel_scales(),
+            "weight_zero_point": quantized.q_per_channel_zero_points().to(torch.int32),
+        }
+        if bias is not None:
+            tensors["bias"] = bias.detach()
+        return tensors
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.ops.quantized.linear_dynamic(x, self.packed, True)  # reduce_range, as torch.ao does
@@ -74,7 +101,8 @@ def _int8_linear(weight: torch.Tensor, bias: torch.Tensor | None) -> Int8Linear:
     setattr(float_linear, "qconfig", per_channel_dynamic_qconfig)  # what from_float reads
     with warnings.catch_warnings():  # torch announces a new quantization API; this one is what 2.x ships
         warnings.simplefilter("ignore")
-        return Int8Linear(DynamicQuantLinear.from_float(float_linear))
+        quantized = DynamicQuantLinear.from_float(float_linear)
+    return Int8Linear(quantized._packed_params._packed_params, in_features, out_features)
 
 
 def _cat_bias(layers: tuple[nn.Linear, ...]) -> torch.Tensor | None:

@@ -32,6 +32,13 @@ from m2m100.modeling.loading import (
     materialize,
     resize_rows,
 )
+from m2m100.modeling.quantized import (
+    QUANTIZATION_CONFIG,
+    check_quantization_config,
+    install_int8_layers,
+    is_quantized,
+    quantized_state_dict,
+)
 from m2m100.modeling.stacks import M2M100Decoder, M2M100Encoder, initialize
 
 logger = logging.getLogger(__name__)
@@ -397,6 +404,7 @@ class M2M100PreTrainedModel(nn.Module):
             device, device_map: where the weights go (one device); ``device_map="auto"`` picks
                 CUDA if present. With ``device_map``, ``model.hf_device_map`` says where.
             quantize: "int8" for int8 linear layers on CPU (fast mode: tokens may differ from fp32).
+                A checkpoint saved from such a model (``m2m100 quantize``) loads as int8 without it.
 
         Raises:
             FileNotFoundError: the folder, its config.json or its weights are missing.
@@ -459,6 +467,15 @@ class M2M100PreTrainedModel(nn.Module):
             tensors = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
         elif not bare and not has_prefix:  # the head class reading a bare model
             tensors = {f"model.{k}": v for k, v in tensors.items()}
+        quantized = cfg.extra.get("quantization_config") is not None
+        if quantized:  # an int8 checkpoint: its layers are built from their int8 tensors
+            check_quantization_config(cfg.extra["quantization_config"])
+            if target_device.type != "cpu" or target_dtype != torch.float32:
+                raise ValueError(
+                    f"{source} is an int8 checkpoint, which runs on CPU in float32 only; "
+                    "load the float checkpoint for another device or dtype"
+                )
+            install_int8_layers(model, tensors, source)
         info = checkpoint.load_weights(
             model,
             tensors,
@@ -485,7 +502,9 @@ class M2M100PreTrainedModel(nn.Module):
             model.name_or_path = str(pretrained_model_name_or_path)
         if device_map is not None:  # as transformers: set only when a device map was asked for
             model.hf_device_map = hf_device_map_for(device_map, target_device)
-        if quantize is not None:
+        if quantized:
+            pass  # int8 already, and its layers need no packing
+        elif quantize is not None:
             quantize_int8(model)
         else:
             model.pack_weights()  # CPU only; a no-op elsewhere
@@ -539,11 +558,9 @@ class M2M100PreTrainedModel(nn.Module):
                 ``token``, ``private``, ``commit_message``, ``create_pr``); needs
                 huggingface_hub and a reachable hub, else an OSError says so.
         """
-        if any(isinstance(m, Int8Linear) for m in self.modules()):
-            raise ValueError(
-                "an int8-quantized model cannot be saved as a checkpoint; save the float model "
-                "and pass quantize='int8' when loading it"
-            )
+        quantized = is_quantized(self)
+        if quantized and not safe_serialization:
+            raise ValueError("an int8 model is saved as safetensors only; leave safe_serialization=True")
         folder = Path(save_directory)
         if folder.is_file():
             raise ValueError(f"{folder} is a file; save_pretrained writes into a folder")
@@ -553,14 +570,21 @@ class M2M100PreTrainedModel(nn.Module):
             config.extra.pop("torch_dtype", None)
             config.dtype = str(self.dtype).split(".")[-1]
             config.architectures = [type(self).__name__]
+            if quantized:
+                config.quantization_config = dict(QUANTIZATION_CONFIG)  # how loading knows to read int8 layers
             config.save_pretrained(folder)
             if self.can_generate() and self.generation_config is not None:
                 self.generation_config.save_pretrained(folder)
-            tensors = self.state_dict() if state_dict is None else state_dict
+            if state_dict is not None:
+                tensors = state_dict
+            else:
+                tensors = quantized_state_dict(self) if quantized else self.state_dict()
             tied = [k for k in checkpoint.TIED_EMBEDDING_KEYS if k in tensors]
             tied += [k[len("model.") :] for k in checkpoint.TIED_EMBEDDING_KEYS if k[len("model.") :] in tensors]
             if not self.config.tie_word_embeddings:
                 tied = []  # transformers then expects every embedding name in the file
+            if quantized:
+                tied = [k for k in tied if k != "lm_head.weight"]  # the int8 head is its own matrix
             checkpoint.save_state_dict(
                 tensors,
                 folder,
