@@ -40,7 +40,7 @@ from m2m100.cli.ray_shards import InOrder, ShardFolder, Shards
 from m2m100.cli.resume import input_identity
 from m2m100.config import M2M100Config
 from m2m100.tokenizer import M2M100Tokenizer
-from m2m100.translator import text_problem
+from m2m100.translator import Translation, text_problem
 
 DEFAULT_SHARD_LINES = 1000
 # The columns of the blocks the driver puts into the object store.
@@ -179,7 +179,9 @@ def translate_shards(args: argparse.Namespace, files: list[str], shards: Shards,
                     batch["row"], batch["text"], batch["id"], batch["src"], batch["tgt"], batch["translation"]
                 ):
                     line = translate.InputLine(text, "", 0, id_)
-                    data = translate.format_output(line, translation, args.format, src, tgt).encode("utf-8")
+                    data = translate.format_output(line, Translation(translation, src, tgt), args.format).encode(
+                        "utf-8"
+                    )
                     new += shards.add(int(row), data)
                 if bar is not None:
                     bar.update(new)
