@@ -134,7 +134,8 @@ def test_a_checkpoint_gets_no_demo_notice(page):
 
     expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
     expect(page.locator("#notice")).to_be_hidden()
-    expect(page.locator("#src option")).to_have_count(100)
+    expect(page.locator("#src option")).to_have_count(101)  # and "Detect language"
+    expect(page.locator("#tgt option")).to_have_count(100)
     expect(page.locator("footer")).to_contain_text("(M2M100 translation checkpoint, 100 languages)")
 
 
