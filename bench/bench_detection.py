@@ -141,7 +141,7 @@ def main() -> None:
     parser.add_argument("--per-language", type=int, default=40)
     parser.add_argument("--site", action="append", default=[], help="a site-packages with more candidates")
     parser.add_argument("--candidates", default="py3langid,langdetect,lingua")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds; 0: no translation timing")
     args = parser.parse_args()
     sys.path.extend(args.site)
 
@@ -203,14 +203,21 @@ def main() -> None:
     print()
     for n, (spent, count) in seconds.items():
         print(f"{n}: {1000 * spent / count:.3f} ms per line (one pass over the sample)")
-    cost(texts, args.rounds)
+    if args.rounds:
+        cost(texts, args.rounds)
 
 
 def thresholds(texts: dict[str, list[str]]) -> None:
-    """How py3langid's confidence separates its right answers from its wrong ones (M2M100
-    languages): per threshold, the lines trusted and the accuracy among them."""
+    """How py3langid's confidence separates its right answers from its wrong ones (the M2M100
+    languages it knows): per threshold, the lines trusted and the accuracy among them."""
     detector = LanguageDetector(M2M100_CODES)
-    found = [(d, model_code(lang, M2M100_CODES)) for lang, lines in texts.items() for d in detector.detect(lines)]
+    known = {model_code(label, M2M100_CODES) for label in detector.labels}
+    found = [
+        (d, want)
+        for lang, lines in texts.items()
+        if (want := model_code(lang, M2M100_CODES)) in known
+        for d in detector.detect(lines)
+    ]
     print("\npy3langid's confidence, M2M100 languages: lines at or above a threshold, and their accuracy")
     for threshold in (0.0, 0.3, 0.5, 0.7, 0.9):
         kept = [d.code == want for d, want in found if d.confidence >= threshold]
