@@ -6,7 +6,8 @@ so that a batch holds inputs of similar length (little padding), packed into bat
 ``max_batch_tokens`` source tokens, translated with ``generate`` (one target language per row, so
 one batch may mix directions) and put back in input order. Empty inputs come back empty without a
 model call; an input longer than the model's positions is split into sentences, each translated,
-and the parts joined, never cut.
+and the parts joined, never cut. ``src="auto"`` detects each input's language first, a window of
+inputs at a time (:mod:`m2m100.languages.detection`).
 """
 
 from __future__ import annotations
@@ -308,8 +309,9 @@ class Translator:
                 (by default it is returned unchanged).
 
         Raises:
-            ValueError: an unknown ``src``/``tgt``, a budget below 1 or an option that would give
-                several outputs per input (at the call, before any input is read); an unknown
+            ValueError: an unknown ``src``/``tgt``/``fallback_src``, a budget below 1, a
+                ``min_confidence`` outside 0..1 or an option that would give several outputs per
+                input (at the call, before any input is read); an unknown
                 language of a :class:`Segment`, or a text that is not valid Unicode (a lone
                 surrogate: "input 3: ...", when it is read).
         """
