@@ -129,3 +129,26 @@ def test_resume_after_a_kill(tmp_path: Path):
     code, err = finish(command([source, *options, "--min-confidence", "0.9", "-o", output, "--resume"]))
     assert code == 2
     assert "--resume: --min-confidence was 0.5 in the interrupted run, now 0.9" in error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["page.html"],
+            "m2m100: error: -s auto detects the language of lines (text, jsonl); give a document's language",
+        ),
+        (
+            ["in.txt", "--ray", "local"],
+            "m2m100: error: -s auto is not available with --ray: translate without --ray, or give the source",
+        ),
+    ],
+)
+def test_auto_is_for_lines_in_one_process(args, message, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    if "--ray" in args:
+        pytest.importorskip("ray")
+    (tmp_path / "page.html").write_text("<p>Bonjour tout le monde</p>\n", encoding="utf-8")
+    (tmp_path / "in.txt").write_text("Bonjour\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["-s", "auto", "-t", "en", *args])
+    assert code == 2 and error_line(err) == message
