@@ -42,6 +42,8 @@ OPTIONAL = (
     "srt",
     "webvtt",
     "lxml",
+    # the [detect] extra: language detection for src="auto"
+    "py3langid",
 )
 # fairseq pickles its arguments as an argparse.Namespace: the safe load has to allow that class.
 ARGPARSE_OUTSIDE_CLI = {"m2m100.fairseq"}

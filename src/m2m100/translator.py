@@ -6,7 +6,8 @@ so that a batch holds inputs of similar length (little padding), packed into bat
 ``max_batch_tokens`` source tokens, translated with ``generate`` (one target language per row, so
 one batch may mix directions) and put back in input order. Empty inputs come back empty without a
 model call; an input longer than the model's positions is split into sentences, each translated,
-and the parts joined, never cut.
+and the parts joined, never cut. ``src="auto"`` detects each input's language first, a window of
+inputs at a time (:mod:`m2m100.languages.detection`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sentencex import segment as sentences
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.demo import model_or_demo
 from m2m100.languages import TRAINED_LANGUAGES_KEY, iso_language, resolve_language, trained_languages
+from m2m100.languages.detection import AUTO, DEFAULT_MIN_CONFIDENCE, AutoSource, Detection, LanguageDetector
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import AutoTokenizer, MultilingualTokenizer
 
@@ -39,7 +41,7 @@ NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 @dataclass(frozen=True)
 class Segment:
-    """One text to translate and its direction."""
+    """One text to translate and its direction (``src="auto"``: the language detected in it)."""
 
     text: str
     src: str
@@ -56,6 +58,8 @@ class Translation:
     text: str
     src: str
     tgt: str
+    detected: str | None = None  # src="auto": the detected language (the checkpoint's code), None when unknown
+    confidence: float | None = None  # src="auto": the detector's confidence, 0..1; None when src was given
 
 
 @dataclass
@@ -86,12 +90,19 @@ class _Pending:
 
     segment: Segment
     parts: list[str | None] = field(default_factory=list)
+    detection: Detection | None = None  # src="auto"
+    passed: bool = False  # src="auto": returned unchanged (already in the target language, or untrusted)
 
     def result(self) -> Translation:
         assert all(p is not None for p in self.parts)  # every part was translated
         joiner = "" if iso_language(self.segment.tgt) in NO_SPACE_LANGUAGES else " "
         text = joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
-        return Translation(text, self.segment.src, self.segment.tgt)
+        if self.passed:
+            text = line_content(self.segment.text)
+        found = self.detection
+        if found is None:
+            return Translation(text, self.segment.src, self.segment.tgt)
+        return Translation(text, self.segment.src, self.segment.tgt, found.code, found.confidence)
 
 
 class Translator:
@@ -152,6 +163,7 @@ class Translator:
             self.model.config.extra.get(TRAINED_LANGUAGES_KEY), list(self.tokenizer.lang_code_to_id)
         )
         self._language_set = frozenset(self._languages)
+        self._detector: LanguageDetector | None = None  # made on the first src="auto"
         self.stats = TranslationStats()
         # Longest source the model takes, special tokens included.
         self.max_source_tokens = min(self.tokenizer.model_max_length, self.model.config.max_position_embeddings)
@@ -176,6 +188,16 @@ class Translator:
         """Raise a ValueError naming the valid codes (and the closest ones) for an unknown ``code``."""
         self.resolve_language(code)
 
+    def detect(self, texts: Sequence[str]) -> list[Detection]:
+        """The language of each text, among this checkpoint's (what ``src="auto"`` uses).
+
+        Raises:
+            ImportError: py3langid is not installed (``pip install 'm2m100[detect]'``).
+        """
+        if self._detector is None:
+            self._detector = LanguageDetector(self._languages)
+        return self._detector.detect(texts)
+
     # public API ----------------------------------------------------------------------------
     def translate(
         self,
@@ -195,7 +217,8 @@ class Translator:
             max_new_tokens: longest translation of one input in tokens (default: about twice the
                 input's length rounded up to a power of two, at most the model's positions; it
                 depends on the input alone, never on what the input is batched with).
-            generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...).
+            generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...),
+                or of ``src="auto"`` (see :meth:`translate_segments`).
 
         Returns:
             A string for a string, a list of the same length and order for a list.
@@ -263,6 +286,9 @@ class Translator:
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
         on_batch: Callable[[TranslationStats], None] | None = None,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        fallback_src: str | None = None,
+        translate_same_language: bool = False,
         **generate_kwargs: Any,
     ) -> Iterator[Translation]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
@@ -274,10 +300,18 @@ class Translator:
             window_tokens: source tokens read ahead before translating (default: 8 batches); a
                 blank input counts as one token, so that a run of them is not read without end.
             on_batch: called with :attr:`stats` after every model call (for progress displays).
+            min_confidence: ``src="auto"`` (for the call or a :class:`Segment`) detects each
+                input's language (:meth:`detect`, batched per window); a detection below this
+                confidence (0..1) is not trusted.
+            fallback_src: the source of an input whose detection is not trusted; None (the
+                default) returns such an input unchanged.
+            translate_same_language: translate an input detected in the target language too
+                (by default it is returned unchanged).
 
         Raises:
-            ValueError: an unknown ``src``/``tgt``, a budget below 1 or an option that would give
-                several outputs per input (at the call, before any input is read); an unknown
+            ValueError: an unknown ``src``/``tgt``/``fallback_src``, a budget below 1, a
+                ``min_confidence`` outside 0..1 or an option that would give several outputs per
+                input (at the call, before any input is read); an unknown
                 language of a :class:`Segment`, or a text that is not valid Unicode (a lone
                 surrogate: "input 3: ...", when it is read).
         """
@@ -291,10 +325,12 @@ class Translator:
                     f"{name}={generate_kwargs[name]!r}: the Translator returns one string per input; "
                     "call model.generate for more"
                 )
-        src = None if src is None else self.resolve_language(src)
+        src = src if src in (None, AUTO) else self.resolve_language(src)
         tgt = None if tgt is None else self.resolve_language(tgt)
+        fallback = None if fallback_src is None else self.resolve_language(fallback_src)
+        auto = AutoSource(min_confidence, fallback, translate_same_language)
         settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
-        return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch)
+        return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch, auto)
 
     # internals -----------------------------------------------------------------------------
     def _stream(
@@ -306,6 +342,7 @@ class Translator:
         budget: int,
         settings: dict[str, Any],
         on_batch: Callable[[TranslationStats], None] | None,
+        auto: AutoSource,
     ) -> Iterator[Translation]:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
@@ -314,6 +351,7 @@ class Translator:
         while True:
             window: list[_Pending] = []
             units: list[_Unit] = []
+            detect: list[int] = []  # the window's src="auto" segments, encoded once detected
             tokens = 0
             for line in iterator:
                 segment = line if isinstance(line, Segment) else _segment(line, src, tgt)
@@ -322,22 +360,28 @@ class Translator:
                     raise ValueError(f"input {read}: {problem}")
                 read += 1
                 # The checkpoint's codes, which the result reports: en is eng_Latn for NLLB.
-                segment = replace(
-                    segment, src=self.resolve_language(segment.src), tgt=self.resolve_language(segment.tgt)
-                )
-                pending = _Pending(segment)
-                parts = self._encode(segment, len(window))
-                if default_limit:
-                    for unit in parts:
-                        unit.limit = self._default_limit(len(unit.ids))
-                pending.parts = [None] * len(parts)
-                window.append(pending)
-                units.extend(parts)
-                tokens += max(1, sum(len(u.ids) for u in parts))
+                source = segment.src if segment.src == AUTO else self.resolve_language(segment.src)
+                segment = replace(segment, src=source, tgt=self.resolve_language(segment.tgt))
+                window.append(_Pending(segment))
+                if source == AUTO:
+                    detect.append(len(window) - 1)
+                    tokens += max(1, len(line_content(segment.text)) // 4)  # about 4 characters a token
+                else:
+                    tokens += self._add_units(window, len(window) - 1, units, default_limit)
                 if tokens >= window_tokens:
                     break
             if not window:
                 return
+            if detect:
+                found = self.detect([window[i].segment.text for i in detect])
+                for index, detection in zip(detect, found):
+                    pending = window[index]
+                    chosen = auto.source(detection, pending.segment.tgt)
+                    reported = chosen or detection.code or AUTO  # a text passed through reports its detection
+                    pending.segment = replace(pending.segment, src=reported)
+                    pending.detection, pending.passed = detection, chosen is None
+                    if chosen is not None:
+                        self._add_units(window, index, units, default_limit)
             for batch in self._batches(units, budget):
                 self._run(batch, settings)
                 if on_batch is not None:
@@ -347,6 +391,17 @@ class Translator:
             for pending in window:
                 self.stats.segments += 1
                 yield pending.result()
+
+    def _add_units(self, window: list[_Pending], index: int, units: list[_Unit], default_limit: bool) -> int:
+        """Encode the window's ``index``-th segment into ``units``; returns its source tokens."""
+        pending = window[index]
+        parts = self._encode(pending.segment, index)
+        if default_limit:
+            for unit in parts:
+                unit.limit = self._default_limit(len(unit.ids))
+        pending.parts = [None] * len(parts)
+        units.extend(parts)
+        return max(1, sum(len(u.ids) for u in parts))
 
     def _encode(self, segment: Segment, index: int) -> list[_Unit]:
         """The units of one segment (its codes resolved): none when it is blank, several when it

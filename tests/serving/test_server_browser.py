@@ -134,7 +134,8 @@ def test_a_checkpoint_gets_no_demo_notice(page):
 
     expect(page.locator("#translate")).to_be_enabled(timeout=60_000)
     expect(page.locator("#notice")).to_be_hidden()
-    expect(page.locator("#src option")).to_have_count(100)
+    expect(page.locator("#src option")).to_have_count(101)  # and "Detect language"
+    expect(page.locator("#tgt option")).to_have_count(100)
     expect(page.locator("footer")).to_contain_text("(M2M100 translation checkpoint, 100 languages)")
 
 
@@ -152,9 +153,10 @@ def test_the_demo_model_says_so_and_offers_its_languages_only(browser, tmp_path)
                 "(weekdays, months, languages, territories) in 24 languages; "
                 "not for real text"
             )
-            for menu in ("#src", "#tgt"):
-                expect(page.locator(f"{menu} option")).to_have_count(24)
+            for menu, extra in (("#src", 1), ("#tgt", 0)):  # the source may also be "Detect language"
+                expect(page.locator(f"{menu} option")).to_have_count(24 + extra)
                 expect(page.locator(f"{menu} option[value=zh]")).to_have_count(0)
+            expect(page.locator("#tgt option[value=auto]")).to_have_count(0)
             assert page.locator("#src option[value=ja]").inner_text() == "Japanese (ja)"
     finally:
         assert server.stop() == 0, server.output()

@@ -34,6 +34,7 @@ from m2m100.documents import (
     write_atomically,
 )
 from m2m100.documents.engine import translate_blocks
+from m2m100.languages.detection import AUTO
 from m2m100.translator import Translator
 
 LINE_FORMATS = ("text", "jsonl")
@@ -66,6 +67,8 @@ def cmd_translate_document(args: argparse.Namespace) -> int:
         )
     if args.errors != "strict":
         raise CLIError("--errors replace is for line formats; a document is read as its format says", EXIT_USAGE)
+    if args.src == AUTO:
+        raise CLIError("-s auto detects the language of lines (text, jsonl); give a document's language", EXIT_USAGE)
     files = args.files or ["-"]
     if len(files) != 1:
         raise CLIError(f"translate one document at a time: give one FILE (got {len(files)})", EXIT_USAGE)

@@ -39,8 +39,9 @@ from m2m100.cli.common import (
 from m2m100.cli.ray_shards import InOrder, ShardFolder, Shards
 from m2m100.cli.resume import input_identity
 from m2m100.config import M2M100Config
+from m2m100.languages.detection import AUTO
 from m2m100.tokenizer import M2M100Tokenizer
-from m2m100.translator import text_problem
+from m2m100.translator import Translation, text_problem
 
 DEFAULT_SHARD_LINES = 1000
 # The columns of the blocks the driver puts into the object store.
@@ -97,6 +98,8 @@ def cmd_translate_ray(args: argparse.Namespace) -> int:
     args.format = args.format or "text"  # documents (--format html, ...) are translated by one process
     if args.format not in ("text", "jsonl"):
         raise CLIError(f"--ray translates lines: --format text or jsonl, not {args.format}", EXIT_USAGE)
+    if args.src == AUTO:
+        raise CLIError("-s auto is not available with --ray: translate without --ray, or give the source", EXIT_USAGE)
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)
@@ -179,7 +182,9 @@ def translate_shards(args: argparse.Namespace, files: list[str], shards: Shards,
                     batch["row"], batch["text"], batch["id"], batch["src"], batch["tgt"], batch["translation"]
                 ):
                     line = translate.InputLine(text, "", 0, id_)
-                    data = translate.format_output(line, translation, args.format, src, tgt).encode("utf-8")
+                    data = translate.format_output(line, Translation(translation, src, tgt), args.format).encode(
+                        "utf-8"
+                    )
                     new += shards.add(int(row), data)
                 if bar is not None:
                     bar.update(new)

@@ -36,6 +36,9 @@ OPTIONS = {
     "max_new_tokens": "--max-new-tokens",
     "dtype": "--dtype",
     "quantize": "--quantize",
+    "min_confidence": "--min-confidence",
+    "fallback_src": "--fallback-src",
+    "translate_same_language": "--translate-same-language",
 }
 
 

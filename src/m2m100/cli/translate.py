@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from m2m100.cli import documents
+from m2m100.cli import auto, documents
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
@@ -40,7 +40,8 @@ from m2m100.cli.common import (
 )
 from m2m100.cli.resume import OPTIONS, Progress, check_same_run, input_identity, load_record, truncate_lines
 from m2m100.documents import FORMATS
-from m2m100.translator import Segment, Translator, text_problem
+from m2m100.languages.detection import AUTO
+from m2m100.translator import Segment, Translation, Translator, text_problem
 
 
 def add_parser(commands: Any) -> None:
@@ -72,6 +73,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    auto.add_arguments(p)
     documents.add_arguments(p)
     p.set_defaults(func=cmd_translate)
 
@@ -83,9 +85,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)
-    options = {
-        code: option for code, option in ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang")) if code is not None
-    }
+    given = ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"), (args.fallback_src, "--fallback-src"))
+    options = {code: option for code, option in given if code is not None and code != AUTO}
     check_languages(options, known)
     if args.format == "text" and (args.src is None or args.tgt is None):
         raise CLIError(
@@ -95,6 +96,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
+    if args.src == AUTO or AUTO in codes:
+        auto.check_available("translate")
+    codes.pop(AUTO, None)  # detected per line
     check_languages(codes, known)
     progress = None
     if output is not None:
@@ -108,6 +112,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
     model_code = ModelCodes(translator.languages)  # en -> eng_Latn for NLLB, said once on stderr
     for code, where in codes.items():
         model_code(code, where)
+    fallback = None if args.fallback_src is None else model_code(args.fallback_src, "--fallback-src")
+    summary = auto.Summary(args.min_confidence, fallback)
+    checked = args.src == AUTO or AUTO in codes  # py3langid is there (stdin rows are checked as they come)
 
     lines = parse_inputs(args.files, fmt=args.format, errors=args.errors)
     skip = 0  # input lines whose translations the output already holds
@@ -115,15 +122,19 @@ def cmd_translate(args: argparse.Namespace) -> int:
         assert output is not None and progress is not None
         skip = resume_point(output, record, progress, lines, all(is_regular(p) for p in args.files or ["-"]))
     # Read and sent to the translator, not yet written; with the model's codes of its direction.
-    pending: deque[tuple[InputLine, str, str]] = deque()
+    pending: deque[InputLine] = deque()
 
     def segments() -> Iterator[Segment]:
+        nonlocal checked
         for line in lines:
             where = f"{line.source}:{line.number}"
             src, tgt = (
-                model_code(code, where) for code in line_direction(line, args.src, args.tgt)
+                code if code == AUTO else model_code(code, where) for code in line_direction(line, args.src, args.tgt)
             )  # stdin: only here
-            pending.append((line, src, tgt))
+            if src == AUTO and not checked:
+                auto.check_available("translate")
+                checked = True
+            pending.append(line)
             yield Segment(line.text, src, tgt)
 
     total = count_lines(args.files)
@@ -144,12 +155,17 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.save()  # before the first line, so that an interrupted run can be verified
         # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
-        stream = translator.translate_stream(
-            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
+        stream = translator.translate_segments(
+            segments(),
+            beam_size=args.beam_size,
+            max_new_tokens=args.max_new_tokens,
+            on_batch=on_batch,
+            **auto.options(args, fallback),
         )
         for translation in stream:
-            line, src, tgt = pending.popleft()
-            out.write(format_output(line, translation, args.format, src, tgt).encode("utf-8"))
+            line = pending.popleft()
+            summary.add(translation)
+            out.write(format_output(line, translation, args.format).encode("utf-8"))
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())
@@ -167,6 +183,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
             out.close()
     if progress is not None:
         progress.remove()
+    for text in summary.lines():
+        print(text, file=sys.stderr)
     return 0
 
 
@@ -372,10 +390,15 @@ def lines_done(path: Path) -> int:
     return data.count(b"\n")
 
 
-def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
+def format_output(line: InputLine, translation: Translation, fmt: str) -> str:
+    """One output line: the translation (text), or a JSON object with the direction used and,
+    for ``"src": "auto"``, the detected language and the detector's confidence."""
     if fmt == "text":
-        return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
-    rest = json.dumps({"src": src, "tgt": tgt, "translation": translation}, ensure_ascii=False)
+        return " ".join(translation.text.splitlines()) + "\n"  # one line out for one line in
+    fields: dict[str, Any] = {"src": translation.src, "tgt": translation.tgt, "translation": translation.text}
+    if translation.confidence is not None:
+        fields.update(detected_src=translation.detected, confidence=round(translation.confidence, 4))
+    rest = json.dumps(fields, ensure_ascii=False)
     if line.id is None:
         return rest + "\n"
     return '{"id": ' + line.id + ", " + rest[1:] + "\n"  # the id's JSON text as given

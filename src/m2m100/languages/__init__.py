@@ -10,8 +10,11 @@ resolver for both spellings.
   declares it was trained on.
 * :mod:`~m2m100.languages.resolve`: :func:`resolve_language`, the model's code for a code in
   either spelling (``en`` -> ``eng_Latn`` for NLLB, ``eng_Latn`` -> ``en`` for M2M100).
+* :mod:`~m2m100.languages.detection`: :class:`LanguageDetector`, which language a text is in,
+  among a checkpoint's (py3langid, the ``[detect]`` extra; imported when first used).
 """
 
+from m2m100.languages.detection import Detection, LanguageDetector
 from m2m100.languages.flores import ALIASES, DEFAULTS, NLLB_CODES, NLLB_ISO, NLLB_NAMES, SCRIPT_NAMES
 from m2m100.languages.m2m100_codes import LANGUAGE_CODES, LANGUAGE_NAMES, M2M100_CODES, WMT21_CODES
 from m2m100.languages.registry import (
@@ -28,8 +31,10 @@ from m2m100.languages.resolve import candidates, iso_language, nllb_codes_for, r
 __all__ = [
     "ALIASES",
     "DEFAULTS",
+    "Detection",
     "LANGUAGE_CODES",
     "LANGUAGE_NAMES",
+    "LanguageDetector",
     "M2M100_CODES",
     "NLLB_CODES",
     "NLLB_ISO",

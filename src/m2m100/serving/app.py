@@ -6,7 +6,10 @@ Endpoints:
         "src", "tgt"}``, always a list in the order of the input; a ``"text"`` request also gets
         ``"translation"``, the one string. ``src``/``tgt`` may be ISO or NLLB codes (``en``,
         ``eng_Latn``); the answer's are the model's codes used, and ``requested_src``/``requested_tgt``
-        say what was asked when it differs.
+        say what was asked when it differs. ``"src": "auto"`` detects each text's language
+        (with ``min_confidence``, ``fallback_src``, ``translate_same_language``) and adds
+        ``detections``, per text ``{"language", "confidence", "src"}`` (see :mod:`m2m100.serving.detect`).
+    ``POST /detect``: ``{"texts": [...]}`` -> ``[{"language", "confidence"}]``.
     ``GET /languages``: the codes the model translates, with their English names; which model
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``POST /translate/document``: a file in the body, the translated file in the answer (see
@@ -47,7 +50,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
-from m2m100.serving import documents
+from m2m100.languages.detection import AUTO
+from m2m100.serving import detect, documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
@@ -142,7 +146,7 @@ class Metrics:
 @functools.cache
 def _schemas() -> Any:
     """The request and answer models (built on first use: pydantic is not imported for ``--help``)."""
-    from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, model_validator
+    from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
     class TranslateRequest(BaseModel):
         """Either ``text`` or ``texts``, a direction and optional decoding settings."""
@@ -159,12 +163,22 @@ def _schemas() -> Any:
         text: StrictStr | None = Field(None, description="one text (the answer also has `translation`)")
         texts: list[StrictStr] | None = Field(None, description="several texts, translated independently")
         src: StrictStr = Field(
-            description="source language code, e.g. en or eng_Latn (GET /languages lists the model's codes)"
+            description="source language code, e.g. en or eng_Latn (GET /languages lists the model's codes), "
+            "or auto: each text's detected"
         )
         tgt: StrictStr = Field(description="target language code, e.g. fr or fra_Latn")
         beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
+        )
+        min_confidence: float | None = Field(
+            None, ge=0, le=1, description="src auto: trust detections of at least this probability (default 0.5)"
+        )
+        fallback_src: StrictStr | None = Field(
+            None, description="src auto: the source of an untrusted detection (default: return the text unchanged)"
+        )
+        translate_same_language: StrictBool = Field(
+            False, description="src auto: translate texts detected in the target language too"
         )
 
         @model_validator(mode="after")
@@ -182,6 +196,8 @@ def _schemas() -> Any:
                     raise ValueError(f"texts[{where}]: {problem}" if where != "text" else f"text: {problem}")
             return self
 
+    SourceDetection = detect.schemas().SourceDetection
+
     class TranslateResponse(BaseModel):
         translations: list[str] = Field(description="one translation per input text, in order")
         translation: str | None = Field(None, description='the translation, for a "text" request')
@@ -190,6 +206,9 @@ def _schemas() -> Any:
         tgt: str = Field(description="the model's target code used")
         requested_src: str | None = Field(None, description="the request's src, when the model spells it otherwise")
         requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
+        detections: list[SourceDetection] | None = Field(  # type: ignore[valid-type]  # a class made at run time
+            None, description='src auto: per text, its language (the model\'s code), confidence and the "src" used'
+        )
 
     class Language(BaseModel):
         code: str
@@ -332,7 +351,7 @@ def create_app(
     app.add_middleware(
         Guard,
         settings=network,
-        protected=frozenset({"/translate", documents.PATH}),
+        protected=frozenset({"/translate", documents.PATH, detect.PATH}),
         rejected=lambda kind: metrics.errors.labels(kind).inc(),
     )
     page = _static("index.html")
@@ -382,7 +401,7 @@ def create_app(
     @app.post(
         "/translate",
         response_model=schemas.TranslateResponse,
-        response_model_exclude_none=True,
+        response_model_exclude_unset=True,  # the answer holds only its fields; a detection's nulls stay
         responses={
             413: {"description": "too many texts or characters, too much work (texts x beams x tokens) or memory"},
             422: {"description": "malformed JSON, a bad field, max_new_tokens over the limit or an unknown language"},
@@ -403,8 +422,11 @@ def create_app(
         chars = sum(len(t) for t in texts)
         if chars > settings.max_chars:
             raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
-        used = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
+        used: dict[str, str] = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
         for name in ("src", "tgt"):
+            if name == "src" and body.src == AUTO:
+                used[name] = AUTO
+                continue
             try:
                 used[name] = translator.resolve_language(getattr(body, name))
             except ValueError as message:
@@ -421,15 +443,26 @@ def create_app(
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
         settings_ = Settings(body.beam_size, body.max_new_tokens)
-        job = Job(texts, used["src"], used["tgt"], settings_, work=cost.work, memory=cost.memory)
+
+        def submit(texts: list[str], src: str) -> Awaitable[list[str]]:
+            return state.batcher.submit(Job(texts, src, used["tgt"], settings_, work=cost.work, memory=cost.memory))
+
+        detections = None
         try:
-            translations = (
-                await _unless_disconnected(
-                    asyncio.wait_for(state.batcher.submit(job), settings.request_timeout), request.receive
+            if used["src"] == AUTO:
+                options = detect.auto_options(body, translator, ServiceError)
+                work = detect.translate_auto(translator, texts, used["tgt"], options, submit, ServiceError)
+                translations, detections = await _unless_disconnected(
+                    asyncio.wait_for(work, settings.request_timeout), request.receive
                 )
-                if texts
-                else []
-            )
+            else:
+                translations = (
+                    await _unless_disconnected(
+                        asyncio.wait_for(submit(texts, used["src"]), settings.request_timeout), request.receive
+                    )
+                    if texts
+                    else []
+                )
         except asyncio.TimeoutError as err:
             raise ServiceError(
                 504, "timeout", f"not translated within this server's limit of {settings.request_timeout:g} s"
@@ -440,18 +473,23 @@ def create_app(
             raise ServiceError(503, "shutting_down", str(err), retry_after=5) from err
         except _ClientGone as err:
             raise ServiceError(499, "disconnected", "the client closed the connection") from err
+        except ServiceError:
+            raise
         except Exception as err:  # logged by the batcher, with its traceback
             raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
-        answer = {"translations": translations, "model": translator.name, **used}
+        answer: dict[str, Any] = {"translations": translations, "model": translator.name, **used}
         answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
             answer["translation"] = translations[0]
+        if detections is not None:
+            answer["detections"] = detections
         return answer
 
     documents.register(
         app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
     )
+    detect.register(app, ready=ready, settings=settings, error=ServiceError)
 
     @app.get(
         "/languages",
@@ -521,8 +559,9 @@ class _Intake:
         self.app, self.limit, self.timeout, self.metrics = app, limit, timeout, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/translate":
-            self.metrics.requests.inc()
+        if scope["type"] == "http" and scope["path"] in ("/translate", detect.PATH):
+            if scope["path"] == "/translate":
+                self.metrics.requests.inc()
             length = dict(scope["headers"]).get(b"content-length", b"")
             try:
                 if length.isdigit() and int(length) > self.limit:
