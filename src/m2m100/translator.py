@@ -22,6 +22,7 @@ from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.demo import model_or_demo
+from m2m100.glossary import Glossary, missed_terms
 from m2m100.languages import TRAINED_LANGUAGES_KEY, iso_language, resolve_language, trained_languages
 from m2m100.modeling import M2M100ForConditionalGeneration
 from m2m100.tokenizer import AutoTokenizer, MultilingualTokenizer
@@ -39,11 +40,13 @@ NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 @dataclass(frozen=True)
 class Segment:
-    """One text to translate and its direction."""
+    """One text to translate and its direction; ``glossary``: terms of this text's own (added to
+    the call's, winning where both have a term)."""
 
     text: str
     src: str
     tgt: str
+    glossary: Glossary | None = None
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Translation:
     text: str
     src: str
     tgt: str
+    glossary_missed: list[str] = field(default_factory=list)  # target terms the text lacks (length limit)
 
 
 @dataclass
@@ -78,6 +82,8 @@ class _Unit:
     tgt: str
     limit: int | None = None  # max_new_tokens when the caller gave none (see _default_limit)
     output: str | None = None
+    terms: list[str] = field(default_factory=list)  # glossary target terms the output must contain
+    missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -86,12 +92,13 @@ class _Pending:
 
     segment: Segment
     parts: list[str | None] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
 
     def result(self) -> Translation:
         assert all(p is not None for p in self.parts)  # every part was translated
         joiner = "" if iso_language(self.segment.tgt) in NO_SPACE_LANGUAGES else " "
         text = joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
-        return Translation(text, self.segment.src, self.segment.tgt)
+        return Translation(text, self.segment.src, self.segment.tgt, self.missed)
 
 
 class Translator:
@@ -186,6 +193,7 @@ class Translator:
         beam_size: int | None = None,
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> str | list[str]:
         """Translate one string or a list of strings from ``src`` to ``tgt``.
@@ -195,6 +203,7 @@ class Translator:
             max_new_tokens: longest translation of one input in tokens (default: about twice the
                 input's length rounded up to a power of two, at most the model's positions; it
                 depends on the input alone, never on what the input is batched with).
+            glossary: terms whose target the translations must contain (see :mod:`m2m100.glossary`).
             generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...).
 
         Returns:
@@ -219,6 +228,7 @@ class Translator:
                 beam_size=beam_size,
                 max_new_tokens=max_new_tokens,
                 max_batch_tokens=max_batch_tokens,
+                glossary=glossary,
                 **generate_kwargs,
             )
         )
@@ -235,6 +245,7 @@ class Translator:
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
         on_batch: Callable[[TranslationStats], None] | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[str]:
         """Translate an iterable lazily, yielding the translated strings in input order: the texts
@@ -248,6 +259,7 @@ class Translator:
             max_new_tokens=max_new_tokens,
             max_batch_tokens=max_batch_tokens,
             on_batch=on_batch,
+            glossary=glossary,
             **generate_kwargs,
         )
         return (result.text for result in results)
@@ -263,6 +275,7 @@ class Translator:
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
         on_batch: Callable[[TranslationStats], None] | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[Translation]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
@@ -274,6 +287,9 @@ class Translator:
             window_tokens: source tokens read ahead before translating (default: 8 batches); a
                 blank input counts as one token, so that a run of them is not read without end.
             on_batch: called with :attr:`stats` after every model call (for progress displays).
+            glossary: terms of every input (a :class:`Segment`'s own are added): where a source
+                term occurs, its target term is a lexical constraint of that input's search, and
+                ``Translation.glossary_missed`` lists those the length limit left out.
 
         Raises:
             ValueError: an unknown ``src``/``tgt``, a budget below 1 or an option that would give
@@ -293,7 +309,9 @@ class Translator:
                 )
         src = None if src is None else self.resolve_language(src)
         tgt = None if tgt is None else self.resolve_language(tgt)
-        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
+        if glossary is not None and not isinstance(glossary, Glossary):
+            raise ValueError(f"glossary must be a m2m100.glossary.Glossary, got {type(glossary).__name__}")
+        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens, glossary=glossary)
         return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch)
 
     # internals -----------------------------------------------------------------------------
@@ -310,6 +328,8 @@ class Translator:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
         default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
+        settings = dict(settings)
+        glossary: Glossary | None = settings.pop("glossary", None)
         read = 0  # inputs read so far: the index of the next one, for error messages
         while True:
             window: list[_Pending] = []
@@ -327,6 +347,7 @@ class Translator:
                 )
                 pending = _Pending(segment)
                 parts = self._encode(segment, len(window))
+                self._find_terms(parts, segment, glossary)
                 if default_limit:
                     for unit in parts:
                         unit.limit = self._default_limit(len(unit.ids))
@@ -344,6 +365,7 @@ class Translator:
                     on_batch(self.stats)
             for unit in units:
                 window[unit.segment].parts[unit.part] = unit.output
+                window[unit.segment].missed.extend(unit.missed)
             for pending in window:
                 self.stats.segments += 1
                 yield pending.result()
@@ -360,6 +382,16 @@ class Translator:
         pieces = self._pieces(text)
         chunks = [pieces] if len(pieces) <= limit else self._split(text, segment.src, limit)
         return [_Unit(index, part, [*prefix, *chunk, *suffix], segment.tgt) for part, chunk in enumerate(chunks)]
+
+    def _find_terms(self, units: list[_Unit], segment: Segment, glossary: Glossary | None) -> None:
+        """Set each unit's glossary target terms: those whose source term is in its text."""
+        if segment.glossary is not None:
+            glossary = segment.glossary if glossary is None else glossary.merged(segment.glossary)
+        if glossary is None:
+            return
+        for unit in units:
+            text = segment.text if len(units) == 1 else self.tokenizer.decode(unit.ids, skip_special_tokens=True)
+            unit.terms = list(dict.fromkeys(m.target for m in glossary.find(text, segment.src, segment.tgt)))
 
     def _pieces(self, text: str) -> list[int]:
         """Token ids of ``text`` without special tokens (``encode`` would warn about inputs longer
@@ -418,6 +450,8 @@ class Translator:
             input_ids[row, : len(unit.ids)] = torch.tensor(unit.ids)
         attention_mask = (torch.arange(width)[None, :] < torch.tensor([len(u.ids) for u in batch])[:, None]).long()
         forced = [self.tokenizer.get_lang_id(u.tgt) for u in batch]
+        if any(u.terms for u in batch):  # glossary terms: each row's target terms as constraints
+            kwargs["lexical_constraints"] = [[self._pieces(t) for t in u.terms] for u in batch]
         device = self.model.device
         with torch.inference_mode():
             out = self.model.generate(
@@ -429,6 +463,7 @@ class Translator:
         texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
         for unit, text in zip(batch, texts):
             unit.output = text
+            unit.missed = missed_terms(text, unit.terms)
         self.stats.batches += 1
         self.stats.source_tokens += int(attention_mask.sum())
         self.stats.generated_tokens += int((out[:, 2:] != pad).sum())

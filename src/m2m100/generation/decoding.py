@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 
 from m2m100.config import M2M100Config
-from m2m100.generation.constraints import ConstrainedBeams, RowConstraints, check_constraints, unmet_constraints
 from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
+from m2m100.generation.constraints import ConstrainedBeams, RowConstraints, check_constraints, unmet_constraints
 from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules, needs_every_row
 from m2m100.generation.stopping import Stopping, merge_stopping
 from m2m100.model.cache import DecoderCache
