@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from m2m100.cli import documents
+from m2m100.cli import glossary as glossary_options
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
@@ -40,6 +41,7 @@ from m2m100.cli.common import (
 )
 from m2m100.cli.resume import OPTIONS, Progress, check_same_run, input_identity, load_record, truncate_lines
 from m2m100.documents import FORMATS
+from m2m100.glossary import Glossary
 from m2m100.translator import Segment, Translator, text_problem
 
 
@@ -62,6 +64,7 @@ def add_parser(commands: Any) -> None:
         f"a document, with its structure kept: {', '.join(FORMATS)} (default: from the FILE's extension)",
     )
     add_model_options(p)
+    glossary_options.add_arguments(p)
     p.add_argument(
         "--errors",
         choices=("strict", "replace"),
@@ -92,6 +95,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             '-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "src"/"tgt")', EXIT_USAGE
         )
     check_inputs(args.files)
+    glossary = glossary_options.load(args)
     output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
@@ -124,7 +128,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 model_code(code, where) for code in line_direction(line, args.src, args.tgt)
             )  # stdin: only here
             pending.append((line, src, tgt))
-            yield Segment(line.text, src, tgt)
+            yield Segment(line.text, src, tgt, line.glossary)
 
     total = count_lines(args.files)
     bar = progress_bar(args, total=total, initial=skip)
@@ -144,12 +148,20 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.save()  # before the first line, so that an interrupted run can be verified
         # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
-        stream = translator.translate_stream(
-            segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
+        stream = translator.translate_segments(
+            segments(),
+            beam_size=args.beam_size,
+            max_new_tokens=args.max_new_tokens,
+            on_batch=on_batch,
+            glossary=glossary,
         )
-        for translation in stream:
+        missed: list[tuple[str, list[str]]] = []  # inputs whose translation lacks glossary terms
+        for result in stream:
             line, src, tgt = pending.popleft()
-            out.write(format_output(line, translation, args.format, src, tgt).encode("utf-8"))
+            extra = None if glossary is None and line.glossary is None else {"glossary_missed": result.glossary_missed}
+            if result.glossary_missed:
+                missed.append((f"{line.source}:{line.number}", result.glossary_missed))
+            out.write(format_output(line, result.text, args.format, src, tgt, extra).encode("utf-8"))
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())
@@ -158,6 +170,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 bar.update(1)
         out.flush()
         completed = True
+        glossary_options.report_missed(missed)
     finally:
         if bar is not None:
             bar.close()
@@ -183,10 +196,13 @@ class InputLine:
     id: str | None = None  # the JSON text of a jsonl "id", exactly as given (null: None)
     src: str | None = None
     tgt: str | None = None
+    glossary: Glossary | None = None  # a jsonl line's own terms
+    glossary_json: str | None = None  # their JSON text, for --resume's hash
 
     def key(self) -> str:
         """What the line contributes to its translation, as ASCII (for --resume's hash)."""
-        return json.dumps([self.text, self.id, self.src, self.tgt])
+        fields = [self.text, self.id, self.src, self.tgt]
+        return json.dumps(fields if self.glossary_json is None else [*fields, self.glossary_json])
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
@@ -214,7 +230,9 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
             if problem is not None:
                 raise CLIError(f"{name}:{number}: {ascii(key)}: {problem}")
         ident = None if record.get("id") is None else json_text(record["id"])
-        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"))
+        terms = glossary_options.row_glossary(record, f"{name}:{number}")
+        terms_json = None if terms is None else json_text([record.get("glossary"), record.get("do_not_translate")])
+        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"), terms, terms_json)
 
 
 class JSONNumber:
@@ -372,10 +390,12 @@ def lines_done(path: Path) -> int:
     return data.count(b"\n")
 
 
-def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
+def format_output(
+    line: InputLine, translation: str, fmt: str, src: str, tgt: str, extra: dict[str, Any] | None = None
+) -> str:
     if fmt == "text":
         return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
-    rest = json.dumps({"src": src, "tgt": tgt, "translation": translation}, ensure_ascii=False)
+    rest = json.dumps({"src": src, "tgt": tgt, "translation": translation, **(extra or {})}, ensure_ascii=False)
     if line.id is None:
         return rest + "\n"
     return '{"id": ' + line.id + ", " + rest[1:] + "\n"  # the id's JSON text as given

@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from m2m100 import __version__
 from m2m100.serving import documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.glossary import GlossaryError, glossary_missed, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
@@ -83,12 +84,15 @@ class ServerSettings:
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
     max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
     max_document_chars: int = 200_000  # characters of text of one document; more get 413
+    max_glossary_terms: int = 256  # glossary and do_not_translate terms of one request; more get 413
+    max_term_chars: int = 200  # characters of one glossary term; more get 422
 
     @property
     def max_body_bytes(self) -> int:
         """Body size refused before it is read: any JSON of ``max_chars`` characters is smaller
         (12 bytes encode one character as a surrogate-pair escape)."""
-        return 12 * self.max_chars + 256 * self.max_texts + 65536
+        glossary = 12 * 2 * self.max_term_chars * self.max_glossary_terms  # sources and targets
+        return 12 * self.max_chars + 256 * self.max_texts + glossary + 65536
 
 
 @dataclass
@@ -166,6 +170,14 @@ def _schemas() -> Any:
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
         )
+        glossary: dict[StrictStr, StrictStr] | None = Field(
+            None,
+            description="source term: target term; where a source term is in a text, its translation "
+            "contains the target term (the answer's glossary_missed lists those the length limit left out)",
+        )
+        do_not_translate: list[StrictStr] | None = Field(
+            None, description="terms kept unchanged in the translations (names, product codes, placeholders)"
+        )
 
         @model_validator(mode="after")
         def _one_of_text_and_texts(self) -> "TranslateRequest":
@@ -190,6 +202,9 @@ def _schemas() -> Any:
         tgt: str = Field(description="the model's target code used")
         requested_src: str | None = Field(None, description="the request's src, when the model spells it otherwise")
         requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
+        glossary_missed: list[list[str]] | None = Field(
+            None, description="with a glossary: per text, the target terms its translation lacks (length limit)"
+        )
 
     class Language(BaseModel):
         code: str
@@ -253,6 +268,7 @@ def create_app(
                 beam_size=options.beam_size,
                 max_new_tokens=options.max_new_tokens,
                 stopping_criteria=[stop],
+                glossary=options.glossary,
             )
         )
         if stopped():
@@ -409,6 +425,15 @@ def create_app(
                 used[name] = translator.resolve_language(getattr(body, name))
             except ValueError as message:
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages) from None
+        try:
+            glossary = request_glossary(
+                body.glossary,
+                body.do_not_translate,
+                max_terms=settings.max_glossary_terms,
+                max_term_chars=settings.max_term_chars,
+            )
+        except GlossaryError as err:
+            raise ServiceError(err.status, err.kind, str(err)) from None
         assert state.limits is not None  # set with the translator
         try:
             cost = state.limits.check(
@@ -417,10 +442,11 @@ def create_app(
                 body.max_new_tokens,
                 max_work=settings.max_batch_work,
                 max_memory=settings.memory_budget_mib * 2**20,
+                constrained=glossary is not None,
             )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        settings_ = Settings(body.beam_size, body.max_new_tokens)
+        settings_ = Settings(body.beam_size, body.max_new_tokens, glossary)
         job = Job(texts, used["src"], used["tgt"], settings_, work=cost.work, memory=cost.memory)
         try:
             translations = (
@@ -447,6 +473,8 @@ def create_app(
         answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
             answer["translation"] = translations[0]
+        if glossary is not None:
+            answer["glossary_missed"] = glossary_missed(glossary, texts, translations, used["src"], used["tgt"])
         return answer
 
     documents.register(
