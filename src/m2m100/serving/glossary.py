@@ -5,6 +5,7 @@ server's limits, turned into a :class:`~m2m100.glossary.Glossary`, and the answe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
 from m2m100.glossary import Glossary, missed_terms
 
 
