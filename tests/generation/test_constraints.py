@@ -118,5 +118,7 @@ def test_bad_constraints_are_refused(ours):
 def test_no_constraint_at_all_is_plain_search(ours):
     ids, mask = batch()
     plain = run(ours, ids, mask)
-    out = ours.generate(ids, mask, forced_bos_token_id=LANG, max_new_tokens=14, num_beams=4, lexical_constraints=[[]] * 6)
+    out = ours.generate(
+        ids, mask, forced_bos_token_id=LANG, max_new_tokens=14, num_beams=4, lexical_constraints=[[]] * 6
+    )
     assert torch.equal(out, plain)
