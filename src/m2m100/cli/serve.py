@@ -80,7 +80,7 @@ def add_parser(commands: Any) -> None:
         "--max-chars",
         type=positive_int,
         default=defaults.max_chars,
-        help="characters of one request's texts together; more are answered 413",
+        help="characters of one request's texts (and glossary terms) together; more are answered 413",
     )
     p.add_argument(
         "--max-document-bytes",

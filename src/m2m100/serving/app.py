@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from m2m100 import __version__
 from m2m100.serving import documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
-from m2m100.serving.glossary import GlossaryError, glossary_missed, request_glossary
+from m2m100.serving.glossary import GlossaryError, glossary_chars, glossary_missed, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
@@ -75,7 +75,7 @@ class ServerSettings:
     max_wait_ms: float = 10.0  # how long a request waits for others to share its batch
     max_queue: int = 256  # requests waiting for the model; more get 503
     max_texts: int = 64  # texts in one request; more get 413
-    max_chars: int = 20_000  # characters of all texts of one request together; more get 413
+    max_chars: int = 20_000  # characters of all texts (and glossary terms) of one request together; more get 413
     max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
     max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
     memory_budget_mib: int = (
@@ -84,15 +84,14 @@ class ServerSettings:
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
     max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
     max_document_chars: int = 200_000  # characters of text of one document; more get 413
-    max_glossary_terms: int = 256  # glossary and do_not_translate terms of one request; more get 413
-    max_term_chars: int = 200  # characters of one glossary term; more get 422
+    max_glossary_terms: int = 128  # glossary and do_not_translate terms of one request; more get 413
+    max_term_chars: int = 100  # characters of one glossary term; more get 422
 
     @property
     def max_body_bytes(self) -> int:
         """Body size refused before it is read: any JSON of ``max_chars`` characters is smaller
         (12 bytes encode one character as a surrogate-pair escape)."""
-        glossary = 12 * 2 * self.max_term_chars * self.max_glossary_terms  # sources and targets
-        return 12 * self.max_chars + 256 * self.max_texts + glossary + 65536
+        return 12 * self.max_chars + 256 * self.max_texts + 65536  # glossary terms count in max_chars
 
 
 @dataclass
@@ -416,7 +415,7 @@ def create_app(
         texts = [body.text] if body.text is not None else body.texts
         if len(texts) > settings.max_texts:
             raise ServiceError(413, "too_many_texts", f"{len(texts)} texts; at most {settings.max_texts} a request")
-        chars = sum(len(t) for t in texts)
+        chars = sum(len(t) for t in texts) + glossary_chars(body.glossary, body.do_not_translate)
         if chars > settings.max_chars:
             raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
         used = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)

@@ -17,6 +17,11 @@ class GlossaryError(ValueError):
         self.status, self.kind = status, kind
 
 
+def glossary_chars(mapping: Mapping[str, str] | None, keep: Sequence[str] | None) -> int:
+    """Characters of a request's terms, counted with its texts' against the server's max_chars."""
+    return sum(len(s) + len(t) for s, t in (mapping or {}).items()) + sum(len(t) for t in keep or [])
+
+
 def request_glossary(
     mapping: Mapping[str, str] | None, keep: Sequence[str] | None, *, max_terms: int, max_term_chars: int
 ) -> Glossary | None:
