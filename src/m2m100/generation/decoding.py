@@ -580,6 +580,12 @@ def generate(
     * ``output_attentions`` and ``output_hidden_states`` with ``return_dict_in_generate``.
     * ``do_sample=True`` with ``num_beams > 1``: beam sampling.
 
+    Beyond transformers, ``lexical_constraints``: one list per input of token-id sequences its
+    output must contain (a glossary's terms), met by the constrained beam search of
+    :mod:`m2m100.generation.constraints` (with one beam when ``num_beams`` is 1; inputs with an
+    empty list are searched as without constraints). With ``return_dict_in_generate`` the
+    output's ``unmet_constraints`` lists, per output row, the indices of those it lacks.
+
     Returns:
         The (B * num_return_sequences, L) token ids: decoder start (or prefix), forced language
         token, text, end of sequence, right-padded with ``pad_token_id`` to the longest; with
