@@ -63,7 +63,9 @@ def test_jsonl_rows_carry_their_own_terms_and_report_misses(tmp_path: Path):
     assert (out[0]["translation"], out[0]["glossary_missed"]) == ("neun", [])
     assert out[1] == {"id": 2, "src": "en", "tgt": "de", "translation": "sieben"}  # no glossary: no field
     assert out[2]["glossary_missed"] == ["dreihundertachtzig neunhundertzwölf"]
-    assert f"m2m100: {inputs}:3: glossary terms not in the translation: dreihundertachtzig neunhundertzwölf" in run.stderr
+    assert (
+        f"m2m100: {inputs}:3: glossary terms not in the translation: dreihundertachtzig neunhundertzwölf" in run.stderr
+    )
 
 
 def test_malformed_glossaries_are_one_line_errors(tmp_path: Path):
