@@ -99,9 +99,6 @@ class ConstrainedBeams:
         self.progress = torch.zeros(b, k, c, dtype=torch.long, device=device)  # (B, K, C) tokens matched
         self._pending: torch.Tensor | None = None  # (B, P, C) progress of the last step's candidates
 
-    def any(self) -> bool:
-        return bool(self.constrained.any())
-
     def met(self, progress: torch.Tensor) -> torch.Tensor:
         """(..., C) progress -> (...) bank: tokens of whole constraints met plus the longest partial match."""
         lengths = self.lengths.view(self.lengths.shape[0], *([1] * (progress.dim() - 2)), -1)
