@@ -15,7 +15,8 @@ many terms the outputs lack. Then placeholders: how many of ``{user}``, ``%s`` a
 out unchanged with and without ``Glossary(placeholders=True)``.
 
 ``--full-size`` adds ``generate`` on the random facebook/m2m100_418M-shaped checkpoint
-(bench/common.py): 8 sources, two 2-token constraints per row, against the same call without them.
+(bench/common.py): 8 sources, two 2-token constraints per row, against the same call without them
+(about 10 minutes on a shared 2-core machine, so it is not run by default).
 
     python bench/bench_glossary.py [--lines 64] [--rounds 5] [--full-size]
 """
