@@ -122,3 +122,21 @@ def test_no_constraint_at_all_is_plain_search(ours):
         ids, mask, forced_bos_token_id=LANG, max_new_tokens=14, num_beams=4, lexical_constraints=[[]] * 6
     )
     assert torch.equal(out, plain)
+
+
+@pytest.mark.parametrize("beams", [1, 2, 4])
+def test_random_constraints_are_all_met_where_the_length_allows(ours, beams):
+    """16 rows, each 0-3 random constraints of 1-3 tokens (at most 9 tokens, 20 allowed)."""
+    ids, mask = batch(rows=16, seed=11)
+    rng = torch.Generator().manual_seed(beams)
+    constraints = [
+        [
+            torch.randint(4, 140, (int(torch.randint(1, 4, (), generator=rng)),), generator=rng).tolist()
+            for _ in range(n)
+        ]
+        for n in torch.randint(0, 4, (16,), generator=rng).tolist()
+    ]
+    out = run(ours, ids, mask, constraints, num_beams=beams, max_new_tokens=20)
+    assert out.unmet_constraints == [[]] * 16
+    for row, wanted in zip(generated(out.sequences), constraints):
+        assert all(contains(row, c) for c in wanted)
