@@ -23,6 +23,7 @@ from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.demo import model_or_demo
+from m2m100.glossary import Glossary, missed_terms
 from m2m100.languages import TRAINED_LANGUAGES_KEY, iso_language, resolve_language, trained_languages
 from m2m100.languages.detection import AUTO, DEFAULT_MIN_CONFIDENCE, AutoSource, Detection, LanguageDetector
 from m2m100.modeling import M2M100ForConditionalGeneration
@@ -41,11 +42,13 @@ NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 @dataclass(frozen=True)
 class Segment:
-    """One text to translate and its direction (``src="auto"``: the language detected in it)."""
+    """One text to translate and its direction (``src="auto"``: the language detected in it);
+    ``glossary``: terms of this text's own (added to the call's, winning where both have a term)."""
 
     text: str
     src: str
     tgt: str
+    glossary: Glossary | None = None
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Translation:
     tgt: str
     detected: str | None = None  # src="auto": the detected language (the checkpoint's code), None when unknown
     confidence: float | None = None  # src="auto": the detector's confidence, 0..1; None when src was given
+    glossary_missed: list[str] = field(default_factory=list)  # target terms the text lacks (length limit)
 
 
 @dataclass
@@ -82,6 +86,8 @@ class _Unit:
     tgt: str
     limit: int | None = None  # max_new_tokens when the caller gave none (see _default_limit)
     output: str | None = None
+    terms: list[str] = field(default_factory=list)  # glossary target terms the output must contain
+    missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -92,6 +98,7 @@ class _Pending:
     parts: list[str | None] = field(default_factory=list)
     detection: Detection | None = None  # src="auto"
     passed: bool = False  # src="auto": returned unchanged (already in the target language, or untrusted)
+    missed: list[str] = field(default_factory=list)
 
     def result(self) -> Translation:
         assert all(p is not None for p in self.parts)  # every part was translated
@@ -100,9 +107,15 @@ class _Pending:
         if self.passed:
             text = line_content(self.segment.text)
         found = self.detection
-        if found is None:
-            return Translation(text, self.segment.src, self.segment.tgt)
-        return Translation(text, self.segment.src, self.segment.tgt, found.code, found.confidence)
+        detected, confidence = (None, None) if found is None else (found.code, found.confidence)
+        return Translation(
+            text,
+            self.segment.src,
+            self.segment.tgt,
+            detected=detected,
+            confidence=confidence,
+            glossary_missed=self.missed,
+        )
 
 
 class Translator:
@@ -208,6 +221,7 @@ class Translator:
         beam_size: int | None = None,
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> str | list[str]:
         """Translate one string or a list of strings from ``src`` to ``tgt``.
@@ -217,6 +231,7 @@ class Translator:
             max_new_tokens: longest translation of one input in tokens (default: about twice the
                 input's length rounded up to a power of two, at most the model's positions; it
                 depends on the input alone, never on what the input is batched with).
+            glossary: terms whose target the translations must contain (see :mod:`m2m100.glossary`).
             generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...),
                 or of ``src="auto"`` (see :meth:`translate_segments`).
 
@@ -242,6 +257,7 @@ class Translator:
                 beam_size=beam_size,
                 max_new_tokens=max_new_tokens,
                 max_batch_tokens=max_batch_tokens,
+                glossary=glossary,
                 **generate_kwargs,
             )
         )
@@ -258,6 +274,7 @@ class Translator:
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
         on_batch: Callable[[TranslationStats], None] | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[str]:
         """Translate an iterable lazily, yielding the translated strings in input order: the texts
@@ -271,6 +288,7 @@ class Translator:
             max_new_tokens=max_new_tokens,
             max_batch_tokens=max_batch_tokens,
             on_batch=on_batch,
+            glossary=glossary,
             **generate_kwargs,
         )
         return (result.text for result in results)
@@ -289,6 +307,7 @@ class Translator:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         fallback_src: str | None = None,
         translate_same_language: bool = False,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[Translation]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
@@ -307,6 +326,9 @@ class Translator:
                 default) returns such an input unchanged.
             translate_same_language: translate an input detected in the target language too
                 (by default it is returned unchanged).
+            glossary: terms of every input (a :class:`Segment`'s own are added): where a source
+                term occurs, its target term is a lexical constraint of that input's search, and
+                ``Translation.glossary_missed`` lists those the length limit left out.
 
         Raises:
             ValueError: an unknown ``src``/``tgt``/``fallback_src``, a budget below 1, a
@@ -329,7 +351,9 @@ class Translator:
         tgt = None if tgt is None else self.resolve_language(tgt)
         fallback = None if fallback_src is None else self.resolve_language(fallback_src)
         auto = AutoSource(min_confidence, fallback, translate_same_language)
-        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
+        if glossary is not None and not isinstance(glossary, Glossary):
+            raise ValueError(f"glossary must be a m2m100.glossary.Glossary, got {type(glossary).__name__}")
+        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens, glossary=glossary)
         return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch, auto)
 
     # internals -----------------------------------------------------------------------------
@@ -347,6 +371,8 @@ class Translator:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
         default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
+        settings = dict(settings)
+        glossary: Glossary | None = settings.pop("glossary", None)
         read = 0  # inputs read so far: the index of the next one, for error messages
         while True:
             window: list[_Pending] = []
@@ -367,7 +393,7 @@ class Translator:
                     detect.append(len(window) - 1)
                     tokens += max(1, len(line_content(segment.text)) // 4)  # about 4 characters a token
                 else:
-                    tokens += self._add_units(window, len(window) - 1, units, default_limit)
+                    tokens += self._add_units(window, len(window) - 1, units, default_limit, glossary)
                 if tokens >= window_tokens:
                     break
             if not window:
@@ -381,21 +407,26 @@ class Translator:
                     pending.segment = replace(pending.segment, src=reported)
                     pending.detection, pending.passed = detection, chosen is None
                     if chosen is not None:
-                        self._add_units(window, index, units, default_limit)
+                        self._add_units(window, index, units, default_limit, glossary)
             for batch in self._batches(units, budget):
                 self._run(batch, settings)
                 if on_batch is not None:
                     on_batch(self.stats)
             for unit in units:
                 window[unit.segment].parts[unit.part] = unit.output
+                window[unit.segment].missed.extend(unit.missed)
             for pending in window:
                 self.stats.segments += 1
                 yield pending.result()
 
-    def _add_units(self, window: list[_Pending], index: int, units: list[_Unit], default_limit: bool) -> int:
-        """Encode the window's ``index``-th segment into ``units``; returns its source tokens."""
+    def _add_units(
+        self, window: list[_Pending], index: int, units: list[_Unit], default_limit: bool, glossary: Glossary | None
+    ) -> int:
+        """Encode the window's ``index``-th segment (its source known) into ``units``, with the
+        glossary terms of its text; returns its source tokens."""
         pending = window[index]
         parts = self._encode(pending.segment, index)
+        self._find_terms(parts, pending.segment, glossary)
         if default_limit:
             for unit in parts:
                 unit.limit = self._default_limit(len(unit.ids))
@@ -415,6 +446,16 @@ class Translator:
         pieces = self._pieces(text)
         chunks = [pieces] if len(pieces) <= limit else self._split(text, segment.src, limit)
         return [_Unit(index, part, [*prefix, *chunk, *suffix], segment.tgt) for part, chunk in enumerate(chunks)]
+
+    def _find_terms(self, units: list[_Unit], segment: Segment, glossary: Glossary | None) -> None:
+        """Set each unit's glossary target terms: those whose source term is in its text."""
+        if segment.glossary is not None:
+            glossary = segment.glossary if glossary is None else glossary.merged(segment.glossary)
+        if glossary is None:
+            return
+        for unit in units:
+            text = segment.text if len(units) == 1 else self.tokenizer.decode(unit.ids, skip_special_tokens=True)
+            unit.terms = list(dict.fromkeys(m.target for m in glossary.find(text, segment.src, segment.tgt)))
 
     def _pieces(self, text: str) -> list[int]:
         """Token ids of ``text`` without special tokens (``encode`` would warn about inputs longer
@@ -473,6 +514,8 @@ class Translator:
             input_ids[row, : len(unit.ids)] = torch.tensor(unit.ids)
         attention_mask = (torch.arange(width)[None, :] < torch.tensor([len(u.ids) for u in batch])[:, None]).long()
         forced = [self.tokenizer.get_lang_id(u.tgt) for u in batch]
+        if any(u.terms for u in batch):  # glossary terms: each row's target terms as constraints
+            kwargs["lexical_constraints"] = [[self._pieces(t) for t in u.terms] for u in batch]
         device = self.model.device
         with torch.inference_mode():
             out = self.model.generate(
@@ -484,6 +527,7 @@ class Translator:
         texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
         for unit, text in zip(batch, texts):
             unit.output = text
+            unit.missed = missed_terms(text, unit.terms)
         self.stats.batches += 1
         self.stats.source_tokens += int(attention_mask.sum())
         self.stats.generated_tokens += int((out[:, 2:] != pad).sum())

@@ -53,6 +53,7 @@ from m2m100 import __version__
 from m2m100.languages.detection import AUTO
 from m2m100.serving import detect, documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.glossary import GlossaryError, glossary_chars, glossary_missed, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
@@ -78,7 +79,7 @@ class ServerSettings:
     max_wait_ms: float = 10.0  # how long a request waits for others to share its batch
     max_queue: int = 256  # requests waiting for the model; more get 503
     max_texts: int = 64  # texts in one request; more get 413
-    max_chars: int = 20_000  # characters of all texts of one request together; more get 413
+    max_chars: int = 20_000  # characters of all texts (and glossary terms) of one request together; more get 413
     max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
     max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
     memory_budget_mib: int = (
@@ -87,12 +88,14 @@ class ServerSettings:
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
     max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
     max_document_chars: int = 200_000  # characters of text of one document; more get 413
+    max_glossary_terms: int = 128  # glossary and do_not_translate terms of one request; more get 413
+    max_term_chars: int = 100  # characters of one glossary term; more get 422
 
     @property
     def max_body_bytes(self) -> int:
         """Body size refused before it is read: any JSON of ``max_chars`` characters is smaller
         (12 bytes encode one character as a surrogate-pair escape)."""
-        return 12 * self.max_chars + 256 * self.max_texts + 65536
+        return 12 * self.max_chars + 256 * self.max_texts + 65536  # glossary terms count in max_chars
 
 
 @dataclass
@@ -180,6 +183,14 @@ def _schemas() -> Any:
         translate_same_language: StrictBool = Field(
             False, description="src auto: translate texts detected in the target language too"
         )
+        glossary: dict[StrictStr, StrictStr] | None = Field(
+            None,
+            description="source term: target term; where a source term is in a text, its translation "
+            "contains the target term (the answer's glossary_missed lists those the length limit left out)",
+        )
+        do_not_translate: list[StrictStr] | None = Field(
+            None, description="terms kept unchanged in the translations (names, product codes, placeholders)"
+        )
 
         @model_validator(mode="after")
         def _one_of_text_and_texts(self) -> "TranslateRequest":
@@ -208,6 +219,9 @@ def _schemas() -> Any:
         requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
         detections: list[SourceDetection] | None = Field(  # type: ignore[valid-type]  # a class made at run time
             None, description='src auto: per text, its language (the model\'s code), confidence and the "src" used'
+        )
+        glossary_missed: list[list[str]] | None = Field(
+            None, description="with a glossary: per text, the target terms its translation lacks (length limit)"
         )
 
     class Language(BaseModel):
@@ -272,6 +286,7 @@ def create_app(
                 beam_size=options.beam_size,
                 max_new_tokens=options.max_new_tokens,
                 stopping_criteria=[stop],
+                glossary=options.glossary,
             )
         )
         if stopped():
@@ -419,7 +434,7 @@ def create_app(
         texts = [body.text] if body.text is not None else body.texts
         if len(texts) > settings.max_texts:
             raise ServiceError(413, "too_many_texts", f"{len(texts)} texts; at most {settings.max_texts} a request")
-        chars = sum(len(t) for t in texts)
+        chars = sum(len(t) for t in texts) + glossary_chars(body.glossary, body.do_not_translate)
         if chars > settings.max_chars:
             raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
         used: dict[str, str] = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
@@ -431,6 +446,15 @@ def create_app(
                 used[name] = translator.resolve_language(getattr(body, name))
             except ValueError as message:
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages) from None
+        try:
+            glossary = request_glossary(
+                body.glossary,
+                body.do_not_translate,
+                max_terms=settings.max_glossary_terms,
+                max_term_chars=settings.max_term_chars,
+            )
+        except GlossaryError as err:
+            raise ServiceError(err.status, err.kind, str(err)) from None
         assert state.limits is not None  # set with the translator
         try:
             cost = state.limits.check(
@@ -439,10 +463,11 @@ def create_app(
                 body.max_new_tokens,
                 max_work=settings.max_batch_work,
                 max_memory=settings.memory_budget_mib * 2**20,
+                constrained=glossary is not None,
             )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        settings_ = Settings(body.beam_size, body.max_new_tokens)
+        settings_ = Settings(body.beam_size, body.max_new_tokens, glossary)
 
         def submit(texts: list[str], src: str) -> Awaitable[list[str]]:
             return state.batcher.submit(Job(texts, src, used["tgt"], settings_, work=cost.work, memory=cost.memory))
@@ -484,6 +509,9 @@ def create_app(
             answer["translation"] = translations[0]
         if detections is not None:
             answer["detections"] = detections
+        if glossary is not None:
+            sources = [used["src"]] * len(texts) if detections is None else [d["src"] for d in detections]
+            answer["glossary_missed"] = glossary_missed(glossary, texts, translations, sources, used["tgt"])
         return answer
 
     documents.register(

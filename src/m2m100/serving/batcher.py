@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from m2m100.glossary import Glossary
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -55,6 +57,7 @@ class Settings:
 
     beam_size: int | None = None
     max_new_tokens: int | None = None
+    glossary: Glossary | None = None  # a request's own terms: it shares a batch only with its own texts
 
 
 @dataclass(eq=False)
