@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from m2m100 import __version__
-from m2m100.cli import convert, demo, evaluate, finetune, info, languages, ray_translate, serve, translate
+from m2m100.cli import convert, demo, evaluate, finetune, info, languages, ray_translate, score, serve, translate
 from m2m100.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
@@ -76,7 +76,7 @@ __all__ = [
 ]
 
 # The subcommands, in the order `m2m100 --help` lists them.
-COMMANDS = (translate, languages, info, demo, evaluate, convert, finetune, serve)
+COMMANDS = (translate, score, languages, info, demo, evaluate, convert, finetune, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,10 @@ OPTIONS = {
     "max_new_tokens": "--max-new-tokens",
     "dtype": "--dtype",
     "quantize": "--quantize",
+    "prefix": "--prefix",
+    "alternatives": "--alternatives",
+    "scores": "--scores",
+    "replace_unknowns": "--replace-unknowns",
 }
 
 

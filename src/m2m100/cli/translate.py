@@ -16,11 +16,11 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from m2m100.cli import documents
+from m2m100.cli import controls, documents
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
@@ -72,6 +72,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from the lines in --output")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
+    controls.add_arguments(p)
     documents.add_arguments(p)
     p.set_defaults(func=cmd_translate)
 
@@ -81,6 +82,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return documents.cmd_translate_document(args)
     args.format = args.format or "text"
     check_placement_options(args)
+    controls.check_arguments(args)
     model = resolve_model(args)
     known = model_languages(model)
     options = {
@@ -124,7 +126,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 model_code(code, where) for code in line_direction(line, args.src, args.tgt)
             )  # stdin: only here
             pending.append((line, src, tgt))
-            yield Segment(line.text, src, tgt)
+            yield Segment(line.text, src, tgt, **controls.segment_controls(args, line.controls))
 
     total = count_lines(args.files)
     bar = progress_bar(args, total=total, initial=skip)
@@ -140,16 +142,20 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
     completed = False
+    unknown_characters = unknown_lines = 0
     try:
         if progress is not None:
             progress.save()  # before the first line, so that an interrupted run can be verified
         # --max-batch-tokens is the Translator's own budget (load_translator), not repeated here.
-        stream = translator.translate_stream(
+        stream = translator.translate_segments(
             segments(), beam_size=args.beam_size, max_new_tokens=args.max_new_tokens, on_batch=on_batch
         )
-        for translation in stream:
+        for result in stream:
             line, src, tgt = pending.popleft()
-            out.write(format_output(line, translation, args.format, src, tgt).encode("utf-8"))
+            extra = controls.output_fields(result) if args.format == "jsonl" else None
+            out.write(format_output(line, result.text, args.format, src, tgt, extra).encode("utf-8"))
+            if result.unknowns:
+                unknown_characters, unknown_lines = unknown_characters + result.unknowns, unknown_lines + 1
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())
@@ -167,6 +173,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
             out.close()
     if progress is not None:
         progress.remove()
+    summary = controls.unknowns_summary(unknown_characters, unknown_lines)
+    if summary is not None:
+        print(summary, file=sys.stderr)
     return 0
 
 
@@ -183,10 +192,13 @@ class InputLine:
     id: str | None = None  # the JSON text of a jsonl "id", exactly as given (null: None)
     src: str | None = None
     tgt: str | None = None
+    controls: dict[str, Any] = field(default_factory=dict)  # the line's own prefix, alternatives ...
 
     def key(self) -> str:
         """What the line contributes to its translation, as ASCII (for --resume's hash)."""
-        return json.dumps([self.text, self.id, self.src, self.tgt])
+        if not self.controls:
+            return json.dumps([self.text, self.id, self.src, self.tgt])
+        return json.dumps([self.text, self.id, self.src, self.tgt, self.controls], sort_keys=True)
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
@@ -214,7 +226,8 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
             if problem is not None:
                 raise CLIError(f"{name}:{number}: {ascii(key)}: {problem}")
         ident = None if record.get("id") is None else json_text(record["id"])
-        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"))
+        own = controls.line_controls(record, f"{name}:{number}")
+        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"), own)
 
 
 class JSONNumber:
@@ -309,7 +322,7 @@ def line_direction(line: InputLine, src: str | None, tgt: str | None) -> tuple[s
 # ------------------------------------------------------------------------------------------
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings that change the output, as --resume compares them (see cli/resume.py)."""
-    settings = {name: getattr(args, name) for name in OPTIONS}
+    settings = {name: getattr(args, name, None) for name in OPTIONS}
     if Path(args.model).exists():
         settings["model"] = str(Path(args.model).resolve())
     return settings
@@ -372,10 +385,14 @@ def lines_done(path: Path) -> int:
     return data.count(b"\n")
 
 
-def format_output(line: InputLine, translation: str, fmt: str, src: str, tgt: str) -> str:
+def format_output(
+    line: InputLine, translation: str, fmt: str, src: str, tgt: str, extra: dict[str, Any] | None = None
+) -> str:
+    """One output line; ``extra`` holds a jsonl line's further fields (score, alternatives ...)."""
     if fmt == "text":
         return " ".join(translation.splitlines()) + "\n"  # one line out for one line in
-    rest = json.dumps({"src": src, "tgt": tgt, "translation": translation}, ensure_ascii=False)
+    fields = {"src": src, "tgt": tgt, "translation": translation, **(extra or {})}
+    rest = json.dumps(fields, ensure_ascii=False)
     if line.id is None:
         return rest + "\n"
     return '{"id": ' + line.id + ", " + rest[1:] + "\n"  # the id's JSON text as given
