@@ -47,12 +47,14 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
+from m2m100.serving import control as scoring
 from m2m100.serving import documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.control import control_fields, controlled_beams
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
-from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator, text_problem
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -163,6 +165,12 @@ def _schemas() -> Any:
         )
         tgt: StrictStr = Field(description="target language code, e.g. fr or fra_Latn")
         beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
+        prefix: StrictStr | None = Field(None, description="every translation starts with this text")
+        alternatives: StrictInt = Field(
+            0, ge=0, le=MAX_BEAM_SIZE, description="hypotheses per text: the n-best, or with a prefix its continuations"
+        )
+        return_scores: bool = Field(False, description="add each translation's score")
+        replace_unknowns: bool = Field(False, description="put the most attended source piece in place of <unk>")
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
         )
@@ -190,6 +198,13 @@ def _schemas() -> Any:
         tgt: str = Field(description="the model's target code used")
         requested_src: str | None = Field(None, description="the request's src, when the model spells it otherwise")
         requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
+        scores: list[float] | None = Field(None, description="with return_scores or alternatives: one per text")
+        alternatives: list[list[dict[str, Any]]] | None = Field(
+            None, description='per text, [{"text", "score"}] best first'
+        )
+        unknowns: list[int] = Field(
+            default_factory=list, description="per text, characters the vocabulary lacks (<unk> or spelled in bytes)"
+        )
 
     class Language(BaseModel):
         code: str
@@ -237,7 +252,9 @@ def create_app(
     metrics = Metrics()
     state = ServiceState()
 
-    def run_batch(segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]) -> list[str]:
+    def run_batch(
+        segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]
+    ) -> list[Translation]:
         translator, limits = state.translator, state.limits
         assert translator is not None and limits is not None  # requests reach the batcher once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
@@ -248,8 +265,17 @@ def create_app(
             return stopped() or input_ids.shape[-1] > limits.max_new_tokens
 
         out = list(
-            translator.translate_stream(
-                [Segment(*s) for s in segments],
+            translator.translate_segments(
+                [
+                    Segment(
+                        *s,
+                        prefix=options.prefix,
+                        alternatives=options.alternatives,
+                        return_scores=options.return_scores,
+                        replace_unknowns=options.replace_unknowns,
+                    )
+                    for s in segments
+                ],
                 beam_size=options.beam_size,
                 max_new_tokens=options.max_new_tokens,
                 stopping_criteria=[stop],
@@ -413,14 +439,21 @@ def create_app(
         try:
             cost = state.limits.check(
                 texts,
-                body.beam_size,
+                controlled_beams(body.beam_size, body.alternatives, state.limits.beams),
                 body.max_new_tokens,
                 max_work=settings.max_batch_work,
                 max_memory=settings.memory_budget_mib * 2**20,
             )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        settings_ = Settings(body.beam_size, body.max_new_tokens)
+        settings_ = Settings(
+            body.beam_size,
+            body.max_new_tokens,
+            body.prefix,
+            body.alternatives,
+            body.return_scores,
+            body.replace_unknowns,
+        )
         job = Job(texts, used["src"], used["tgt"], settings_, work=cost.work, memory=cost.memory)
         try:
             translations = (
@@ -443,15 +476,17 @@ def create_app(
         except Exception as err:  # logged by the batcher, with its traceback
             raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
-        answer = {"translations": translations, "model": translator.name, **used}
+        answer = {"translations": [t.text for t in translations], "model": translator.name, **used}
+        answer.update(control_fields(translations, scores=body.return_scores or body.alternatives > 0))
         answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
-            answer["translation"] = translations[0]
+            answer["translation"] = translations[0].text
         return answer
 
     documents.register(
         app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
     )
+    scoring.register(app, ready=ready, state=state, settings=settings, error=ServiceError)
 
     @app.get(
         "/languages",
