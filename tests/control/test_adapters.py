@@ -24,7 +24,7 @@ def test_translate_jsonl_fields_and_score_command(tmp_path: Path):
     assert run.returncode == 0, run.stderr
     first, second = (json.loads(line) for line in run.stdout.splitlines())
     assert first["id"] == 1 and [a["text"] for a in first["alternatives"]][0] == first["translation"]
-    assert len(first["alternatives"]) == 2 and first["unknowns"] == 0
+    assert len(first["alternatives"]) == 2 and "unknowns" not in first
     assert second["unknowns"] == 1 and second["score"] < 0
     assert "1 input character(s) in 1 line(s) are not in the model's vocabulary" in run.stderr
     bad = m2m100(

@@ -4,7 +4,7 @@ for every line, the same as fields of a jsonl line, and what they add to a jsonl
 Options: ``--prefix TEXT``, ``--alternatives N``, ``--scores``, ``--replace-unknowns``; jsonl
 fields: ``"prefix"``, ``"alternatives"``, ``"return_scores"``, ``"replace_unknowns"`` (a line's
 own value wins). Output fields: ``"score"``, ``"alternatives"`` (``[{"text", "score"}]``, best
-first) when asked, and ``"unknowns"`` (characters of the input the vocabulary lacks) always.
+first) when asked, and ``"unknowns"`` (characters of the input the vocabulary lacks) when it has any.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def output_fields(translation: Translation) -> dict[str, Any]:
         fields["score"] = round(translation.score, 6)
     if translation.alternatives:
         fields["alternatives"] = [{"text": a.text, "score": round(a.score, 6)} for a in translation.alternatives]
-    fields["unknowns"] = translation.unknowns
+    if translation.unknowns:  # only then, so that the lines of clean input keep their shape
+        fields["unknowns"] = translation.unknowns
     return fields
 
 
