@@ -22,7 +22,7 @@ from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
 from m2m100.control import Alternative, Score
-from m2m100.control.rows import Row, RowResult, batch_key, translate_rows
+from m2m100.control.rows import Row, RowResult, batch_key, joined, part_rows, translate_rows
 from m2m100.control.scoring import score_texts
 from m2m100.control.unknowns import unknown_characters
 from m2m100.demo import model_or_demo
@@ -114,14 +114,9 @@ class _Pending:
         parts = [p for p in self.parts if p is not None]
         assert len(parts) == len(self.parts)  # every part was translated
         joiner = "" if iso_language(self.segment.tgt) in NO_SPACE_LANGUAGES else " "
-        text = joiner.join(p.text.strip() for p in parts if p.text.strip())
+        whole = joined(parts, joiner, alternatives=self.segment.alternatives > 0)
         seg = self.segment
-        scores = [p.score for p in parts if p.score is not None]
-        score = sum(scores) / len(scores) if scores else None  # a long input: the mean of its parts'
-        alternatives = parts[0].alternatives if len(parts) == 1 else []  # n-best of a whole input only
-        if len(parts) > 1 and seg.alternatives and score is not None:
-            alternatives = [Alternative(text, score)]
-        return Translation(text, seg.src, seg.tgt, score, alternatives, self.unknowns)
+        return Translation(whole.text, seg.src, seg.tgt, whole.score, whole.alternatives, self.unknowns)
 
 
 class Translator:
@@ -396,21 +391,17 @@ class Translator:
         pieces = self._pieces(text)
         pending.unknowns = unknown_characters(*pieces, self.tokenizer.unk_token_id)
         chunks = [pieces] if len(pieces[1]) <= limit else self._split(text, segment.src, limit)
-        start = [] if segment.prefix is None else self._pieces(segment.prefix)[1]
-        around = self.tokenizer.convert_ids_to_tokens(prefix), self.tokenizer.convert_ids_to_tokens(suffix)
-        units = []
-        for part, (names, ids) in enumerate(chunks):
-            row = Row(
-                [*prefix, *ids, *suffix],
-                [*around[0], *names, *around[1]],
-                self.tokenizer.get_lang_id(segment.tgt),
-                start if part == 0 else [],
-                segment.alternatives if len(chunks) == 1 else 0,
-                segment.return_scores or (segment.alternatives > 0 and len(chunks) > 1),
-                segment.replace_unknowns,
-            )
-            units.append(_Unit(index, part, row.source, segment.tgt, row=row))
-        return units
+        rows = part_rows(
+            self.tokenizer,
+            chunks,
+            (prefix, suffix),
+            segment.tgt,
+            prefix=None if segment.prefix is None else self._pieces(segment.prefix)[1],
+            alternatives=segment.alternatives,
+            scores=segment.return_scores,
+            replace_unknowns=segment.replace_unknowns,
+        )
+        return [_Unit(index, part, row.source, segment.tgt, row=row) for part, row in enumerate(rows)]
 
     def _pieces(self, text: str) -> tuple[list[str], list[int]]:
         """The pieces of ``text`` and their ids, without special tokens (``encode`` would warn

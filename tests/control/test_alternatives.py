@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from m2m100.control import Alternative
 from m2m100.translator import Segment, Translator
 
 
@@ -100,3 +101,11 @@ def test_alternatives_after_a_prefix(translator: Translator, reference, distinct
         assert [a.text for a in result.alternatives] == expected
         assert all(a.text.startswith(prefix) for a in result.alternatives)
         assert all(a.score < 0 for a in result.alternatives)
+
+
+def test_a_split_input_gets_its_prefix_first_and_one_alternative(translator: Translator):
+    text = " ".join(["la vie est comme une boîte de chocolat."] * 12)  # more than the model's 64 positions
+    segment = Segment(text, "fr", "en", prefix="la vie", alternatives=2)
+    result = next(translator.translate_segments([segment], max_new_tokens=8))
+    assert result.text.startswith("la vie")
+    assert result.score is not None and result.alternatives == [Alternative(result.text, result.score)]

@@ -41,6 +41,48 @@ class RowResult:
     alternatives: list[Alternative] = field(default_factory=list)
 
 
+def part_rows(
+    tokenizer: MultilingualTokenizer,
+    chunks: Sequence[tuple[list[str], list[int]]],
+    layout: tuple[list[int], list[int]],
+    tgt: str,
+    *,
+    prefix: list[int] | None,
+    alternatives: int,
+    scores: bool,
+    replace_unknowns: bool,
+) -> list[Row]:
+    """The rows of one input, given as ``chunks`` of (pieces, ids) (several when it is split),
+    each between the tokenizer's ``layout`` (the special ids before and after). The prefix goes
+    to the first part; a split input gets no n-best (its parts' scores give its one alternative)."""
+    before, after = layout
+    names = tokenizer.convert_ids_to_tokens(before), tokenizer.convert_ids_to_tokens(after)
+    split = len(chunks) > 1
+    return [
+        Row(
+            [*before, *ids, *after],
+            [*names[0], *pieces, *names[1]],
+            tokenizer.get_lang_id(tgt),
+            (prefix or []) if part == 0 else [],
+            0 if split else alternatives,
+            scores or (split and alternatives > 0),
+            replace_unknowns,
+        )
+        for part, (pieces, ids) in enumerate(chunks)
+    ]
+
+
+def joined(parts: Sequence[RowResult], joiner: str, *, alternatives: bool) -> RowResult:
+    """The result of an input from those of its parts: the texts joined, the mean score, and the
+    parts' alternatives when it is whole (else the joined text as its one alternative)."""
+    text = joiner.join(p.text.strip() for p in parts if p.text.strip())
+    scores = [p.score for p in parts if p.score is not None]
+    score = sum(scores) / len(scores) if scores else None
+    if len(parts) == 1:
+        return RowResult(text, score, parts[0].alternatives)
+    return RowResult(text, score, [Alternative(text, score)] if score is not None and alternatives else [])
+
+
 def batch_key(row: Row) -> tuple[int, int, bool]:
     """Rows that may share a ``generate`` call have the same key."""
     return (len(row.prefix), row.alternatives, row.scores or row.alternatives > 0)
