@@ -155,6 +155,19 @@ def test_terms_of_the_detected_direction_apply_under_src_auto(translator: Transl
     assert out[1].text == "neunundneunzig"  # no term of its own
 
 
+def test_terms_hold_in_every_alternative_and_after_a_prefix(translator: Translator):
+    segments = [
+        Segment("seven", "en", "de", alternatives=3),
+        Segment("seven hundred", "en", "de", prefix="sieben"),
+        Segment("seven", "en", "de", return_scores=True),
+    ]
+    out = list(translator.translate_segments(segments, glossary=Glossary({"seven": "acht"}), beam_size=4))
+    assert len(out[0].alternatives) == 3 and all("acht" in a.text for a in out[0].alternatives)
+    assert out[1].text.startswith("sieben") and "acht" in out[1].text
+    assert out[2].score is not None and "acht" in out[2].text
+    assert all(r.glossary_missed == [] for r in out)
+
+
 def test_placeholders_come_out_unchanged(translator: Translator):
     texts = ["{user} three", "seven %s", "<b>twelve</b>"]
     plain = translator.translate(texts, src="en", tgt="fr", beam_size=4)

@@ -59,6 +59,7 @@ LAYERS = (
     ("m2m100.model",),
     ("m2m100.generation",),
     ("m2m100.modeling",),
+    ("m2m100.control",),
     ("m2m100.translator", "m2m100.glossary", "m2m100.fairseq", "m2m100.evaluation"),
     ("m2m100.documents",),
     ("m2m100.training", "m2m100.serving", "m2m100.demo", "m2m100.ray"),

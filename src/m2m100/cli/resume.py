@@ -42,6 +42,10 @@ OPTIONS = {
     "min_confidence": "--min-confidence",
     "fallback_src": "--fallback-src",
     "translate_same_language": "--translate-same-language",
+    "prefix": "--prefix",
+    "alternatives": "--alternatives",
+    "scores": "--scores",
+    "replace_unknowns": "--replace-unknowns",
 }
 
 

@@ -16,11 +16,11 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from m2m100.cli import auto, documents
+from m2m100.cli import auto, controls, documents
 from m2m100.cli import glossary as glossary_options
 from m2m100.cli.common import (
     EXIT_USAGE,
@@ -77,6 +77,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     auto.add_arguments(p)
+    controls.add_arguments(p)
     documents.add_arguments(p)
     p.set_defaults(func=cmd_translate)
 
@@ -86,6 +87,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return documents.cmd_translate_document(args)
     args.format = args.format or "text"
     check_placement_options(args)
+    controls.check_arguments(args)
     model = resolve_model(args)
     known = model_languages(model)
     given = ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"), (args.fallback_src, "--fallback-src"))
@@ -139,7 +141,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 auto.check_available("translate")
                 checked = True
             pending.append(line)
-            yield Segment(line.text, src, tgt, line.glossary)
+            yield Segment(line.text, src, tgt, line.glossary, **controls.segment_controls(args, line.controls))
 
     total = count_lines(args.files)
     bar = progress_bar(args, total=total, initial=skip)
@@ -155,6 +157,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
     completed = False
+    unknown_characters = unknown_lines = 0
     try:
         if progress is not None:
             progress.save()  # before the first line, so that an interrupted run can be verified
@@ -175,6 +178,8 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 missed.append((f"{line.source}:{line.number}", translation.glossary_missed))
             with_terms = glossary is not None or line.glossary is not None
             out.write(format_output(line, translation, args.format, with_terms).encode("utf-8"))
+            if translation.unknowns:
+                unknown_characters, unknown_lines = unknown_characters + translation.unknowns, unknown_lines + 1
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())
@@ -195,6 +200,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         progress.remove()
     for text in summary.lines():
         print(text, file=sys.stderr)
+    unknowns = controls.unknowns_summary(unknown_characters, unknown_lines)
+    if unknowns is not None:
+        print(unknowns, file=sys.stderr)
     return 0
 
 
@@ -213,11 +221,16 @@ class InputLine:
     tgt: str | None = None
     glossary: Glossary | None = None  # a jsonl line's own terms
     glossary_json: str | None = None  # their JSON text, for --resume's hash
+    controls: dict[str, Any] = field(default_factory=dict)  # the line's own prefix, alternatives ...
 
     def key(self) -> str:
         """What the line contributes to its translation, as ASCII (for --resume's hash)."""
-        fields = [self.text, self.id, self.src, self.tgt]
-        return json.dumps(fields if self.glossary_json is None else [*fields, self.glossary_json])
+        fields: list[Any] = [self.text, self.id, self.src, self.tgt]
+        if self.glossary_json is not None:
+            fields.append(self.glossary_json)
+        if self.controls:
+            fields.append(self.controls)
+        return json.dumps(fields, sort_keys=True)
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
@@ -247,7 +260,10 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
         ident = None if record.get("id") is None else json_text(record["id"])
         terms = glossary_options.row_glossary(record, f"{name}:{number}")
         terms_json = None if terms is None else json_text([record.get("glossary"), record.get("do_not_translate")])
-        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"), terms, terms_json)
+        own = controls.line_controls(record, f"{name}:{number}")
+        yield InputLine(
+            record["text"], name, number, ident, record.get("src"), record.get("tgt"), terms, terms_json, own
+        )
 
 
 class JSONNumber:
@@ -342,7 +358,7 @@ def line_direction(line: InputLine, src: str | None, tgt: str | None) -> tuple[s
 # ------------------------------------------------------------------------------------------
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings that change the output, as --resume compares them (see cli/resume.py)."""
-    settings = {name: getattr(args, name) for name in OPTIONS}
+    settings = {name: getattr(args, name, None) for name in OPTIONS}
     if Path(args.model).exists():
         settings["model"] = str(Path(args.model).resolve())
     return settings
@@ -408,7 +424,8 @@ def lines_done(path: Path) -> int:
 def format_output(line: InputLine, translation: Translation, fmt: str, with_terms: bool = False) -> str:
     """One output line: the translation (text), or a JSON object with the direction used and,
     for ``"src": "auto"``, the detected language and the detector's confidence; ``with_terms``
-    (a glossary applies to the line): the glossary terms the translation lacks."""
+    (a glossary applies to the line): the glossary terms the translation lacks; and the output
+    controls' fields (score, alternatives, unknowns)."""
     if fmt == "text":
         return " ".join(translation.text.splitlines()) + "\n"  # one line out for one line in
     fields: dict[str, Any] = {"src": translation.src, "tgt": translation.tgt, "translation": translation.text}
@@ -416,6 +433,7 @@ def format_output(line: InputLine, translation: Translation, fmt: str, with_term
         fields.update(detected_src=translation.detected, confidence=round(translation.confidence, 4))
     if with_terms:
         fields["glossary_missed"] = translation.glossary_missed
+    fields.update(controls.output_fields(translation))
     rest = json.dumps(fields, ensure_ascii=False)
     if line.id is None:
         return rest + "\n"

@@ -51,13 +51,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
 from m2m100.languages.detection import AUTO
+from m2m100.serving import control as scoring
 from m2m100.serving import detect, documents
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
-from m2m100.serving.glossary import GlossaryError, glossary_chars, glossary_missed, request_glossary
+from m2m100.serving.control import control_fields, controlled_beams
+from m2m100.serving.glossary import GlossaryError, glossary_chars, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
-from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator, text_problem
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -171,6 +173,12 @@ def _schemas() -> Any:
         )
         tgt: StrictStr = Field(description="target language code, e.g. fr or fra_Latn")
         beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
+        prefix: StrictStr | None = Field(None, description="every translation starts with this text")
+        alternatives: StrictInt = Field(
+            0, ge=0, le=MAX_BEAM_SIZE, description="hypotheses per text: the n-best, or with a prefix its continuations"
+        )
+        return_scores: bool = Field(False, description="add each translation's score")
+        replace_unknowns: bool = Field(False, description="put the most attended source piece in place of <unk>")
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
         )
@@ -223,6 +231,13 @@ def _schemas() -> Any:
         glossary_missed: list[list[str]] | None = Field(
             None, description="with a glossary: per text, the target terms its translation lacks (length limit)"
         )
+        scores: list[float] | None = Field(None, description="with return_scores or alternatives: one per text")
+        alternatives: list[list[dict[str, Any]]] | None = Field(
+            None, description='per text, [{"text", "score"}] best first'
+        )
+        unknowns: list[int] = Field(
+            default_factory=list, description="per text, characters the vocabulary lacks (<unk> or spelled in bytes)"
+        )
 
     class Language(BaseModel):
         code: str
@@ -270,7 +285,9 @@ def create_app(
     metrics = Metrics()
     state = ServiceState()
 
-    def run_batch(segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]) -> list[str]:
+    def run_batch(
+        segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]
+    ) -> list[Translation]:
         translator, limits = state.translator, state.limits
         assert translator is not None and limits is not None  # requests reach the batcher once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
@@ -281,8 +298,17 @@ def create_app(
             return stopped() or input_ids.shape[-1] > limits.max_new_tokens
 
         out = list(
-            translator.translate_stream(
-                [Segment(*s) for s in segments],
+            translator.translate_segments(
+                [
+                    Segment(
+                        *s,
+                        prefix=options.prefix,
+                        alternatives=options.alternatives,
+                        return_scores=options.return_scores,
+                        replace_unknowns=options.replace_unknowns,
+                    )
+                    for s in segments
+                ],
                 beam_size=options.beam_size,
                 max_new_tokens=options.max_new_tokens,
                 stopping_criteria=[stop],
@@ -459,7 +485,7 @@ def create_app(
         try:
             cost = state.limits.check(
                 texts,
-                body.beam_size,
+                controlled_beams(body.beam_size, body.alternatives, state.limits.beams),
                 body.max_new_tokens,
                 max_work=settings.max_batch_work,
                 max_memory=settings.memory_budget_mib * 2**20,
@@ -467,9 +493,17 @@ def create_app(
             )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        settings_ = Settings(body.beam_size, body.max_new_tokens, glossary)
+        settings_ = Settings(
+            beam_size=body.beam_size,
+            max_new_tokens=body.max_new_tokens,
+            glossary=glossary,
+            prefix=body.prefix,
+            alternatives=body.alternatives,
+            return_scores=body.return_scores,
+            replace_unknowns=body.replace_unknowns,
+        )
 
-        def submit(texts: list[str], src: str) -> Awaitable[list[str]]:
+        def submit(texts: list[str], src: str) -> Awaitable[list[Translation]]:
             return state.batcher.submit(Job(texts, src, used["tgt"], settings_, work=cost.work, memory=cost.memory))
 
         detections = None
@@ -503,21 +537,22 @@ def create_app(
         except Exception as err:  # logged by the batcher, with its traceback
             raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
-        answer: dict[str, Any] = {"translations": translations, "model": translator.name, **used}
+        answer: dict[str, Any] = {"translations": [t.text for t in translations], "model": translator.name, **used}
+        answer.update(control_fields(translations, scores=body.return_scores or body.alternatives > 0))
         answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
-            answer["translation"] = translations[0]
+            answer["translation"] = translations[0].text
         if detections is not None:
             answer["detections"] = detections
         if glossary is not None:
-            sources = [used["src"]] * len(texts) if detections is None else [d["src"] for d in detections]
-            answer["glossary_missed"] = glossary_missed(glossary, texts, translations, sources, used["tgt"])
+            answer["glossary_missed"] = [t.glossary_missed for t in translations]
         return answer
 
     documents.register(
         app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
     )
     detect.register(app, ready=ready, settings=settings, error=ServiceError)
+    scoring.register(app, ready=ready, state=state, settings=settings, error=ServiceError)
 
     @app.get(
         "/languages",

@@ -58,6 +58,11 @@ class Settings:
     beam_size: int | None = None
     max_new_tokens: int | None = None
     glossary: Glossary | None = None  # a request's own terms: it shares a batch only with its own texts
+    # the output controls (README's "Controlling the output"), one set per batch
+    prefix: str | None = None
+    alternatives: int = 0
+    return_scores: bool = False
+    replace_unknowns: bool = False
 
 
 @dataclass(eq=False)
@@ -71,7 +76,7 @@ class Job:
     work: int = 0  # estimated decoding work (texts x beams x new tokens), capped per batch
     memory: int = 0  # estimated bytes of its decoding, capped per batch
     arrived: float = field(default_factory=time.monotonic)
-    future: asyncio.Future[list[str]] | None = None
+    future: asyncio.Future[list[Any]] | None = None
     tokens: int = field(init=False)  # estimated source tokens
 
     def __post_init__(self) -> None:
@@ -85,9 +90,9 @@ def estimated_tokens(text: str) -> int:
 
 
 # Runs a batch on the worker thread: (texts with their directions, settings, stopped) ->
-# translations; ``stopped()`` turns true when nobody waits for the batch any more, and the function
-# should then raise Stopped as soon as it can.
-BatchFunction = Callable[[list[tuple[str, str, str]], Settings, Callable[[], bool]], list[str]]
+# translations (strings, or the service's Translation objects); ``stopped()`` turns true when nobody
+# waits for the batch any more, and the function should then raise Stopped as soon as it can.
+BatchFunction = Callable[[list[tuple[str, str, str]], Settings, Callable[[], bool]], list[Any]]
 
 
 @dataclass
@@ -164,7 +169,7 @@ class Batcher:
         """Run ``fn(*args)`` on the model's thread (e.g. to load the model there)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def submit(self, job: Job) -> list[str]:
+    async def submit(self, job: Job) -> list[Any]:
         """Queue ``job`` and return its translations, in order, once its batch has run.
 
         Raises:
@@ -284,7 +289,7 @@ class Batcher:
         self.observer.batch_done(jobs, self._last_batch_seconds)
 
 
-def _resolve(job: Job, *, result: list[str] | None = None, exception: BaseException | None = None) -> None:
+def _resolve(job: Job, *, result: list[Any] | None = None, exception: BaseException | None = None) -> None:
     assert job.future is not None
     if job.future.done():  # cancelled: the client went away while its batch ran
         return

@@ -55,7 +55,7 @@ class _Batched:
         with self.lock:
             if self.cancelled:
                 raise asyncio.CancelledError()
-            futures: list[concurrent.futures.Future[list[str]]] = [
+            futures: list[concurrent.futures.Future[list[Any]]] = [
                 asyncio.run_coroutine_threadsafe(
                     self.submit(Job([s.text for s in segments[i : i + self.chunk]], src, tgt, settings)), self.loop
                 )
@@ -63,7 +63,7 @@ class _Batched:
             ]
             self.pending = futures
         try:
-            texts = [text for future in futures for text in future.result()]
+            texts = [result.text for future in futures for result in future.result()]
         finally:
             for future in futures:
                 future.cancel()

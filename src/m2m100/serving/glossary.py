@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from m2m100.glossary import Glossary, missed_terms
+from m2m100.glossary import Glossary
 
 
 class GlossaryError(ValueError):
@@ -52,14 +52,3 @@ def request_glossary(
         return Glossary(mapping, do_not_translate=keep)
     except ValueError as err:
         raise GlossaryError(422, "invalid_request", str(err)) from err
-
-
-def glossary_missed(
-    glossary: Glossary, texts: Sequence[str], translations: Sequence[str], sources: Sequence[str | None], tgt: str
-) -> list[list[str]]:
-    """Per text, the target terms of its glossary matches that its translation lacks; ``sources``:
-    each text's source (None: returned untranslated, so no term applies)."""
-    return [
-        [] if src is None else missed_terms(out, (m.target for m in glossary.find(text, src, tgt)))
-        for text, out, src in zip(texts, translations, sources, strict=True)
-    ]
