@@ -36,6 +36,7 @@ SIGTERM the server stops accepting connections, answers the requests it holds, a
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # classes local to create_app.
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -47,11 +48,14 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
-from m2m100.serving import documents
+from m2m100.serving import documents, streaming
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.compat import deepl, libretranslate
+from m2m100.serving.compat.files import FileStore
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
-from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
+from m2m100.serving.security import Guard, NetworkSettings, RateLimiter, RejectedRequest, read_body, replay
+from m2m100.serving.service import Service
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
 
 if TYPE_CHECKING:
@@ -306,6 +310,7 @@ def create_app(
             # or holds requests whose clients left; close() finishes them and stops the thread.
             await state.batcher.close()
             await loading
+            files.close()
 
     # /docs as FastAPI makes it, but with Swagger UI served by the app (from /static-offline-docs),
     # not from a CDN. No /redoc: ReDoc fetches its logo from its CDN all the same.
@@ -329,11 +334,13 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    limiter = RateLimiter(network.rate_limit)  # one budget per client, whichever API it speaks
     app.add_middleware(
         Guard,
         settings=network,
-        protected=frozenset({"/translate", documents.PATH}),
+        protected=frozenset({"/translate", documents.PATH, streaming.PATH}),
         rejected=lambda kind: metrics.errors.labels(kind).inc(),
+        limiter=limiter,
     )
     page = _static("index.html")
 
@@ -452,6 +459,14 @@ def create_app(
     documents.register(
         app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
     )
+    # The streaming endpoint and the LibreTranslate and DeepL APIs, over the same queue and limits.
+    service = Service(state, settings, network, limiter, count_error=lambda kind: metrics.errors.labels(kind).inc())
+    files = FileStore()  # LibreTranslate's translated files, until downloaded
+    streaming.register(app, service, ServiceError)
+    app.include_router(libretranslate.router(service, files))
+    usage: collections.Counter[str] = collections.Counter()  # DeepL's billed characters, by key
+    for prefix in deepl.PREFIXES:
+        app.include_router(deepl.router(service, usage, prefix))
 
     @app.get(
         "/languages",
@@ -521,8 +536,9 @@ class _Intake:
         self.app, self.limit, self.timeout, self.metrics = app, limit, timeout, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/translate":
-            self.metrics.requests.inc()
+        if scope["type"] == "http" and scope["path"] in ("/translate", streaming.PATH):
+            if scope["path"] == "/translate":
+                self.metrics.requests.inc()
             length = dict(scope["headers"]).get(b"content-length", b"")
             try:
                 if length.isdigit() and int(length) > self.limit:
