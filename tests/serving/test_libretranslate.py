@@ -182,3 +182,16 @@ def test_keys_and_the_rate_limit(keyed) -> None:
     assert statuses[-1] == 429 and 200 in statuses, statuses
     response = httpx.post(url, data={"q": "mardi", "source": "fr", "target": "de", "api_key": KEY})
     assert "more than 4 requests/min" in error_of(response, 429) and int(response.headers["retry-after"]) > 0
+
+
+def test_readme_client_snippet(server, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's client examples, run against the real server: they print what README shows."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- compat-snippet:[^\n]*-->\n```python\n(.*?)```", readme, re.S)
+    assert block is not None, "README's compatible-APIs example is missing"
+    code = block.group(1)
+    shown = [line[2:] for line in code.splitlines() if line.startswith("# ")]
+    exec(compile(code.replace("http://127.0.0.1:8000", server.url), "README.md", "exec"), {})  # noqa: S102
+    assert capsys.readouterr().out.splitlines() == shown

@@ -11,6 +11,10 @@ Endpoints:
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``POST /translate/document``: a file in the body, the translated file in the answer (see
         :mod:`m2m100.serving.documents`).
+    ``POST /translate/stream``: one text, translated as server-sent events (tokens, or sentences
+        with beam search; see :mod:`m2m100.serving.streaming`).
+    ``/libretranslate/...``, ``/v2/...`` (and ``/deepl/v2/...``): the LibreTranslate and DeepL v2
+        APIs over the same queue and limits (see :mod:`m2m100.serving.compat`).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.

@@ -34,7 +34,7 @@ from m2m100.translator import Segment, Translation
 PATH = "/translate/document"
 
 
-class _Batched:
+class QueuedSegments:
     """``translate_segments`` for the document engine, called on a thread of its own: the texts
     go to the service's batcher on the event loop, ``max_texts`` per request, all at once."""
 
@@ -165,7 +165,7 @@ def register(
                 "too_many_chars",
                 f"the document holds {chars} characters of text; at most {settings.max_document_chars}",
             )
-        batched = _Batched(asyncio.get_running_loop(), submit, settings.max_texts)
+        batched = QueuedSegments(asyncio.get_running_loop(), submit, settings.max_texts)
 
         def run() -> bytes:
             items = translate_blocks(

@@ -16,6 +16,7 @@ from m2m100.documents import DocumentError, MissingDependency, format_named, rea
 from m2m100.documents.blocks import Kind
 from m2m100.documents.engine import translate_blocks
 from m2m100.serving.batcher import Closed, Job, QueueFull, Settings
+from m2m100.serving.documents import QueuedSegments
 from m2m100.serving.limits import TooCostly
 from m2m100.serving.security import NetworkSettings, RateLimiter, RejectedRequest, client_identity, key_name
 from m2m100.translator import Translator, text_problem
@@ -239,12 +240,10 @@ class Service:
         return await self._translate_document(asyncio.get_running_loop(), document, src, tgt)
 
     async def _translate_document(self, loop: asyncio.AbstractEventLoop, document: Any, src: str, tgt: str) -> bytes:
-        from m2m100.serving.documents import _Batched  # the document endpoint's bridge to the queue
-
         async def submit(job: Job) -> list[str]:
             return await self.run(self.job(job.texts, job.src, job.tgt))
 
-        batched = _Batched(loop, submit, self.settings.max_texts)
+        batched = QueuedSegments(loop, submit, self.settings.max_texts)
 
         def run() -> bytes:
             data: bytes = document.write(translate_blocks(batched, document.blocks, src=src, tgt=tgt))
