@@ -216,6 +216,8 @@ async def drive_api(client, url: str, api: str, bodies: list[list[dict]]) -> Api
                         first = time.perf_counter() - start
                 elif line.startswith("data: ") and event == "done":
                     done = json.loads(line[6:])["translation"]
+                elif line.startswith("data: ") and event == "error":
+                    raise SystemExit(f"the stream failed: {line[6:]}")
         latencies.append(time.perf_counter() - start)
         first_token.append(first if first is not None else latencies[-1])  # an empty translation has no token
         assert done is not None, "the stream ended without its done event"
@@ -244,7 +246,8 @@ def run_apis(model: str, options: list[str], bodies: list[list[dict]], args: arg
                     results[api].append(await drive_api(client, url, api, bodies))
         return results
 
-    process, url = start_server(model, [*options, "--max-texts", "4"], device=args.device, threads=args.threads)
+    options = [*options, "--max-texts", "4", "--request-timeout", "600"]  # a loaded machine is slow, not broken
+    process, url = start_server(model, options, device=args.device, threads=args.threads)
     try:
         return asyncio.run(drive_all())
     finally:
