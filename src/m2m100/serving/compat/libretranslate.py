@@ -69,7 +69,7 @@ def router(service: Service, files: FileStore) -> Any:
                 service.count_error("invalid_request")
                 error = LibreError(400, str(err))
             except LibreError as err:
-                service.count_error("invalid_request" if err.status == 400 else "internal")
+                service.count_error({400: "invalid_request", 404: "not_found"}.get(err.status, "internal"))
                 error = err
             except ClientGone:
                 service.count_error("disconnected")
