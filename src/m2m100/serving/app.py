@@ -14,6 +14,10 @@ Endpoints:
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``POST /translate/document``: a file in the body, the translated file in the answer (see
         :mod:`m2m100.serving.documents`).
+    ``POST /translate/stream``: one text, translated as server-sent events (tokens, or sentences
+        with beam search; see :mod:`m2m100.serving.streaming`).
+    ``/libretranslate/...``, ``/v2/...`` (and ``/deepl/v2/...``): the LibreTranslate and DeepL v2
+        APIs over the same queue and limits (see :mod:`m2m100.serving.compat`).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.
@@ -39,6 +43,7 @@ SIGTERM the server stops accepting connections, answers the requests it holds, a
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # classes local to create_app.
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -52,13 +57,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from m2m100 import __version__
 from m2m100.languages.detection import AUTO
 from m2m100.serving import control as scoring
-from m2m100.serving import detect, documents
+from m2m100.serving import detect, documents, streaming
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.compat import deepl, libretranslate
+from m2m100.serving.compat.files import FileStore
 from m2m100.serving.control import control_fields, controlled_beams
 from m2m100.serving.glossary import GlossaryError, glossary_chars, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
-from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
+from m2m100.serving.security import Guard, NetworkSettings, RateLimiter, RejectedRequest, read_body, replay
+from m2m100.serving.service import Service
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator, text_problem
 
 if TYPE_CHECKING:
@@ -366,6 +374,7 @@ def create_app(
             # or holds requests whose clients left; close() finishes them and stops the thread.
             await state.batcher.close()
             await loading
+            files.close()
 
     # /docs as FastAPI makes it, but with Swagger UI served by the app (from /static-offline-docs),
     # not from a CDN. No /redoc: ReDoc fetches its logo from its CDN all the same.
@@ -389,11 +398,13 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    limiter = RateLimiter(network.rate_limit)  # one budget per client, whichever API it speaks
     app.add_middleware(
         Guard,
         settings=network,
-        protected=frozenset({"/translate", documents.PATH, detect.PATH}),
+        protected=frozenset({"/translate", documents.PATH, detect.PATH, streaming.PATH, scoring.PATH}),
         rejected=lambda kind: metrics.errors.labels(kind).inc(),
+        limiter=limiter,
     )
     page = _static("index.html")
 
@@ -553,6 +564,14 @@ def create_app(
     )
     detect.register(app, ready=ready, settings=settings, error=ServiceError)
     scoring.register(app, ready=ready, state=state, settings=settings, error=ServiceError)
+    # The streaming endpoint and the LibreTranslate and DeepL APIs, over the same queue and limits.
+    service = Service(state, settings, network, limiter, count_error=lambda kind: metrics.errors.labels(kind).inc())
+    files = FileStore()  # LibreTranslate's translated files, until downloaded
+    streaming.register(app, service, ServiceError)
+    app.include_router(libretranslate.router(service, files))
+    usage: collections.Counter[str] = collections.Counter()  # DeepL's billed characters, by key
+    for prefix in deepl.PREFIXES:
+        app.include_router(deepl.router(service, usage, prefix))
 
     @app.get(
         "/languages",
@@ -622,7 +641,7 @@ class _Intake:
         self.app, self.limit, self.timeout, self.metrics = app, limit, timeout, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in ("/translate", detect.PATH):
+        if scope["type"] == "http" and scope["path"] in ("/translate", detect.PATH, streaming.PATH, scoring.PATH):
             if scope["path"] == "/translate":
                 self.metrics.requests.inc()
             length = dict(scope["headers"]).get(b"content-length", b"")

@@ -12,7 +12,8 @@ batch runs, new requests queue up, so under load batches fill without any wait.
 A request that is cancelled (its client went away, or its deadline passed) is taken out of the
 queue (its work is dropped) if it has not started; once started, its result is thrown away, and
 when no request of the running batch is waiting any more the batch is told to stop (``run_batch``
-polls its ``stopped`` argument at every decoding step). ``close`` stops new requests and waits for
+polls its ``stopped`` argument at every decoding step). A job with work of its own (``Job.solo``,
+a streamed translation) runs alone, in its turn, and is stopped the same way. ``close`` stops new requests and waits for
 the queue to empty.
 """
 
@@ -77,6 +78,9 @@ class Job:
     memory: int = 0  # estimated bytes of its decoding, capped per batch
     arrived: float = field(default_factory=time.monotonic)
     future: asyncio.Future[list[Any]] | None = None
+    # Work of its own, run alone on the worker thread in the job's turn instead of run_batch (a
+    # streamed translation): called with ``stopped``, it returns the job's translations.
+    solo: Callable[[Callable[[], bool]], list[Any]] | None = None
     tokens: int = field(init=False)  # estimated source tokens
 
     def __post_init__(self) -> None:
@@ -222,9 +226,11 @@ class Batcher:
     def _select(self, first: Job) -> tuple[list[Job], bool]:
         """The queued jobs that would share ``first``'s batch (oldest first), and whether the
         batch is full (so that waiting longer gains nothing)."""
+        if first.solo is not None:
+            return [first], True
         jobs, tokens, work, memory = [first], first.tokens, first.work, first.memory
         for job in self._queue:
-            if job is first or job.settings != first.settings:
+            if job is first or job.settings != first.settings or job.solo is not None:
                 continue
             if (
                 len(jobs) == self.max_batch_requests
@@ -267,7 +273,11 @@ class Batcher:
         self._running, self._stop = jobs, threading.Event()
         start = time.perf_counter()
         try:
-            outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings, self._stop.is_set)
+            solo = jobs[0].solo
+            if solo is not None:
+                outputs = await self.on_worker(solo, self._stop.is_set)
+            else:
+                outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings, self._stop.is_set)
             assert len(outputs) == len(segments), "run_batch returned a translation per text"
         except Stopped as err:
             logger.info("stopped a batch of %d requests after %.1f s", len(jobs), time.perf_counter() - start)

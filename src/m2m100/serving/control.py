@@ -15,6 +15,8 @@ from typing import Any
 
 from m2m100.translator import Translation, Translator
 
+PATH = "/score"
+
 
 def controlled_beams(beam_size: int | None, alternatives: int, default: int) -> int:
     """Beam rows per text that the cost estimate counts: n alternatives take at most n searches
@@ -96,7 +98,7 @@ def register(
 
     score.__annotations__["body"] = ScoreRequest  # a class made here: FastAPI reads the annotation itself
     app.post(
-        "/score",
+        PATH,
         responses={
             413: {"description": "too many pairs or characters"},
             422: {"description": "a bad field, lists of different lengths, an unknown language or a pair too long"},
