@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -96,6 +97,10 @@ def test_nllb_detects_in_flores_codes(tmp_path: Path):
 
     nllb = Translator(build_checkpoint(tmp_path / "tiny", train_spm()), device="cpu")
     with TestClient(create_app(lambda: nllb)) as client:
+        for _ in range(600):  # the model is handed over on a background thread
+            if client.get("/health").json()["status"] == "ok":
+                break
+            time.sleep(0.05)
         response = client.post("/detect", json={"texts": [SENTENCES["fr"], SENTENCES["en"]]})
         assert response.status_code == 200, response.text
         assert [d["language"] for d in response.json()] == ["fra_Latn", "eng_Latn"]

@@ -48,7 +48,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from types import SimpleNamespace
@@ -66,7 +66,7 @@ from m2m100.serving.glossary import GlossaryError, glossary_chars, request_gloss
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
 from m2m100.serving.security import Guard, NetworkSettings, RateLimiter, RejectedRequest, read_body, replay
-from m2m100.serving.service import Service
+from m2m100.serving.service import ClientGone, Service, unless_disconnected
 from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator, text_problem
 
 if TYPE_CHECKING:
@@ -522,12 +522,12 @@ def create_app(
             if used["src"] == AUTO:
                 options = detect.auto_options(body, translator, ServiceError)
                 work = detect.translate_auto(translator, texts, used["tgt"], options, submit, ServiceError)
-                translations, detections = await _unless_disconnected(
+                translations, detections = await unless_disconnected(
                     asyncio.wait_for(work, settings.request_timeout), request.receive
                 )
             else:
                 translations = (
-                    await _unless_disconnected(
+                    await unless_disconnected(
                         asyncio.wait_for(submit(texts, used["src"]), settings.request_timeout), request.receive
                     )
                     if texts
@@ -541,7 +541,7 @@ def create_app(
             raise ServiceError(503, "queue_full", str(err), retry_after=err.retry_after) from err
         except Closed as err:
             raise ServiceError(503, "shutting_down", str(err), retry_after=5) from err
-        except _ClientGone as err:
+        except ClientGone as err:
             raise ServiceError(499, "disconnected", "the client closed the connection") from err
         except ServiceError:
             raise
@@ -603,32 +603,6 @@ def create_app(
         return HTMLResponse(page)
 
     return app
-
-
-class _ClientGone(Exception):
-    pass
-
-
-async def _unless_disconnected(work: Awaitable[T], receive: Callable[[], Awaitable[MutableMapping[str, Any]]]) -> T:
-    """``await work``, unless the client disconnects first: then ``work`` is cancelled (which
-    takes a request that has not started out of the queue) and _ClientGone is raised."""
-
-    async def disconnected() -> None:
-        # The body has been read, so the server's next message is the disconnect.
-        while (await receive())["type"] != "http.disconnect":
-            pass
-
-    task, watch = asyncio.ensure_future(work), asyncio.ensure_future(disconnected())
-    try:
-        await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watch.cancel()
-        if not task.done():
-            task.cancel()
-            await asyncio.wait({task})
-    if task.cancelled():
-        raise _ClientGone()
-    return task.result()
 
 
 class _Intake:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from m2m100.documents import DocumentError, MissingDependency, format_named, read_document
 from m2m100.documents.blocks import Kind
@@ -23,6 +23,7 @@ from m2m100.serving.security import NetworkSettings, RateLimiter, RejectedReques
 from m2m100.translator import Translation, Translator, text_problem
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+T = TypeVar("T")
 
 
 class ServiceFailure(Exception):
@@ -264,7 +265,7 @@ class Service:
             ) from err
 
 
-async def unless_disconnected(work: Awaitable[Any], receive: Receive) -> Any:
+async def unless_disconnected(work: Awaitable[T], receive: Receive) -> T:
     """``await work``, unless the client disconnects first: then ``work`` is cancelled (which
     takes a request that has not started out of the queue) and :class:`ClientGone` is raised."""
 
