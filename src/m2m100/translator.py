@@ -22,7 +22,12 @@ import torch
 from sentencex import segment as sentences
 
 from m2m100.checkpoint import resolve_checkpoint_dir
+from m2m100.control import Alternative, Score
+from m2m100.control.rows import Row, RowResult, batch_key, joined, part_rows, translate_rows
+from m2m100.control.scoring import score_texts
+from m2m100.control.unknowns import unknown_characters
 from m2m100.demo import model_or_demo
+from m2m100.glossary import Glossary, missed_terms
 from m2m100.languages import TRAINED_LANGUAGES_KEY, iso_language, resolve_language, trained_languages
 from m2m100.languages.detection import AUTO, DEFAULT_MIN_CONFIDENCE, AutoSource, Detection, LanguageDetector
 from m2m100.modeling import M2M100ForConditionalGeneration
@@ -41,11 +46,28 @@ NO_SPACE_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my"})
 
 @dataclass(frozen=True)
 class Segment:
-    """One text to translate and its direction (``src="auto"``: the language detected in it)."""
+    """One text to translate, its direction and its controls (see README's "Controlling the
+    output"): ``src="auto"``, the language detected in it; ``glossary``, terms of this text's own
+    (added to the call's, winning where both have a term); ``prefix``, a text the translation must
+    start with (the search continues from it); ``alternatives``, how many hypotheses to return
+    (n-best of beam search, or with a prefix the continuations of its top next tokens);
+    ``return_scores``, the translation's score; ``replace_unknowns``, put the most attended source
+    piece in place of each ``<unk>`` emitted."""
 
     text: str
     src: str
     tgt: str
+    glossary: Glossary | None = None
+    prefix: str | None = None
+    alternatives: int = 0
+    return_scores: bool = False
+    replace_unknowns: bool = False
+
+    def __post_init__(self) -> None:
+        if self.prefix is not None and not isinstance(self.prefix, str):
+            raise ValueError(f"prefix must be a string or None, got {type(self.prefix).__name__}")
+        if isinstance(self.alternatives, bool) or not isinstance(self.alternatives, int) or self.alternatives < 0:
+            raise ValueError(f"alternatives must be an integer of at least 0, got {self.alternatives!r}")
 
 
 @dataclass
@@ -60,6 +82,10 @@ class Translation:
     tgt: str
     detected: str | None = None  # src="auto": the detected language (the checkpoint's code), None when unknown
     confidence: float | None = None  # src="auto": the detector's confidence, 0..1; None when src was given
+    glossary_missed: list[str] = field(default_factory=list)  # target terms the text lacks (length limit)
+    score: float | None = None  # with return_scores or alternatives: sum(log p) / length ** length_penalty
+    alternatives: list[Alternative] = field(default_factory=list)  # best first; the first is ``text``
+    unknowns: int = 0  # characters of the input the vocabulary lacks (<unk> or spelled in bytes)
 
 
 @dataclass
@@ -81,7 +107,10 @@ class _Unit:
     ids: list[int]  # as the tokenizer lays out a source: [src_lang] pieces </s> (NLLB legacy: pieces </s> [src_lang])
     tgt: str
     limit: int | None = None  # max_new_tokens when the caller gave none (see _default_limit)
-    output: str | None = None
+    row: Row | None = None  # the model's view of the unit, with its controls
+    output: RowResult | None = None
+    terms: list[str] = field(default_factory=list)  # glossary target terms the output must contain
+    missed: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -89,20 +118,30 @@ class _Pending:
     """A segment of the current window, waiting for its parts."""
 
     segment: Segment
-    parts: list[str | None] = field(default_factory=list)
+    parts: list[RowResult | None] = field(default_factory=list)
+    unknowns: int = 0
     detection: Detection | None = None  # src="auto"
     passed: bool = False  # src="auto": returned unchanged (already in the target language, or untrusted)
+    missed: list[str] = field(default_factory=list)
 
     def result(self) -> Translation:
-        assert all(p is not None for p in self.parts)  # every part was translated
+        parts = [p for p in self.parts if p is not None]
+        assert len(parts) == len(self.parts)  # every part was translated
         joiner = "" if iso_language(self.segment.tgt) in NO_SPACE_LANGUAGES else " "
-        text = joiner.join(p.strip() for p in self.parts if p is not None and p.strip())
-        if self.passed:
-            text = line_content(self.segment.text)
+        whole = joined(parts, joiner, alternatives=self.segment.alternatives > 0)
+        text = line_content(self.segment.text) if self.passed else whole.text
         found = self.detection
-        if found is None:
-            return Translation(text, self.segment.src, self.segment.tgt)
-        return Translation(text, self.segment.src, self.segment.tgt, found.code, found.confidence)
+        return Translation(
+            text,
+            self.segment.src,
+            self.segment.tgt,
+            detected=None if found is None else found.code,
+            confidence=None if found is None else found.confidence,
+            glossary_missed=self.missed,
+            score=whole.score,
+            alternatives=whole.alternatives,
+            unknowns=self.unknowns,
+        )
 
 
 class Translator:
@@ -209,15 +248,22 @@ class Translator:
         beam_size: int | None = None,
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
+        glossary: Glossary | None = None,
+        prefix: str | None = None,
+        replace_unknowns: bool = False,
         **generate_kwargs: Any,
     ) -> str | list[str]:
         """Translate one string or a list of strings from ``src`` to ``tgt``.
 
         Args:
             beam_size: beams of the search (default: the checkpoint's generation config).
+            prefix: a text every translation starts with; the search continues from it.
+            replace_unknowns: put the source piece attended to most in place of each ``<unk>``
+                the model emits, instead of dropping it.
             max_new_tokens: longest translation of one input in tokens (default: about twice the
                 input's length rounded up to a power of two, at most the model's positions; it
                 depends on the input alone, never on what the input is batched with).
+            glossary: terms whose target the translations must contain (see :mod:`m2m100.glossary`).
             generate_kwargs: any other option of ``generate`` (length_penalty, no_repeat_ngram_size...),
                 or of ``src="auto"`` (see :meth:`translate_segments`).
 
@@ -236,13 +282,14 @@ class Translator:
             problem = text_problem(text)
             if problem is not None:
                 raise ValueError(f"text {index}: {problem}" if not single else f"text: {problem}")
-        segments = [Segment(t, src, tgt) for t in items]
+        segments = [Segment(t, src, tgt, prefix=prefix, replace_unknowns=replace_unknowns) for t in items]
         out = list(
             self.translate_stream(
                 segments,
                 beam_size=beam_size,
                 max_new_tokens=max_new_tokens,
                 max_batch_tokens=max_batch_tokens,
+                glossary=glossary,
                 **generate_kwargs,
             )
         )
@@ -259,6 +306,7 @@ class Translator:
         max_new_tokens: int | None = None,
         max_batch_tokens: int | None = None,
         on_batch: Callable[[TranslationStats], None] | None = None,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[str]:
         """Translate an iterable lazily, yielding the translated strings in input order: the texts
@@ -272,6 +320,7 @@ class Translator:
             max_new_tokens=max_new_tokens,
             max_batch_tokens=max_batch_tokens,
             on_batch=on_batch,
+            glossary=glossary,
             **generate_kwargs,
         )
         return (result.text for result in results)
@@ -290,6 +339,7 @@ class Translator:
         min_confidence: float = DEFAULT_MIN_CONFIDENCE,
         fallback_src: str | None = None,
         translate_same_language: bool = False,
+        glossary: Glossary | None = None,
         **generate_kwargs: Any,
     ) -> Iterator[Translation]:
         """Translate an iterable lazily: it is read one window at a time (sorted and batched
@@ -308,6 +358,9 @@ class Translator:
                 default) returns such an input unchanged.
             translate_same_language: translate an input detected in the target language too
                 (by default it is returned unchanged).
+            glossary: terms of every input (a :class:`Segment`'s own are added): where a source
+                term occurs, its target term is a lexical constraint of that input's search, and
+                ``Translation.glossary_missed`` lists those the length limit left out.
 
         Raises:
             ValueError: an unknown ``src``/``tgt``/``fallback_src``, a budget below 1, a
@@ -330,7 +383,9 @@ class Translator:
         tgt = None if tgt is None else self.resolve_language(tgt)
         fallback = None if fallback_src is None else self.resolve_language(fallback_src)
         auto = AutoSource(min_confidence, fallback, translate_same_language)
-        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens)
+        if glossary is not None and not isinstance(glossary, Glossary):
+            raise ValueError(f"glossary must be a m2m100.glossary.Glossary, got {type(glossary).__name__}")
+        settings = dict(generate_kwargs, beam_size=beam_size, max_new_tokens=max_new_tokens, glossary=glossary)
         return self._stream(iter(lines), src, tgt, window_tokens, budget, settings, on_batch, auto)
 
     # internals -----------------------------------------------------------------------------
@@ -348,6 +403,8 @@ class Translator:
         # The default length limit depends on each input's own length only, so that an input's
         # translation does not depend on what it is batched with.
         default_limit = settings.get("max_new_tokens") is None and settings.get("max_length") is None
+        settings = dict(settings)
+        glossary: Glossary | None = settings.pop("glossary", None)
         read = 0  # inputs read so far: the index of the next one, for error messages
         while True:
             window: list[_Pending] = []
@@ -368,7 +425,7 @@ class Translator:
                     detect.append(len(window) - 1)
                     tokens += max(1, len(line_content(segment.text)) // 4)  # about 4 characters a token
                 else:
-                    tokens += self._add_units(window, len(window) - 1, units, default_limit)
+                    tokens += self._add_units(window, len(window) - 1, units, default_limit, glossary)
                 if tokens >= window_tokens:
                     break
             if not window:
@@ -382,21 +439,26 @@ class Translator:
                     pending.segment = replace(pending.segment, src=reported)
                     pending.detection, pending.passed = detection, chosen is None
                     if chosen is not None:
-                        self._add_units(window, index, units, default_limit)
+                        self._add_units(window, index, units, default_limit, glossary)
             for batch in self._batches(units, budget):
                 self._run(batch, settings)
                 if on_batch is not None:
                     on_batch(self.stats)
             for unit in units:
                 window[unit.segment].parts[unit.part] = unit.output
+                window[unit.segment].missed.extend(unit.missed)
             for pending in window:
                 self.stats.segments += 1
                 yield pending.result()
 
-    def _add_units(self, window: list[_Pending], index: int, units: list[_Unit], default_limit: bool) -> int:
-        """Encode the window's ``index``-th segment into ``units``; returns its source tokens."""
+    def _add_units(
+        self, window: list[_Pending], index: int, units: list[_Unit], default_limit: bool, glossary: Glossary | None
+    ) -> int:
+        """Encode the window's ``index``-th segment (its source known) into ``units``, with the
+        glossary terms of its text; returns its source tokens."""
         pending = window[index]
-        parts = self._encode(pending.segment, index)
+        parts = self._encode(pending.segment, index, pending)
+        self._find_terms(parts, pending.segment, glossary)
         if default_limit:
             for unit in parts:
                 unit.limit = self._default_limit(len(unit.ids))
@@ -404,39 +466,66 @@ class Translator:
         units.extend(parts)
         return max(1, sum(len(u.ids) for u in parts))
 
-    def _encode(self, segment: Segment, index: int) -> list[_Unit]:
+    def _encode(self, segment: Segment, index: int, pending: _Pending) -> list[_Unit]:
         """The units of one segment (its codes resolved): none when it is blank, several when it
         is too long. Each is laid out as the tokenizer lays out a source: the language token and
-        </s> around the pieces, where the checkpoint's tokenizer puts them."""
+        </s> around the pieces, where the checkpoint's tokenizer puts them. The characters the
+        vocabulary lacks are counted into ``pending``; a prefix goes to the first part."""
         text = line_content(segment.text)
         if not text.strip():
             return []
         prefix, suffix = self.tokenizer.source_layout(segment.src)
         limit = self.max_source_tokens - len(prefix) - len(suffix)
         pieces = self._pieces(text)
-        chunks = [pieces] if len(pieces) <= limit else self._split(text, segment.src, limit)
-        return [_Unit(index, part, [*prefix, *chunk, *suffix], segment.tgt) for part, chunk in enumerate(chunks)]
+        pending.unknowns = unknown_characters(*pieces, self.tokenizer.unk_token_id)
+        chunks = [pieces] if len(pieces[1]) <= limit else self._split(text, segment.src, limit)
+        rows = part_rows(
+            self.tokenizer,
+            chunks,
+            (prefix, suffix),
+            segment.tgt,
+            prefix=None if segment.prefix is None else self._pieces(segment.prefix)[1],
+            alternatives=segment.alternatives,
+            scores=segment.return_scores,
+            replace_unknowns=segment.replace_unknowns,
+        )
+        return [_Unit(index, part, row.source, segment.tgt, row=row) for part, row in enumerate(rows)]
 
-    def _pieces(self, text: str) -> list[int]:
-        """Token ids of ``text`` without special tokens (``encode`` would warn about inputs longer
-        than the model takes, which the Translator splits itself)."""
-        ids = self.tokenizer.convert_tokens_to_ids(self.tokenizer.tokenize(text))
+    def _find_terms(self, units: list[_Unit], segment: Segment, glossary: Glossary | None) -> None:
+        """Set each unit's glossary target terms (those whose source term is in its text) and
+        their pieces as its row's lexical constraints."""
+        if segment.glossary is not None:
+            glossary = segment.glossary if glossary is None else glossary.merged(segment.glossary)
+        if glossary is None:
+            return
+        for unit in units:
+            text = segment.text if len(units) == 1 else self.tokenizer.decode(unit.ids, skip_special_tokens=True)
+            unit.terms = list(dict.fromkeys(m.target for m in glossary.find(text, segment.src, segment.tgt)))
+            assert unit.row is not None
+            unit.row.constraints = [self._pieces(term)[1] for term in unit.terms]
+
+    def _pieces(self, text: str) -> tuple[list[str], list[int]]:
+        """The pieces of ``text`` and their ids, without special tokens (``encode`` would warn
+        about inputs longer than the model takes, which the Translator splits itself)."""
+        pieces = self.tokenizer.tokenize(text)
+        ids = self.tokenizer.convert_tokens_to_ids(pieces)
         assert isinstance(ids, list)  # a list of tokens gives a list of ids
-        return ids
+        return pieces, ids
 
-    def _split(self, text: str, src: str, limit: int) -> list[list[int]]:
-        """Token ids of the sentences of a long input, packed up to ``limit`` tokens per part; a
-        single sentence longer than that is cut at token boundaries (never dropped)."""
-        parts: list[list[int]] = []
+    def _split(self, text: str, src: str, limit: int) -> list[tuple[list[str], list[int]]]:
+        """Pieces and ids of the sentences of a long input, packed up to ``limit`` tokens per
+        part; a single sentence longer than that is cut at token boundaries (never dropped)."""
+        parts: list[tuple[list[str], list[int]]] = []
         for sentence in sentences(iso_language(src), text):
-            ids = self._pieces(sentence)
+            names, ids = self._pieces(sentence)
             for start in range(0, len(ids), limit):
-                chunk = ids[start : start + limit]
-                if parts and len(parts[-1]) + len(chunk) <= limit:
-                    parts[-1].extend(chunk)
+                chunk = names[start : start + limit], ids[start : start + limit]
+                if parts and len(parts[-1][1]) + len(chunk[1]) <= limit:
+                    parts[-1][0].extend(chunk[0])
+                    parts[-1][1].extend(chunk[1])
                 else:
-                    parts.append(list(chunk))
-        logger.info("split an input of %d tokens into %d parts", sum(map(len, parts)), len(parts))
+                    parts.append((list(chunk[0]), list(chunk[1])))
+        logger.info("split an input of %d tokens into %d parts", sum(len(p[1]) for p in parts), len(parts))
         return parts
 
     def _default_limit(self, length: int) -> int:
@@ -447,18 +536,28 @@ class Translator:
 
     def _batches(self, units: list[_Unit], budget: int) -> Iterator[list[_Unit]]:
         """Units sorted by length (longest first), packed so that rows x longest <= budget; units
-        with different default limits never share a batch (``generate`` takes one limit)."""
-        batch: list[_Unit] = []
+        with different default limits or controls (:func:`~m2m100.control.rows.batch_key`: the
+        prefix's length, the alternatives) never share a batch (``generate`` takes them once)."""
+
+        def key(unit: _Unit) -> tuple[Any, ...]:
+            assert unit.row is not None
+            return (unit.limit, batch_key(unit.row))
+
+        groups: dict[tuple[Any, ...], list[_Unit]] = {}
         for unit in sorted(units, key=lambda u: len(u.ids), reverse=True):
-            if batch and ((len(batch) + 1) * len(batch[0].ids) > budget or unit.limit != batch[0].limit):
+            groups.setdefault(key(unit), []).append(unit)
+        for group in groups.values():
+            batch: list[_Unit] = []
+            for unit in group:
+                if batch and (len(batch) + 1) * len(batch[0].ids) > budget:
+                    yield batch
+                    batch = []
+                batch.append(unit)
+            if batch:
                 yield batch
-                batch = []
-            batch.append(unit)
-        if batch:
-            yield batch
 
     def _run(self, batch: list[_Unit], settings: dict[str, Any]) -> None:
-        """Translate one batch in place (``unit.output``)."""
+        """Translate one batch in place (``unit.output``); its rows share one batch key."""
         kwargs = dict(settings)
         beam_size = kwargs.pop("beam_size", None)
         if beam_size is not None:
@@ -467,27 +566,73 @@ class Translator:
             kwargs.pop("max_new_tokens", None)
             if batch[0].limit is not None:
                 kwargs["max_new_tokens"] = batch[0].limit
-        width = len(batch[0].ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-        for row, unit in enumerate(batch):
-            input_ids[row, : len(unit.ids)] = torch.tensor(unit.ids)
-        attention_mask = (torch.arange(width)[None, :] < torch.tensor([len(u.ids) for u in batch])[:, None]).long()
-        forced = [self.tokenizer.get_lang_id(u.tgt) for u in batch]
-        device = self.model.device
-        with torch.inference_mode():
-            out = self.model.generate(
-                input_ids.to(device), attention_mask.to(device), forced_bos_token_id=forced, **kwargs
-            )
-        if not isinstance(out, torch.Tensor):
+        rows = [unit.row for unit in batch if unit.row is not None]
+        if kwargs.get("max_new_tokens") is not None and rows[0].prefix:  # the prefix takes positions too
+            room = self.model.config.max_position_embeddings - 2 - len(rows[0].prefix)
+            if room < 1:
+                raise ValueError(
+                    f"a prefix of {len(rows[0].prefix)} tokens leaves no room in the model's "
+                    f"{self.model.config.max_position_embeddings} positions; shorten it"
+                )
+            kwargs["max_new_tokens"] = min(kwargs["max_new_tokens"], room)
+        if kwargs.get("return_dict_in_generate"):
             raise ValueError("the Translator returns texts: return_dict_in_generate is not one of its options")
-        out = out.cpu()
-        texts = self.tokenizer.batch_decode(out, skip_special_tokens=True)
-        for unit, text in zip(batch, texts):
-            unit.output = text
+        results, out = translate_rows(self.model, self.tokenizer, rows, kwargs)
+        for unit, result in zip(batch, results):
+            unit.output = result
+            unit.missed = missed_terms(result.text, unit.terms)
+        pad = self.tokenizer.pad_token_id
         self.stats.batches += 1
-        self.stats.source_tokens += int(attention_mask.sum())
+        self.stats.source_tokens += sum(len(row.source) for row in rows)
         self.stats.generated_tokens += int((out[:, 2:] != pad).sum())
+
+    def score(
+        self,
+        sources: Sequence[str],
+        targets: Sequence[str],
+        *,
+        src: str,
+        tgt: str,
+        max_batch_tokens: int | None = None,
+    ) -> list[Score]:
+        """The log-probability the model gives each target as the translation of its source.
+
+        Args:
+            sources, targets: texts of the same number, pair by pair.
+            max_batch_tokens: at most this many padded source plus target tokens per model call
+                (default: the Translator's budget).
+
+        Returns:
+            A :class:`~m2m100.control.Score` per pair, in order: ``total`` (summed log-probability
+            of the target's pieces and ``</s>``), ``log_probs`` and ``tokens`` per token, and
+            ``normalized`` (``total`` per token).
+
+        Raises:
+            ValueError: lists of different lengths, an unknown language, a text that is not valid
+                Unicode, or a pair longer than the model's positions (named by its index).
+        """
+        if isinstance(sources, str) or isinstance(targets, str):
+            raise ValueError("sources and targets must be lists of strings (one pair per index)")
+        if len(sources) != len(targets):
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets; give one target per source")
+        budget = self.max_batch_tokens if max_batch_tokens is None else max_batch_tokens
+        if budget < 1:
+            raise ValueError(f"max_batch_tokens must be at least 1, got {budget}")
+        for index, (source, target) in enumerate(zip(sources, targets)):
+            for name, text in (("source", source), ("target", target)):
+                problem = text_problem(text) if isinstance(text, str) else "not a string"
+                if problem is not None:
+                    raise ValueError(f"pair {index}: {name}: {problem}")
+        return score_texts(
+            self.model,
+            self.tokenizer,
+            [line_content(t) for t in sources],
+            [line_content(t) for t in targets],
+            src=self.resolve_language(src),
+            tgt=self.resolve_language(tgt),
+            budget=budget,
+            max_tokens=self.max_source_tokens,
+        )
 
 
 def text_problem(text: str) -> str | None:

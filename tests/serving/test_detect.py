@@ -96,8 +96,9 @@ def test_nllb_detects_in_flores_codes(tmp_path: Path):
 
     nllb = Translator(build_checkpoint(tmp_path / "tiny", train_spm()), device="cpu")
     with TestClient(create_app(lambda: nllb)) as client:
-        found = client.post("/detect", json={"texts": [SENTENCES["fr"], SENTENCES["en"]]}).json()
-        assert [d["language"] for d in found] == ["fra_Latn", "eng_Latn"]
+        response = client.post("/detect", json={"texts": [SENTENCES["fr"], SENTENCES["en"]]})
+        assert response.status_code == 200, response.text
+        assert [d["language"] for d in response.json()] == ["fra_Latn", "eng_Latn"]
         body = {"texts": [SENTENCES["fr"], SENTENCES["en"]], "src": "auto", "tgt": "en", "max_new_tokens": 8}
         data = client.post("/translate", json=body).json()
         assert data["tgt"] == "eng_Latn" and [d["src"] for d in data["detections"]] == ["fra_Latn", None]

@@ -199,7 +199,7 @@ def test_a_huge_max_new_tokens_is_served_within_the_deadline(lifted, translator,
 class BrokenTranslator(Translator):
     """The real Translator whose model fails mid-batch, as torch does with its C++ stack."""
 
-    def translate_stream(self, *args: Any, **kwargs: Any) -> Any:
+    def translate_segments(self, *args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("Overflow when unpacking long long\nException raised from unpack<long> at aten/src/...")
 
 

@@ -33,6 +33,7 @@ from m2m100.cli import (
     languages,
     quantize,
     ray_translate,
+    score,
     serve,
     translate,
 )
@@ -87,7 +88,7 @@ __all__ = [
 ]
 
 # The subcommands, in the order `m2m100 --help` lists them.
-COMMANDS = (translate, languages, info, demo, evaluate, convert, quantize, finetune, serve)
+COMMANDS = (translate, score, languages, info, demo, evaluate, convert, quantize, finetune, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -100,6 +100,12 @@ def cmd_translate_ray(args: argparse.Namespace) -> int:
         raise CLIError(f"--ray translates lines: --format text or jsonl, not {args.format}", EXIT_USAGE)
     if args.src == AUTO:
         raise CLIError("-s auto is not available with --ray: translate without --ray, or give the source", EXIT_USAGE)
+    if args.prefix is not None or args.alternatives or args.scores or args.replace_unknowns:
+        raise CLIError(
+            "--prefix, --alternatives, --scores and --replace-unknowns are not supported with --ray; "
+            "translate without --ray to use them",
+            EXIT_USAGE,
+        )
     check_placement_options(args)
     model = resolve_model(args)
     known = model_languages(model)

@@ -33,12 +33,19 @@ OPTIONS = {
     "format": "--format",
     "errors": "--errors",
     "beam_size": "--beam-size",
+    "glossary": "--glossary",
+    "do_not_translate": "--do-not-translate",
+    "keep_placeholders": "--keep-placeholders",
     "max_new_tokens": "--max-new-tokens",
     "dtype": "--dtype",
     "quantize": "--quantize",
     "min_confidence": "--min-confidence",
     "fallback_src": "--fallback-src",
     "translate_same_language": "--translate-same-language",
+    "prefix": "--prefix",
+    "alternatives": "--alternatives",
+    "scores": "--scores",
+    "replace_unknowns": "--replace-unknowns",
 }
 
 

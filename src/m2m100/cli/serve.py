@@ -80,7 +80,7 @@ def add_parser(commands: Any) -> None:
         "--max-chars",
         type=positive_int,
         default=defaults.max_chars,
-        help="characters of one request's texts together; more are answered 413",
+        help="characters of one request's texts (and glossary terms) together; more are answered 413",
     )
     p.add_argument(
         "--max-document-bytes",
@@ -93,6 +93,18 @@ def add_parser(commands: Any) -> None:
         type=positive_int,
         default=defaults.max_document_chars,
         help="characters of text of one document; more are answered 413",
+    )
+    p.add_argument(
+        "--max-glossary-terms",
+        type=positive_int,
+        default=defaults.max_glossary_terms,
+        help="glossary and do_not_translate terms of one request; more are answered 413",
+    )
+    p.add_argument(
+        "--max-term-chars",
+        type=positive_int,
+        default=defaults.max_term_chars,
+        help="characters of one glossary term; longer ones are answered 422",
     )
     p.add_argument(
         "--max-new-tokens-limit",
@@ -215,6 +227,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         request_timeout=args.request_timeout,
         max_document_bytes=args.max_document_bytes,
         max_document_chars=args.max_document_chars,
+        max_glossary_terms=args.max_glossary_terms,
+        max_term_chars=args.max_term_chars,
     )
 
     def load() -> Translator:

@@ -16,11 +16,12 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from m2m100.cli import auto, documents
+from m2m100.cli import auto, controls, documents
+from m2m100.cli import glossary as glossary_options
 from m2m100.cli.common import (
     EXIT_USAGE,
     CLIError,
@@ -40,6 +41,7 @@ from m2m100.cli.common import (
 )
 from m2m100.cli.resume import OPTIONS, Progress, check_same_run, input_identity, load_record, truncate_lines
 from m2m100.documents import FORMATS
+from m2m100.glossary import Glossary
 from m2m100.languages.detection import AUTO
 from m2m100.translator import Segment, Translation, Translator, text_problem
 
@@ -63,6 +65,7 @@ def add_parser(commands: Any) -> None:
         f"a document, with its structure kept: {', '.join(FORMATS)} (default: from the FILE's extension)",
     )
     add_model_options(p)
+    glossary_options.add_arguments(p)
     p.add_argument(
         "--errors",
         choices=("strict", "replace"),
@@ -74,6 +77,7 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--no-progress", action="store_true", help="never show the progress bar")
     auto.add_arguments(p)
+    controls.add_arguments(p)
     documents.add_arguments(p)
     p.set_defaults(func=cmd_translate)
 
@@ -83,6 +87,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
         return documents.cmd_translate_document(args)
     args.format = args.format or "text"
     check_placement_options(args)
+    controls.check_arguments(args)
     model = resolve_model(args)
     known = model_languages(model)
     given = ((args.src, "-s/--src-lang"), (args.tgt, "-t/--tgt-lang"), (args.fallback_src, "--fallback-src"))
@@ -93,6 +98,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
             '-s/--src-lang and -t/--tgt-lang are required (jsonl lines may carry their own "src"/"tgt")', EXIT_USAGE
         )
     check_inputs(args.files)
+    glossary = glossary_options.load(args)
     output = check_output(args.output, args.files, overwrite=args.overwrite, resume=args.resume)
     # Every language code in use, with where it was given (a file:line, or an option).
     codes = {**validate_files(args.files, fmt=args.format, errors=args.errors, src=args.src, tgt=args.tgt), **options}
@@ -135,7 +141,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 auto.check_available("translate")
                 checked = True
             pending.append(line)
-            yield Segment(line.text, src, tgt)
+            yield Segment(line.text, src, tgt, line.glossary, **controls.segment_controls(args, line.controls))
 
     total = count_lines(args.files)
     bar = progress_bar(args, total=total, initial=skip)
@@ -151,6 +157,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
     except OSError as err:
         raise CLIError(f"cannot write {output}: {err.strerror}") from err
     completed = False
+    unknown_characters = unknown_lines = 0
     try:
         if progress is not None:
             progress.save()  # before the first line, so that an interrupted run can be verified
@@ -160,12 +167,19 @@ def cmd_translate(args: argparse.Namespace) -> int:
             beam_size=args.beam_size,
             max_new_tokens=args.max_new_tokens,
             on_batch=on_batch,
+            glossary=glossary,
             **auto.options(args, fallback),
         )
+        missed: list[tuple[str, list[str]]] = []  # inputs whose translation lacks glossary terms
         for translation in stream:
             line = pending.popleft()
             summary.add(translation)
-            out.write(format_output(line, translation, args.format).encode("utf-8"))
+            if translation.glossary_missed:
+                missed.append((f"{line.source}:{line.number}", translation.glossary_missed))
+            with_terms = glossary is not None or line.glossary is not None
+            out.write(format_output(line, translation, args.format, with_terms).encode("utf-8"))
+            if translation.unknowns:
+                unknown_characters, unknown_lines = unknown_characters + translation.unknowns, unknown_lines + 1
             out.flush()  # an interruption leaves a correct prefix for --resume
             if progress is not None:
                 progress.add(line.key())
@@ -174,6 +188,7 @@ def cmd_translate(args: argparse.Namespace) -> int:
                 bar.update(1)
         out.flush()
         completed = True
+        glossary_options.report_missed(missed)
     finally:
         if bar is not None:
             bar.close()
@@ -185,6 +200,9 @@ def cmd_translate(args: argparse.Namespace) -> int:
         progress.remove()
     for text in summary.lines():
         print(text, file=sys.stderr)
+    unknowns = controls.unknowns_summary(unknown_characters, unknown_lines)
+    if unknowns is not None:
+        print(unknowns, file=sys.stderr)
     return 0
 
 
@@ -201,10 +219,18 @@ class InputLine:
     id: str | None = None  # the JSON text of a jsonl "id", exactly as given (null: None)
     src: str | None = None
     tgt: str | None = None
+    glossary: Glossary | None = None  # a jsonl line's own terms
+    glossary_json: str | None = None  # their JSON text, for --resume's hash
+    controls: dict[str, Any] = field(default_factory=dict)  # the line's own prefix, alternatives ...
 
     def key(self) -> str:
         """What the line contributes to its translation, as ASCII (for --resume's hash)."""
-        return json.dumps([self.text, self.id, self.src, self.tgt])
+        fields: list[Any] = [self.text, self.id, self.src, self.tgt]
+        if self.glossary_json is not None:
+            fields.append(self.glossary_json)
+        if self.controls:
+            fields.append(self.controls)
+        return json.dumps(fields, sort_keys=True)
 
 
 def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[InputLine]:
@@ -232,7 +258,12 @@ def parse_inputs(paths: Sequence[str], *, fmt: str, errors: str) -> Iterator[Inp
             if problem is not None:
                 raise CLIError(f"{name}:{number}: {ascii(key)}: {problem}")
         ident = None if record.get("id") is None else json_text(record["id"])
-        yield InputLine(record["text"], name, number, ident, record.get("src"), record.get("tgt"))
+        terms = glossary_options.row_glossary(record, f"{name}:{number}")
+        terms_json = None if terms is None else json_text([record.get("glossary"), record.get("do_not_translate")])
+        own = controls.line_controls(record, f"{name}:{number}")
+        yield InputLine(
+            record["text"], name, number, ident, record.get("src"), record.get("tgt"), terms, terms_json, own
+        )
 
 
 class JSONNumber:
@@ -327,7 +358,7 @@ def line_direction(line: InputLine, src: str | None, tgt: str | None) -> tuple[s
 # ------------------------------------------------------------------------------------------
 def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     """The settings that change the output, as --resume compares them (see cli/resume.py)."""
-    settings = {name: getattr(args, name) for name in OPTIONS}
+    settings = {name: getattr(args, name, None) for name in OPTIONS}
     if Path(args.model).exists():
         settings["model"] = str(Path(args.model).resolve())
     return settings
@@ -390,14 +421,19 @@ def lines_done(path: Path) -> int:
     return data.count(b"\n")
 
 
-def format_output(line: InputLine, translation: Translation, fmt: str) -> str:
+def format_output(line: InputLine, translation: Translation, fmt: str, with_terms: bool = False) -> str:
     """One output line: the translation (text), or a JSON object with the direction used and,
-    for ``"src": "auto"``, the detected language and the detector's confidence."""
+    for ``"src": "auto"``, the detected language and the detector's confidence; ``with_terms``
+    (a glossary applies to the line): the glossary terms the translation lacks; and the output
+    controls' fields (score, alternatives, unknowns)."""
     if fmt == "text":
         return " ".join(translation.text.splitlines()) + "\n"  # one line out for one line in
     fields: dict[str, Any] = {"src": translation.src, "tgt": translation.tgt, "translation": translation.text}
     if translation.confidence is not None:
         fields.update(detected_src=translation.detected, confidence=round(translation.confidence, 4))
+    if with_terms:
+        fields["glossary_missed"] = translation.glossary_missed
+    fields.update(controls.output_fields(translation))
     rest = json.dumps(fields, ensure_ascii=False)
     if line.id is None:
         return rest + "\n"

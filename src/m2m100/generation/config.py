@@ -211,9 +211,11 @@ _REFUSED_BECAUSE: dict[str, str] = {
     "diversity_penalty": "diversity_penalty only acts in group beam search (num_beam_groups > 1), "
     + _HUB.format(repo="group-beam-search"),
     "constraints": "constrained beam search (constraints, force_words_ids) is a decoding mode "
-    + _HUB.format(repo="constrained-beam-search"),
+    + _HUB.format(repo="constrained-beam-search")
+    + "; lexical_constraints=[[ids, ...], ...] (one list per input) is this generate's own",
     "force_words_ids": "constrained beam search (constraints, force_words_ids) is a decoding mode "
-    + _HUB.format(repo="constrained-beam-search"),
+    + _HUB.format(repo="constrained-beam-search")
+    + "; lexical_constraints=[[ids, ...], ...] (one list per input) is this generate's own",
     "penalty_alpha": "contrastive search (penalty_alpha > 0 with top_k > 1) is a decoding mode "
     + _HUB.format(repo="contrastive-search"),
     "dola_layers": "DoLa decoding (dola_layers) is a decoding mode " + _HUB.format(repo="dola"),

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from m2m100.config import M2M100Config
 from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
+from m2m100.generation.constraints import ConstrainedBeams, RowConstraints, check_constraints, unmet_constraints
 from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules, needs_every_row
 from m2m100.generation.stopping import Stopping, merge_stopping
 from m2m100.model.cache import DecoderCache
@@ -35,6 +36,7 @@ from m2m100.outputs import ModelOutput
 
 Scores = tuple[torch.Tensor, ...] | None
 BEAM_INFINITY = 1.0e9  # transformers' "very large" score offset; kept identical so ties break the same way
+UNMET_OFFSET = BEAM_INFINITY / 4  # ranks a finished hypothesis that lacks a lexical constraint last
 # Token columns the sequence buffers start with beyond the prompt; they double as tokens come
 # (up to max_length), so a call costs what it generates, not what max_new_tokens allows.
 INITIAL_TOKENS = 32
@@ -65,6 +67,7 @@ class GenerateBeamEncoderDecoderOutput(ModelOutput):
     scores: Scores = None
     logits: Scores = None
     beam_indices: torch.Tensor | None = None  # (N, generated) flat row of each token's beam, -1 after the end
+    unmet_constraints: list[list[int]] | None = None  # with lexical_constraints: per row, the ones it lacks
     encoder_attentions: Scores = None
     encoder_hidden_states: Scores = None
     decoder_attentions: tuple | None = None
@@ -342,6 +345,7 @@ class BeamSearchDecoder(TokenDecoder):
         *,
         generator: torch.Generator | None = None,
         stopping: Stopping | None = None,
+        constraints: RowConstraints | None = None,
     ) -> None:
         super().__init__(options, rules, stopping)
         if self.limit > options.max_length:
@@ -379,6 +383,8 @@ class BeamSearchDecoder(TokenDecoder):
         # attentions and the returned cache are kept per beam, so asking for them turns this off.
         o = options
         self.shared = k > 1 and not (o.output_scores or o.output_logits or o.return_dict_in_generate)
+        self.row_constraints = constraints  # lexical constraints: see m2m100.generation.constraints
+        self.constraints = None if constraints is None else ConstrainedBeams(constraints, beams=k, device=device)
 
     def rows_per_input(self) -> int:
         return 1 if self.shared else self.group
@@ -406,6 +412,8 @@ class BeamSearchDecoder(TokenDecoder):
         if shared:  # one row per input so far: every beam continues from it
             log_probs = log_probs.repeat_interleave(k, dim=0)
         log_probs = apply_rules(self.rules, self.running[:, :, :t].reshape(b * k, t), log_probs)
+        if self.constraints is not None and t + 1 < self.limit:  # no end before the constraints are met
+            self.constraints.ban_ends(log_probs, self.stop_ids)
         self.record(logits, log_probs)
         totals = log_probs.view(b, k, vocab).add_(self.running_scores[:, :, None]).view(b, k * vocab)
 
@@ -415,6 +423,9 @@ class BeamSearchDecoder(TokenDecoder):
             cand_scores = torch.gather(totals, 1, flat)
         else:
             cand_scores, flat = top_k(totals, self.keep)
+        key, in_top_k = cand_scores, self.in_top_k[None, :]
+        if self.constraints is not None:  # extra candidates, taken by bank
+            flat, cand_scores, key, in_top_k = self.constraints.candidates(totals, flat, cand_scores, k)
         source = flat // vocab  # (B, keep) beam each candidate extends
         cand = _take_beams(self.running, source)
         cand[:, :, t] = flat % vocab
@@ -423,16 +434,20 @@ class BeamSearchDecoder(TokenDecoder):
         cand_beams[:, :, step] = (source + torch.arange(b, device=source.device).view(-1, 1) * k).to(torch.int32)
         ends = torch.isin(cand[:, :, t], self.stop_ids) | (t + 1 >= self.limit)
         if self.stopping is not None:
-            ends |= self.stopped(cand[:, :, : t + 1].reshape(b * self.keep, t + 1)).view(b, self.keep)
+            ends |= self.stopped(cand[:, :, : t + 1].reshape(-1, t + 1)).view(b, -1)
 
         # running beams for the next step: the best candidates that did not end
-        open_scores = cand_scores + ends.to(torch.float32) * -BEAM_INFINITY
-        best = torch.topk(open_scores, k)[1]
+        ended = ends.to(torch.float32) * -BEAM_INFINITY
+        open_scores = cand_scores + ended
+        best = torch.topk(open_scores if self.constraints is None else key + ended, k)[1]
         self.running = _take_beams(cand, best)
         self.running_scores = _take_beams(open_scores, best)
         self.running_beams = _take_beams(cand_beams, best)
 
-        self._add_finished(cand, cand_scores, cand_beams, ends)
+        self._add_finished(cand, cand_scores, cand_beams, ends & in_top_k)
+        if self.constraints is not None:
+            self.constraints.select(best)
+        ends = ends[:, : self.keep]  # the input is done when all its best candidates end
         reorder = self.running_beams[:, :, step].reshape(-1).long()
         self.length = t + 1
         self._update_improvable()
@@ -445,11 +460,12 @@ class BeamSearchDecoder(TokenDecoder):
         return Step(done, reorder=reorder)
 
     def _add_finished(
-        self, cand: torch.Tensor, cand_scores: torch.Tensor, cand_beams: torch.Tensor, ends: torch.Tensor
+        self, cand: torch.Tensor, cand_scores: torch.Tensor, cand_beams: torch.Tensor, just_ended: torch.Tensor
     ) -> None:
         """Merge the candidates that just ended (among the top K only) into the finished set."""
-        just_ended = ends & self.in_top_k[None, :]
         scores = self.ranker(cand_scores, self.length + 1 - self.prompt_length)  # the new token included
+        if self.constraints is not None:  # one that met its constraints ranks above any that did not
+            scores += self.constraints.pending_unmet().to(torch.float32) * -UNMET_OFFSET
         full = self.is_finished.all(dim=-1, keepdim=True) & (self.options.early_stopping is True)
         scores += full.to(torch.float32) * -BEAM_INFINITY
         scores += (~self.improvable).to(torch.float32) * -BEAM_INFINITY
@@ -470,7 +486,8 @@ class BeamSearchDecoder(TokenDecoder):
             best_length = opts.max_length - self.prompt_length
         else:
             best_length = self.length - self.prompt_length
-        best_running = self.ranker(self.running_scores[:, :1], best_length)
+        # the best running score (the first beam's, except in constrained rows, taken by bank)
+        best_running = self.ranker(self.running_scores.amax(dim=1, keepdim=True), best_length)
         worst_finished = torch.where(
             self.is_finished, torch.min(self.finished_scores, dim=1, keepdim=True)[0], -BEAM_INFINITY
         )
@@ -483,6 +500,10 @@ class BeamSearchDecoder(TokenDecoder):
         beams = self.finished_beams[:, :n].reshape(self.batch * n, -1)
         generated = int((beams + 1).bool().sum(dim=1).max())
         sequences, beams = sequences[:, : self.prompt_length + generated], beams[:, :generated]
+        unmet = None
+        if self.row_constraints is not None:
+            unmet = unmet_constraints(sequences[:, self.prompt_length :], self.row_constraints, group=n)
+            scores = scores + torch.tensor([bool(u) for u in unmet], device=scores.device) * UNMET_OFFSET
         if not self.options.return_dict_in_generate:
             return sequences
         return GenerateBeamEncoderDecoderOutput(
@@ -491,6 +512,7 @@ class BeamSearchDecoder(TokenDecoder):
             scores=tuple(self.scores) if self.options.output_scores else None,
             logits=tuple(self.logits) if self.options.output_logits else None,
             beam_indices=beams,
+            unmet_constraints=unmet,
         )
 
 
@@ -523,6 +545,7 @@ CALL_ARGUMENTS = (
     "logits_processor",
     "prefix_allowed_tokens_fn",
     "tokenizer",
+    "lexical_constraints",
 )
 
 
@@ -556,6 +579,12 @@ def generate(
       the prompt and then each step's new tokens; greedy search and sampling only.
     * ``output_attentions`` and ``output_hidden_states`` with ``return_dict_in_generate``.
     * ``do_sample=True`` with ``num_beams > 1``: beam sampling.
+
+    Beyond transformers, ``lexical_constraints``: one list per input of token-id sequences its
+    output must contain (a glossary's terms), met by the constrained beam search of
+    :mod:`m2m100.generation.constraints` (with one beam when ``num_beams`` is 1; inputs with an
+    empty list are searched as without constraints). With ``return_dict_in_generate`` the
+    output's ``unmet_constraints`` lists, per output row, the indices of those it lacks.
 
     Returns:
         The (B * num_return_sequences, L) token ids: decoder start (or prefix), forced language
@@ -638,7 +667,8 @@ def generate(
         logits_processor=call["logits_processor"],
         prefix_allowed_tokens_fn=call["prefix_allowed_tokens_fn"],
     )
-    decoder = _make_decoder(options, rules, prompt.repeat_interleave(group, dim=0), generator, stopping)
+    constraints = _lexical_constraints(call["lexical_constraints"], options, streamer, batch, model.config.vocab_size)
+    decoder = _make_decoder(options, rules, prompt.repeat_interleave(group, dim=0), generator, stopping, constraints)
 
     if attention_mask is None:
         if encoder_outputs is None:
@@ -778,16 +808,37 @@ def _rules(
     )
 
 
+def _lexical_constraints(
+    value: Any, options: DecodingOptions, streamer: Any, batch: int, vocab_size: int
+) -> RowConstraints | None:
+    """The checked ``lexical_constraints`` (None when no row has any: plain search)."""
+    if value is None:
+        return None
+    forbidden = [*options.eos_ids, *([] if options.pad_id is None else [options.pad_id])]
+    rows = check_constraints(value, batch=batch, vocab_size=vocab_size, forbidden=forbidden)
+    if not any(rows):
+        return None
+    if options.do_sample:
+        raise ValueError("lexical_constraints need beam or greedy search, not sampling: set do_sample=False")
+    if streamer is not None:
+        raise ValueError("lexical_constraints cannot be streamed: pass streamer=None")
+    return rows
+
+
 def _make_decoder(
     options: DecodingOptions,
     rules: list[LogitRule],
     prompt: torch.Tensor,
     generator: torch.Generator | None,
     stopping: Stopping | None,
+    constraints: RowConstraints | None = None,
 ) -> TokenDecoder:
-    """The token decoder over ``prompt`` (B * group, P): beams or return sequences."""
-    if options.num_beams > 1:
-        return BeamSearchDecoder(options, rules, prompt, generator=generator, stopping=stopping)
+    """The token decoder over ``prompt`` (B * group, P): beams or return sequences. Lexical
+    constraints always take the beam search (with one beam when ``num_beams`` is 1)."""
+    if options.num_beams > 1 or constraints is not None:
+        return BeamSearchDecoder(
+            options, rules, prompt, generator=generator, stopping=stopping, constraints=constraints
+        )
     return GreedyDecoder(options, rules, prompt, generator=generator, stopping=stopping)
 
 

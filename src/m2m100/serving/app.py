@@ -14,6 +14,10 @@ Endpoints:
         it is, whether it is the bundled demo model and what it knows (``demo``, ``description``).
     ``POST /translate/document``: a file in the body, the translated file in the answer (see
         :mod:`m2m100.serving.documents`).
+    ``POST /translate/stream``: one text, translated as server-sent events (tokens, or sentences
+        with beam search; see :mod:`m2m100.serving.streaming`).
+    ``/libretranslate/...``, ``/v2/...`` (and ``/deepl/v2/...``): the LibreTranslate and DeepL v2
+        APIs over the same queue and limits (see :mod:`m2m100.serving.compat`).
     ``GET /health``: 503 ``{"status": "loading"}`` while the model loads (in the background, so
         that the port opens at once), 200 ``{"status": "ok"}`` once it can translate.
     ``GET /metrics``: Prometheus text, from a registry of the app's own.
@@ -39,6 +43,7 @@ SIGTERM the server stops accepting connections, answers the requests it holds, a
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which name
 # classes local to create_app.
 import asyncio
+import collections
 import contextlib
 import functools
 import logging
@@ -51,12 +56,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from m2m100 import __version__
 from m2m100.languages.detection import AUTO
-from m2m100.serving import detect, documents
+from m2m100.serving import control as scoring
+from m2m100.serving import detect, documents, streaming
 from m2m100.serving.batcher import Batcher, BatchObserver, Closed, Job, QueueFull, Settings, Stopped
+from m2m100.serving.compat import deepl, libretranslate
+from m2m100.serving.compat.files import FileStore
+from m2m100.serving.control import control_fields, controlled_beams
+from m2m100.serving.glossary import GlossaryError, glossary_chars, request_glossary
 from m2m100.serving.info import ModelInfo, model_info
 from m2m100.serving.limits import RequestLimits, TooCostly
-from m2m100.serving.security import Guard, NetworkSettings, RejectedRequest, read_body, replay
-from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translator, text_problem
+from m2m100.serving.security import Guard, NetworkSettings, RateLimiter, RejectedRequest, read_body, replay
+from m2m100.serving.service import Service
+from m2m100.translator import DEFAULT_MAX_BATCH_TOKENS, Segment, Translation, Translator, text_problem
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -78,7 +89,7 @@ class ServerSettings:
     max_wait_ms: float = 10.0  # how long a request waits for others to share its batch
     max_queue: int = 256  # requests waiting for the model; more get 503
     max_texts: int = 64  # texts in one request; more get 413
-    max_chars: int = 20_000  # characters of all texts of one request together; more get 413
+    max_chars: int = 20_000  # characters of all texts (and glossary terms) of one request together; more get 413
     max_new_tokens_limit: int | None = None  # longest translation a request may ask (None: the model's positions - 2)
     max_batch_work: int = 150_000  # estimated texts x beams x new tokens of one batch; a request over it gets 413
     memory_budget_mib: int = (
@@ -87,12 +98,14 @@ class ServerSettings:
     request_timeout: float = 60.0  # seconds until a request is answered 504 and its work dropped
     max_document_bytes: int = 4 * 1024 * 1024  # body of POST /translate/document; more get 413
     max_document_chars: int = 200_000  # characters of text of one document; more get 413
+    max_glossary_terms: int = 128  # glossary and do_not_translate terms of one request; more get 413
+    max_term_chars: int = 100  # characters of one glossary term; more get 422
 
     @property
     def max_body_bytes(self) -> int:
         """Body size refused before it is read: any JSON of ``max_chars`` characters is smaller
         (12 bytes encode one character as a surrogate-pair escape)."""
-        return 12 * self.max_chars + 256 * self.max_texts + 65536
+        return 12 * self.max_chars + 256 * self.max_texts + 65536  # glossary terms count in max_chars
 
 
 @dataclass
@@ -168,6 +181,12 @@ def _schemas() -> Any:
         )
         tgt: StrictStr = Field(description="target language code, e.g. fr or fra_Latn")
         beam_size: StrictInt | None = Field(None, ge=1, le=MAX_BEAM_SIZE, description="default: the model's")
+        prefix: StrictStr | None = Field(None, description="every translation starts with this text")
+        alternatives: StrictInt = Field(
+            0, ge=0, le=MAX_BEAM_SIZE, description="hypotheses per text: the n-best, or with a prefix its continuations"
+        )
+        return_scores: bool = Field(False, description="add each translation's score")
+        replace_unknowns: bool = Field(False, description="put the most attended source piece in place of <unk>")
         max_new_tokens: StrictInt | None = Field(
             None, ge=1, description="longest translation in tokens (default: about twice the input)"
         )
@@ -179,6 +198,14 @@ def _schemas() -> Any:
         )
         translate_same_language: StrictBool = Field(
             False, description="src auto: translate texts detected in the target language too"
+        )
+        glossary: dict[StrictStr, StrictStr] | None = Field(
+            None,
+            description="source term: target term; where a source term is in a text, its translation "
+            "contains the target term (the answer's glossary_missed lists those the length limit left out)",
+        )
+        do_not_translate: list[StrictStr] | None = Field(
+            None, description="terms kept unchanged in the translations (names, product codes, placeholders)"
         )
 
         @model_validator(mode="after")
@@ -208,6 +235,16 @@ def _schemas() -> Any:
         requested_tgt: str | None = Field(None, description="the request's tgt, when the model spells it otherwise")
         detections: list[SourceDetection] | None = Field(  # type: ignore[valid-type]  # a class made at run time
             None, description='src auto: per text, its language (the model\'s code), confidence and the "src" used'
+        )
+        glossary_missed: list[list[str]] | None = Field(
+            None, description="with a glossary: per text, the target terms its translation lacks (length limit)"
+        )
+        scores: list[float] | None = Field(None, description="with return_scores or alternatives: one per text")
+        alternatives: list[list[dict[str, Any]]] | None = Field(
+            None, description='per text, [{"text", "score"}] best first'
+        )
+        unknowns: list[int] = Field(
+            default_factory=list, description="per text, characters the vocabulary lacks (<unk> or spelled in bytes)"
         )
 
     class Language(BaseModel):
@@ -256,7 +293,9 @@ def create_app(
     metrics = Metrics()
     state = ServiceState()
 
-    def run_batch(segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]) -> list[str]:
+    def run_batch(
+        segments: list[tuple[str, str, str]], options: Settings, stopped: Callable[[], bool]
+    ) -> list[Translation]:
         translator, limits = state.translator, state.limits
         assert translator is not None and limits is not None  # requests reach the batcher once the model is loaded
         before = (translator.stats.source_tokens, translator.stats.generated_tokens)
@@ -267,11 +306,21 @@ def create_app(
             return stopped() or input_ids.shape[-1] > limits.max_new_tokens
 
         out = list(
-            translator.translate_stream(
-                [Segment(*s) for s in segments],
+            translator.translate_segments(
+                [
+                    Segment(
+                        *s,
+                        prefix=options.prefix,
+                        alternatives=options.alternatives,
+                        return_scores=options.return_scores,
+                        replace_unknowns=options.replace_unknowns,
+                    )
+                    for s in segments
+                ],
                 beam_size=options.beam_size,
                 max_new_tokens=options.max_new_tokens,
                 stopping_criteria=[stop],
+                glossary=options.glossary,
             )
         )
         if stopped():
@@ -325,6 +374,7 @@ def create_app(
             # or holds requests whose clients left; close() finishes them and stops the thread.
             await state.batcher.close()
             await loading
+            files.close()
 
     # /docs as FastAPI makes it, but with Swagger UI served by the app (from /static-offline-docs),
     # not from a CDN. No /redoc: ReDoc fetches its logo from its CDN all the same.
@@ -348,11 +398,13 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    limiter = RateLimiter(network.rate_limit)  # one budget per client, whichever API it speaks
     app.add_middleware(
         Guard,
         settings=network,
-        protected=frozenset({"/translate", documents.PATH, detect.PATH}),
+        protected=frozenset({"/translate", documents.PATH, detect.PATH, streaming.PATH, scoring.PATH}),
         rejected=lambda kind: metrics.errors.labels(kind).inc(),
+        limiter=limiter,
     )
     page = _static("index.html")
 
@@ -419,7 +471,7 @@ def create_app(
         texts = [body.text] if body.text is not None else body.texts
         if len(texts) > settings.max_texts:
             raise ServiceError(413, "too_many_texts", f"{len(texts)} texts; at most {settings.max_texts} a request")
-        chars = sum(len(t) for t in texts)
+        chars = sum(len(t) for t in texts) + glossary_chars(body.glossary, body.do_not_translate)
         if chars > settings.max_chars:
             raise ServiceError(413, "too_many_chars", f"{chars} characters; at most {settings.max_chars} a request")
         used: dict[str, str] = {}  # the model's codes: a request may spell them the other way (en for eng_Latn)
@@ -431,20 +483,38 @@ def create_app(
                 used[name] = translator.resolve_language(getattr(body, name))
             except ValueError as message:
                 raise ServiceError(422, "unknown_language", f"{name}: {message}", valid=translator.languages) from None
+        try:
+            glossary = request_glossary(
+                body.glossary,
+                body.do_not_translate,
+                max_terms=settings.max_glossary_terms,
+                max_term_chars=settings.max_term_chars,
+            )
+        except GlossaryError as err:
+            raise ServiceError(err.status, err.kind, str(err)) from None
         assert state.limits is not None  # set with the translator
         try:
             cost = state.limits.check(
                 texts,
-                body.beam_size,
+                controlled_beams(body.beam_size, body.alternatives, state.limits.beams),
                 body.max_new_tokens,
                 max_work=settings.max_batch_work,
                 max_memory=settings.memory_budget_mib * 2**20,
+                constrained=glossary is not None,
             )
         except TooCostly as err:
             raise ServiceError(err.status, err.kind, str(err)) from err
-        settings_ = Settings(body.beam_size, body.max_new_tokens)
+        settings_ = Settings(
+            beam_size=body.beam_size,
+            max_new_tokens=body.max_new_tokens,
+            glossary=glossary,
+            prefix=body.prefix,
+            alternatives=body.alternatives,
+            return_scores=body.return_scores,
+            replace_unknowns=body.replace_unknowns,
+        )
 
-        def submit(texts: list[str], src: str) -> Awaitable[list[str]]:
+        def submit(texts: list[str], src: str) -> Awaitable[list[Translation]]:
             return state.batcher.submit(Job(texts, src, used["tgt"], settings_, work=cost.work, memory=cost.memory))
 
         detections = None
@@ -478,18 +548,30 @@ def create_app(
         except Exception as err:  # logged by the batcher, with its traceback
             raise ServiceError(500, "internal", INTERNAL_DETAIL) from err
         metrics.latency.observe(time.perf_counter() - arrived)
-        answer: dict[str, Any] = {"translations": translations, "model": translator.name, **used}
+        answer: dict[str, Any] = {"translations": [t.text for t in translations], "model": translator.name, **used}
+        answer.update(control_fields(translations, scores=body.return_scores or body.alternatives > 0))
         answer.update({f"requested_{k}": getattr(body, k) for k, code in used.items() if code != getattr(body, k)})
         if body.text is not None:
-            answer["translation"] = translations[0]
+            answer["translation"] = translations[0].text
         if detections is not None:
             answer["detections"] = detections
+        if glossary is not None:
+            answer["glossary_missed"] = [t.glossary_missed for t in translations]
         return answer
 
     documents.register(
         app, ready=ready, state=state, settings=settings, body_timeout=network.body_timeout, error=ServiceError
     )
     detect.register(app, ready=ready, settings=settings, error=ServiceError)
+    scoring.register(app, ready=ready, state=state, settings=settings, error=ServiceError)
+    # The streaming endpoint and the LibreTranslate and DeepL APIs, over the same queue and limits.
+    service = Service(state, settings, network, limiter, count_error=lambda kind: metrics.errors.labels(kind).inc())
+    files = FileStore()  # LibreTranslate's translated files, until downloaded
+    streaming.register(app, service, ServiceError)
+    app.include_router(libretranslate.router(service, files))
+    usage: collections.Counter[str] = collections.Counter()  # DeepL's billed characters, by key
+    for prefix in deepl.PREFIXES:
+        app.include_router(deepl.router(service, usage, prefix))
 
     @app.get(
         "/languages",
@@ -559,7 +641,7 @@ class _Intake:
         self.app, self.limit, self.timeout, self.metrics = app, limit, timeout, metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in ("/translate", detect.PATH):
+        if scope["type"] == "http" and scope["path"] in ("/translate", detect.PATH, streaming.PATH, scoring.PATH):
             if scope["path"] == "/translate":
                 self.metrics.requests.inc()
             length = dict(scope["headers"]).get(b"content-length", b"")

@@ -12,7 +12,8 @@ batch runs, new requests queue up, so under load batches fill without any wait.
 A request that is cancelled (its client went away, or its deadline passed) is taken out of the
 queue (its work is dropped) if it has not started; once started, its result is thrown away, and
 when no request of the running batch is waiting any more the batch is told to stop (``run_batch``
-polls its ``stopped`` argument at every decoding step). ``close`` stops new requests and waits for
+polls its ``stopped`` argument at every decoding step). A job with work of its own (``Job.solo``,
+a streamed translation) runs alone, in its turn, and is stopped the same way. ``close`` stops new requests and waits for
 the queue to empty.
 """
 
@@ -27,6 +28,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from m2m100.glossary import Glossary
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +58,12 @@ class Settings:
 
     beam_size: int | None = None
     max_new_tokens: int | None = None
+    glossary: Glossary | None = None  # a request's own terms: it shares a batch only with its own texts
+    # the output controls (README's "Controlling the output"), one set per batch
+    prefix: str | None = None
+    alternatives: int = 0
+    return_scores: bool = False
+    replace_unknowns: bool = False
 
 
 @dataclass(eq=False)
@@ -68,7 +77,10 @@ class Job:
     work: int = 0  # estimated decoding work (texts x beams x new tokens), capped per batch
     memory: int = 0  # estimated bytes of its decoding, capped per batch
     arrived: float = field(default_factory=time.monotonic)
-    future: asyncio.Future[list[str]] | None = None
+    future: asyncio.Future[list[Any]] | None = None
+    # Work of its own, run alone on the worker thread in the job's turn instead of run_batch (a
+    # streamed translation): called with ``stopped``, it returns the job's translations.
+    solo: Callable[[Callable[[], bool]], list[Any]] | None = None
     tokens: int = field(init=False)  # estimated source tokens
 
     def __post_init__(self) -> None:
@@ -82,9 +94,9 @@ def estimated_tokens(text: str) -> int:
 
 
 # Runs a batch on the worker thread: (texts with their directions, settings, stopped) ->
-# translations; ``stopped()`` turns true when nobody waits for the batch any more, and the function
-# should then raise Stopped as soon as it can.
-BatchFunction = Callable[[list[tuple[str, str, str]], Settings, Callable[[], bool]], list[str]]
+# translations (strings, or the service's Translation objects); ``stopped()`` turns true when nobody
+# waits for the batch any more, and the function should then raise Stopped as soon as it can.
+BatchFunction = Callable[[list[tuple[str, str, str]], Settings, Callable[[], bool]], list[Any]]
 
 
 @dataclass
@@ -161,7 +173,7 @@ class Batcher:
         """Run ``fn(*args)`` on the model's thread (e.g. to load the model there)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
-    async def submit(self, job: Job) -> list[str]:
+    async def submit(self, job: Job) -> list[Any]:
         """Queue ``job`` and return its translations, in order, once its batch has run.
 
         Raises:
@@ -214,9 +226,11 @@ class Batcher:
     def _select(self, first: Job) -> tuple[list[Job], bool]:
         """The queued jobs that would share ``first``'s batch (oldest first), and whether the
         batch is full (so that waiting longer gains nothing)."""
+        if first.solo is not None:
+            return [first], True
         jobs, tokens, work, memory = [first], first.tokens, first.work, first.memory
         for job in self._queue:
-            if job is first or job.settings != first.settings:
+            if job is first or job.settings != first.settings or job.solo is not None:
                 continue
             if (
                 len(jobs) == self.max_batch_requests
@@ -259,7 +273,11 @@ class Batcher:
         self._running, self._stop = jobs, threading.Event()
         start = time.perf_counter()
         try:
-            outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings, self._stop.is_set)
+            solo = jobs[0].solo
+            if solo is not None:
+                outputs = await self.on_worker(solo, self._stop.is_set)
+            else:
+                outputs = await self.on_worker(self._run_batch, segments, jobs[0].settings, self._stop.is_set)
             assert len(outputs) == len(segments), "run_batch returned a translation per text"
         except Stopped as err:
             logger.info("stopped a batch of %d requests after %.1f s", len(jobs), time.perf_counter() - start)
@@ -281,7 +299,7 @@ class Batcher:
         self.observer.batch_done(jobs, self._last_batch_seconds)
 
 
-def _resolve(job: Job, *, result: list[str] | None = None, exception: BaseException | None = None) -> None:
+def _resolve(job: Job, *, result: list[Any] | None = None, exception: BaseException | None = None) -> None:
     assert job.future is not None
     if job.future.done():  # cancelled: the client went away while its batch ran
         return

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from m2m100.languages.detection import AutoSource, Detection
-from m2m100.translator import Translator, text_problem
+from m2m100.languages.detection import AUTO, AutoSource, Detection
+from m2m100.translator import Translation, Translator, text_problem
 
 PATH = "/detect"
 
@@ -70,9 +70,9 @@ async def translate_auto(
     texts: Sequence[str],
     tgt: str,
     options: AutoSource,
-    submit: Callable[[list[str], str], Awaitable[list[str]]],
+    submit: Callable[[list[str], str], Awaitable[list[Translation]]],
     error: Callable[..., Exception],
-) -> tuple[list[str], list[dict[str, Any]]]:
+) -> tuple[list[Translation], list[dict[str, Any]]]:
     """Translate ``texts`` from their detected languages into ``tgt``.
 
     Args:
@@ -81,8 +81,8 @@ async def translate_auto(
         submit: queues texts of one source for the model, returns their translations.
 
     Returns:
-        The texts' translations (or the texts, where passed through), and per text its
-        detection: ``{"language", "confidence", "src"}``.
+        The texts' translations (a text passed through is its own translation, from its detected
+        language), and per text its detection: ``{"language", "confidence", "src"}``.
     """
     found = await detect(translator, texts, error)
     sources = [options.source(d, tgt) for d in found]
@@ -91,7 +91,10 @@ async def translate_auto(
         if src is not None:
             groups.setdefault(src, []).append(index)
     done = await asyncio.gather(*(submit([texts[i] for i in indices], src) for src, indices in groups.items()))
-    out = list(texts)
+    out = [
+        Translation(text, d.code or AUTO, tgt, detected=d.code, confidence=d.confidence)
+        for text, d in zip(texts, found)
+    ]
     for indices, translations in zip(groups.values(), done):
         for index, translation in zip(indices, translations):
             out[index] = translation

@@ -34,15 +34,18 @@ from m2m100.translator import Segment, Translation
 PATH = "/translate/document"
 
 
-class _Batched:
+class QueuedSegments:
     """``translate_segments`` for the document engine, called on a thread of its own: the texts
     go to the service's batcher on the event loop, ``max_texts`` per request, all at once."""
 
     def __init__(
-        self, loop: asyncio.AbstractEventLoop, submit: Callable[[Job], Coroutine[Any, Any, list[str]]], chunk: int
+        self,
+        loop: asyncio.AbstractEventLoop,
+        submit: Callable[[Job], Coroutine[Any, Any, list[Translation]]],
+        chunk: int,
     ) -> None:
         self.loop, self.submit, self.chunk = loop, submit, chunk
-        self.pending: list[concurrent.futures.Future[list[str]]] = []
+        self.pending: list[concurrent.futures.Future[list[Translation]]] = []
         self.lock = threading.Lock()
         self.cancelled = False
 
@@ -55,7 +58,7 @@ class _Batched:
         with self.lock:
             if self.cancelled:
                 raise asyncio.CancelledError()
-            futures: list[concurrent.futures.Future[list[str]]] = [
+            futures: list[concurrent.futures.Future[list[Translation]]] = [
                 asyncio.run_coroutine_threadsafe(
                     self.submit(Job([s.text for s in segments[i : i + self.chunk]], src, tgt, settings)), self.loop
                 )
@@ -63,7 +66,7 @@ class _Batched:
             ]
             self.pending = futures
         try:
-            texts = [text for future in futures for text in future.result()]
+            texts = [result.text for future in futures for result in future.result()]
         finally:
             for future in futures:
                 future.cancel()
@@ -99,7 +102,7 @@ def register(
     from fastapi import Query, Request
     from fastapi.responses import Response
 
-    async def submit(job: Job) -> list[str]:
+    async def submit(job: Job) -> list[Translation]:
         assert state.limits is not None  # set with the translator
         try:
             cost = state.limits.check(
@@ -165,7 +168,7 @@ def register(
                 "too_many_chars",
                 f"the document holds {chars} characters of text; at most {settings.max_document_chars}",
             )
-        batched = _Batched(asyncio.get_running_loop(), submit, settings.max_texts)
+        batched = QueuedSegments(asyncio.get_running_loop(), submit, settings.max_texts)
 
         def run() -> bytes:
             items = translate_blocks(

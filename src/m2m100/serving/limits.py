@@ -41,6 +41,12 @@ class Cost:
     memory: int
 
 
+# Decoding work of a constrained search (a glossary) relative to plain search of the same shape:
+# extra candidates per beam, their bank order, and no early end before the terms are met
+# (bench/bench_glossary.py measures it).
+CONSTRAINED_WORK = 2
+
+
 @dataclass(frozen=True)
 class DecodingMemory:
     """Bytes a decoding allocates, per unit of its shape, for one model and dtype.
@@ -115,6 +121,7 @@ class RequestLimits:
         *,
         max_work: int,
         max_memory: int,
+        constrained: bool = False,
     ) -> Cost:
         """The estimated cost of a request (see :meth:`cost`).
 
@@ -130,10 +137,11 @@ class RequestLimits:
                 f"max_new_tokens: {max_new_tokens} is over this server's limit of {self.max_new_tokens} "
                 "tokens; give at most that, or leave it out (default: about twice the input)",
             )
-        cost = self.cost(texts, beam_size, max_new_tokens)
+        cost = self.cost(texts, beam_size, max_new_tokens, constrained=constrained)
         shape = (
             f"{len(texts)} texts x {beam_size or self.beams} beams x max_new_tokens "
             f"{max_new_tokens or 'default (about twice the input)'}"
+            + (f" x {CONSTRAINED_WORK} (glossary)" if constrained else "")
         )
         if cost.work > max_work:
             raise TooCostly(
@@ -151,10 +159,13 @@ class RequestLimits:
             )
         return cost
 
-    def cost(self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None) -> Cost:
+    def cost(
+        self, texts: Sequence[str], beam_size: int | None, max_new_tokens: int | None, *, constrained: bool = False
+    ) -> Cost:
         """Estimated decoding work and memory of a request: for each part of each text, beams x new
         tokens, and the bytes of decoding it (a blank text costs nothing: the Translator skips
-        it). The memory is an upper bound for the request decoded alone in one model call; the
+        it); a ``constrained`` search (a glossary) counts :data:`CONSTRAINED_WORK` times the work.
+        The memory is an upper bound for the request decoded alone in one model call; the
         Translator's token budget may split it into several calls, which then take less."""
         beams = self.beams if beam_size is None else beam_size
         work = memory = 0
@@ -171,4 +182,4 @@ class RequestLimits:
             work += parts * beams * new
             source = math.ceil(pieces / parts) + 2
             memory += parts * self.memory.of_call(1, beams, source, new)
-        return Cost(work, memory)
+        return Cost(work * (CONSTRAINED_WORK if constrained else 1), memory)

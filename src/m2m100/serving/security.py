@@ -196,6 +196,62 @@ class _Bucket:
         return (1 - self.tokens) / per_second
 
 
+def key_name(keys: dict[str, str], given: str) -> str | None:
+    """The name of the key ``given`` among ``keys``, or None when it is none of them."""
+    given_bytes = given.strip().encode()
+    found = None
+    for key, name in keys.items():  # compare_digest with every key: the time tells nothing
+        if hmac.compare_digest(key.encode(), given_bytes):
+            found = name
+    return found
+
+
+def client_identity(scope: Scope, key: str | None) -> str:
+    """Who a request counts against for the rate limit: its API key's name, else its address."""
+    return f"key:{key}" if key is not None else f"client:{(scope.get('client') or ('?',))[0]}"
+
+
+class RateLimiter:
+    """Token buckets per client (``client_identity``), shared by every API of the service."""
+
+    def __init__(self, rate: Rate | None) -> None:
+        self.rate = rate
+        self.buckets: dict[str, _Bucket] = {}
+
+    def check(self, who: str) -> None:
+        """Take one request from ``who``'s bucket.
+
+        Raises:
+            RejectedRequest: 429 ``rate_limited`` with Retry-After, when the bucket is empty.
+        """
+        rate = self.rate
+        if rate is None:
+            return
+        now = time.monotonic()
+        bucket = self.buckets.get(who)
+        if bucket is None:
+            if len(self.buckets) >= MAX_CLIENT_BUCKETS:
+                self._forget_full(rate, now)
+            bucket = self.buckets[who] = _Bucket(rate, now)
+        wait = bucket.take(rate, now)
+        if wait > 0:
+            per = "s" if rate.period == 1 else "min"
+            raise RejectedRequest(
+                429,
+                "rate_limited",
+                f"more than {rate.count} requests/{per}; retry in {wait:.1f} s",
+                [("Retry-After", str(math.ceil(wait)))],
+            )
+
+    def _forget_full(self, rate: Rate, now: float) -> None:
+        """Drop the buckets that have refilled (they are as good as new), else the oldest half."""
+        full = [
+            w for w, b in self.buckets.items() if b.tokens + (now - b.time) * rate.count / rate.period >= rate.count
+        ]
+        for who in full or sorted(self.buckets, key=lambda w: self.buckets[w].time)[: len(self.buckets) // 2]:
+            del self.buckets[who]
+
+
 class Guard:
     """ASGI middleware in front of the service: Host allowlist (every path), HEAD answered as GET
     without the body, and on ``protected`` paths the API key and the rate limit.
@@ -205,6 +261,7 @@ class Guard:
         settings: what to allow.
         protected: the paths that need a key and count against the rate limit.
         rejected: called with the kind of every refusal (the error metrics).
+        limiter: the rate limit's buckets, when other routes share them (default: its own).
     """
 
     def __init__(
@@ -213,9 +270,10 @@ class Guard:
         settings: NetworkSettings,
         protected: frozenset[str] = frozenset({"/translate"}),
         rejected: Callable[[str], None] | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.app, self.settings, self.protected, self.rejected = app, settings, protected, rejected
-        self.buckets: dict[str, _Bucket] = {}
+        self.limiter = limiter if limiter is not None else RateLimiter(settings.rate_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -255,41 +313,14 @@ class Guard:
         challenge = [("WWW-Authenticate", 'Bearer realm="m2m100"')]
         if scheme.lower() != "bearer" or not given.strip():
             raise RejectedRequest(401, "unauthorized", "send an API key: Authorization: Bearer KEY", challenge)
-        given_bytes = given.strip().encode()
-        for key, name in keys.items():  # compare_digest with every key: the time tells nothing
-            if hmac.compare_digest(key.encode(), given_bytes):
-                return name
+        name = key_name(keys, given)
+        if name is not None:
+            return name
         challenge = [("WWW-Authenticate", 'Bearer realm="m2m100", error="invalid_token"')]
         raise RejectedRequest(401, "unauthorized", "the API key is not valid", challenge)
 
-    def check_rate(self, scope: Scope, key_name: str | None) -> None:
-        rate = self.settings.rate_limit
-        if rate is None:
-            return
-        who = f"key:{key_name}" if key_name is not None else f"client:{(scope.get('client') or ('?',))[0]}"
-        now = time.monotonic()
-        bucket = self.buckets.get(who)
-        if bucket is None:
-            if len(self.buckets) >= MAX_CLIENT_BUCKETS:
-                self._forget_full(rate, now)
-            bucket = self.buckets[who] = _Bucket(rate, now)
-        wait = bucket.take(rate, now)
-        if wait > 0:
-            per = "s" if rate.period == 1 else "min"
-            raise RejectedRequest(
-                429,
-                "rate_limited",
-                f"more than {rate.count} requests/{per}; retry in {wait:.1f} s",
-                [("Retry-After", str(math.ceil(wait)))],
-            )
-
-    def _forget_full(self, rate: Rate, now: float) -> None:
-        """Drop the buckets that have refilled (they are as good as new), else the oldest half."""
-        full = [
-            w for w, b in self.buckets.items() if b.tokens + (now - b.time) * rate.count / rate.period >= rate.count
-        ]
-        for who in full or sorted(self.buckets, key=lambda w: self.buckets[w].time)[: len(self.buckets) // 2]:
-            del self.buckets[who]
+    def check_rate(self, scope: Scope, key: str | None) -> None:
+        self.limiter.check(client_identity(scope, key))
 
 
 def _header(scope: Scope, name: bytes) -> str:
