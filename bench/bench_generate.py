@@ -9,6 +9,7 @@ whether the tokens equal transformers fp32's.
     python bench/bench_generate.py                       # all systems and workloads
     python bench/bench_generate.py --systems hf-fp32,m2m100-fp32 --workloads greedy-16
     python bench/bench_generate.py --device cuda     # GPU: fp32/fp16/bf16, sdpa (flash kernels)
+    python bench/bench_generate.py --systems m2m100-int8,m2m100-int4w,ct2-int8 --workloads greedy-1,greedy-4
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ WORKLOADS = {
     "beam4-16": Workload("beam 4, batch 16", 4, 16, (12, 40)),
     "greedy-16": Workload("greedy, batch 16", 1, 16, (12, 40)),
     "greedy-1": Workload("greedy, batch 1 (20-token input)", 1, 1, (20, 20)),
+    "greedy-4": Workload("greedy, batch 4", 1, 4, (12, 40)),
     "beam4-64": Workload("beam 4, batch 64", 4, 64, (12, 40)),
     "greedy-64": Workload("greedy, batch 64", 1, 64, (12, 40)),
 }
@@ -123,6 +125,7 @@ SYSTEMS: dict[str, Callable] = {
     "hf-bf16": lambda f: hf_system(f, torch.bfloat16),
     "m2m100-bf16": lambda f: m2m100_system(f, torch.bfloat16),
     "m2m100-int8": lambda f: m2m100_system(f, torch.float32, quantize="int8"),
+    "m2m100-int4w": lambda f: m2m100_system(f, torch.float32, quantize="int4-weight"),  # the latency mode
     "ct2-int8": lambda f: ct2_system(f, "int8"),
     # GPU systems (--device cuda); flash_attention_2 needs the flash-attn package
     "hf-fp16": lambda f: hf_system(f, torch.float16),
@@ -130,7 +133,7 @@ SYSTEMS: dict[str, Callable] = {
     "hf-fa2-bf16": lambda f: hf_system(f, torch.bfloat16, attn="flash_attention_2"),
     "m2m100-fa2-bf16": lambda f: m2m100_system(f, torch.bfloat16, attn="flash_attention_2"),
 }
-CPU_SYSTEMS = "hf-fp32,m2m100-fp32,ct2-fp32,hf-bf16,m2m100-bf16,m2m100-int8,ct2-int8"
+CPU_SYSTEMS = "hf-fp32,m2m100-fp32,ct2-fp32,hf-bf16,m2m100-bf16,m2m100-int8,m2m100-int4w,ct2-int8"
 GPU_SYSTEMS = "hf-fp32,m2m100-fp32,hf-fp16,m2m100-fp16,hf-bf16,m2m100-bf16,hf-fa2-bf16,m2m100-fa2-bf16"
 
 
@@ -211,7 +214,7 @@ def main() -> None:
                 f"| {workload.name} | {name} | {seconds:.2f} | {produced / seconds:.1f} | "
                 f"{base_time / seconds:.2f}x | {same}/{len(reference)} rows |"
             )
-        if workload.batch == 1:
+        if workload.batch <= 4:
             for name in names:
                 if (workload.name, name) not in results:
                     continue

@@ -158,7 +158,8 @@ class Translator:
         tokenizer: the tokenizer, when ``model`` is a loaded model (read from the folder otherwise).
         device: where to run, e.g. "cpu", "cuda" (default: CUDA when present, else CPU).
         dtype: "float32" (default), "float16", "bfloat16", "auto" or a torch.dtype.
-        quantize: "int8" for int8 linear layers on CPU (faster; tokens may differ from float32).
+        quantize: "int8" for int8 linear layers on CPU (faster; tokens may differ from float32);
+            "int4-weight" for int4 weights and bf16 activations on CPU (lower latency at batch 1-4).
         max_batch_tokens: at most this many (padded) source tokens in one model call.
 
     Raises:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 
 from m2m100 import M2M100ForConditionalGeneration
 from m2m100.model.quantize import Int8Linear
+from m2m100.model.weight_only import Int4Linear
 from tests.checkpoints import save_hf_checkpoint
 
 INPUT = torch.tensor([[5, 6, 7, 8, 2], [9, 10, 2, 1, 1]])
@@ -133,3 +134,74 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.fixture(scope="module")
+def int4_folder(folders, tmp_path_factory):
+    float_folder, _ = folders
+    out = tmp_path_factory.mktemp("int4") / "int4"
+    M2M100ForConditionalGeneration.from_pretrained(float_folder, quantize="int4-weight").save_pretrained(out)
+    return out
+
+
+def test_an_int4_weight_folder_stores_two_codes_a_byte(int4_folder):
+    config = json.loads((int4_folder / "config.json").read_text())
+    assert config["quantization_config"] == {"quant_method": "m2m100", "weights": "int4-weight", "format": 1}
+    tensors = load_file(int4_folder / "model.safetensors")
+    qkv = "model.decoder.layers.0.self_attn.qkv_proj"
+    assert tensors[f"{qkv}.weight"].dtype == torch.uint8
+    assert tensors[f"{qkv}.weight"].shape == (96, 16)  # q, k, v fused; 32 inputs, two a byte
+    assert tensors[f"{qkv}.weight_scale"].shape == tensors[f"{qkv}.weight_zero"].shape == (96, 1)  # groups of 32
+    assert tensors["lm_head.weight"].dtype == torch.uint8
+    assert tensors["model.shared.weight"].dtype == torch.float32
+
+
+def test_loading_int4_weight_equals_quantizing_at_load(folders, int4_folder, tmp_path):
+    float_folder, _ = folders
+    at_load = M2M100ForConditionalGeneration.from_pretrained(float_folder, quantize="int4-weight")
+    from_disk = M2M100ForConditionalGeneration.from_pretrained(int4_folder)
+    assert isinstance(from_disk.lm_head, Int4Linear)
+    assert not any(isinstance(m, (torch.nn.Linear, Int8Linear)) for m in from_disk.modules())
+    with torch.no_grad():
+        decoder = torch.tensor([[2, 11, 12, 13], [2, 14, 15, 16]])
+        expected = at_load(INPUT, MASK, decoder_input_ids=decoder).logits
+        assert torch.equal(from_disk(INPUT, MASK, decoder_input_ids=decoder).logits, expected)
+    assert torch.equal(
+        from_disk.generate(INPUT, MASK, max_new_tokens=8), at_load.generate(INPUT, MASK, max_new_tokens=8)
+    )
+    from_disk.save_pretrained(tmp_path)  # and saving it again writes the same tensors
+    first, second = load_file(int4_folder / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert first.keys() == second.keys()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda t: t.pop("model.encoder.layers.1.fc2.weight_zero"),
+            "the int4-weight layer model.encoder.layers.1.fc2 lacks model.encoder.layers.1.fc2.weight_zero",
+        ),
+        (
+            lambda t: t.pop("model.encoder.layers.1.fc2.weight"),
+            "no int4-weight weight for model.encoder.layers.1.fc2",
+        ),
+        (
+            lambda t: t.update({"model.encoder.layers.1.fc2.weight": torch.zeros(32, 64, dtype=torch.uint8)}),
+            r"fc2.weight has shape \(32, 64\), the model's layer \(32, 32\)",  # unpacked codes: one a byte
+        ),
+        (
+            lambda t: t.update({"model.encoder.layers.1.fc2.weight_scale": torch.ones(32, 3)}),
+            r"needs a scale and zero per output row and group of input columns \(32 x 64 / a group size of 32, ",
+        ),
+    ],
+    ids=["zero", "weight", "shape", "groups"],
+)
+def test_a_damaged_int4_weight_checkpoint_is_refused_by_name(int4_folder, tmp_path, change, message):
+    with pytest.raises(ValueError, match=message):
+        M2M100ForConditionalGeneration.from_pretrained(_damaged(int4_folder, tmp_path, change))
+
+
+def test_an_int4_weight_checkpoint_runs_only_on_cpu_in_float32(int4_folder):
+    with pytest.raises(ValueError, match="is an int4-weight checkpoint, which runs on CPU in float32 only"):
+        M2M100ForConditionalGeneration.from_pretrained(int4_folder, dtype="bfloat16")

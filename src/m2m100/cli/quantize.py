@@ -20,9 +20,10 @@ def add_parser(commands: Any) -> None:
     """Register ``quantize`` on the ``m2m100`` command's subparsers."""
     p = commands.add_parser(
         "quantize",
-        help="write an int8 checkpoint that loads without quantizing",
-        description="Quantize a checkpoint's linear layers to int8 once and write the result (model and "
-        "tokenizer) to a folder: loading it takes less time and memory than --quantize int8 at every load, "
+        help="write an int8 (or int4-weight) checkpoint that loads without quantizing",
+        description="Quantize a checkpoint's linear layers once (--mode int8 or int4-weight) and write the "
+        "result (model and tokenizer) to a folder: loading it takes less time and memory than --quantize "
+        "at every load, "
         "with the same results. CPU only; other tools (transformers) cannot read the folder.",
     )
     add_model_argument(p, help="the float checkpoint to quantize")

@@ -1,7 +1,9 @@
-"""int8 inference on CPU: the surgery that swaps every linear layer for a quantized one.
+"""Quantized inference on CPU: the surgery that swaps every linear layer for a quantized one.
 
-Dynamically quantized int8 weights (per output channel) with FBGEMM's kernels, called directly;
-the three self-attention projections become one wider layer. It rewrites a built model, so it
+Two modes: "int8", dynamically quantized int8 weights (per output channel) with FBGEMM's kernels,
+called directly, for throughput (batches, beams); "int4-weight", int4 weights with bf16
+activations (:mod:`m2m100.model.weight_only`), for latency (greedy, one to four sentences). In
+both the three self-attention projections become one wider layer. It rewrites a built model, so it
 sits beside the model rather than in it: the layers (:mod:`m2m100.model.transformer`) know
 nothing of it.
 """
@@ -9,6 +11,7 @@ nothing of it.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -17,8 +20,34 @@ from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantLinear
 from torch.ao.quantization import per_channel_dynamic_qconfig
 
 from m2m100.model.attention import Attention
+from m2m100.model.weight_only import Int4Linear
 
-QUANTIZATIONS = ("int8",)
+QUANTIZATIONS = ("int8", "int4-weight")
+
+
+def quantize_model(model: nn.Module, mode: str) -> nn.Module:
+    """Replace every linear layer of ``model`` by the ``mode`` one (one of :data:`QUANTIZATIONS`).
+
+    Returns:
+        ``model``, changed in place.
+    """
+    if mode == "int8":
+        return quantize_int8(model)
+    if mode == "int4-weight":
+        return quantize_int4_weight(model)
+    raise ValueError(f"quantize={mode!r} is not supported; valid: {', '.join(QUANTIZATIONS)}")
+
+
+def quantize_int4_weight(model: nn.Module) -> nn.Module:
+    """Replace every linear layer (attention, feed-forward, LM head) with an int4-weight one
+    (:class:`~m2m100.model.weight_only.Int4Linear`: groups of 32 input columns, bf16
+    activations), the self-attention projections fused as in :func:`quantize_int8`. CPU
+    inference only; the token embedding stays in floating point.
+
+    Returns:
+        ``model``, changed in place.
+    """
+    return _swap_linears(model, "int4-weight", Int4Linear.from_float)
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -32,19 +61,25 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     Returns:
         ``model``, changed in place.
     """
+    return _swap_linears(model, "int8", _int8_linear)
+
+
+def _swap_linears(
+    model: nn.Module, mode: str, make: Callable[[torch.Tensor, torch.Tensor | None], nn.Module]
+) -> nn.Module:
     if any(p.device.type != "cpu" for p in model.parameters()):
-        raise ValueError("quantize='int8' runs on CPU only; load the model on cpu (or use dtype=bfloat16 on GPU)")
+        raise ValueError(f"quantize={mode!r} runs on CPU only; load the model on cpu (or use dtype=bfloat16 on GPU)")
     for name, module in list(model.named_modules()):
         if isinstance(module, Attention) and name.rpartition(".")[2] == "self_attn":
             projections = (module.q_proj, module.k_proj, module.v_proj)
-            module.qkv_proj = _int8_linear(torch.cat([p.weight.detach() for p in projections]), _cat_bias(projections))
+            module.qkv_proj = make(torch.cat([p.weight.detach() for p in projections]), _cat_bias(projections))
             for name in ("q_proj", "k_proj", "v_proj"):
                 setattr(module, name, None)  # the fused qkv_proj replaces them
     targets = [(name, module) for name, module in model.named_modules() if isinstance(module, nn.Linear)]
     for name, module in targets:
         parent_name, _, child = name.rpartition(".")
         parent = model.get_submodule(parent_name) if parent_name else model
-        setattr(parent, child, _int8_linear(module.weight.detach(), module.bias))
+        setattr(parent, child, make(module.weight.detach(), module.bias))
     return model
 
 

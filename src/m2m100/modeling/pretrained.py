@@ -23,7 +23,7 @@ from m2m100.generation.config import GenerationConfig
 from m2m100.model.attention import Attention
 from m2m100.model.linear import Linear, pack_weights, unpack_weights
 from m2m100.model.placement import check_placement
-from m2m100.model.quantize import Int8Linear, quantize_int8
+from m2m100.model.quantize import quantize_model
 from m2m100.model.transformer import Decoder, Encoder, SinusoidalPositions
 from m2m100.modeling.loading import (
     accept_loading_options,
@@ -33,10 +33,11 @@ from m2m100.modeling.loading import (
     resize_rows,
 )
 from m2m100.modeling.quantized import (
-    QUANTIZATION_CONFIG,
+    QUANTIZED_LAYERS,
     check_quantization_config,
-    install_int8_layers,
-    is_quantized,
+    install_quantized_layers,
+    quantization_config,
+    quantization_of,
     quantized_state_dict,
 )
 from m2m100.modeling.stacks import M2M100Decoder, M2M100Encoder, initialize
@@ -158,7 +159,7 @@ class M2M100PreTrainedModel(nn.Module):
             if stack.embed_tokens is not shared:
                 self._tie_or_clone(stack.embed_tokens, shared)
         head = self.get_output_embeddings()
-        if head is not None and not isinstance(head, Int8Linear):  # a quantized head keeps its int8 copy
+        if head is not None and not isinstance(head, QUANTIZED_LAYERS):  # a quantized head keeps its own copy
             self._tie_or_clone(head, shared)
 
     def _tie_or_clone(self, output: nn.Module, source: nn.Module) -> None:
@@ -197,8 +198,8 @@ class M2M100PreTrainedModel(nn.Module):
         if new_num_tokens <= 0:
             raise ValueError(f"new_num_tokens must be positive, got {new_num_tokens}")
         head = self.get_output_embeddings()
-        if isinstance(head, Int8Linear):
-            raise ValueError("an int8-quantized model cannot be resized; resize the float model, then quantize")
+        if isinstance(head, QUANTIZED_LAYERS):
+            raise ValueError("a quantized model cannot be resized; resize the float model, then quantize")
         std = self.config.init_std
         if embeddings.weight.shape[0] != new_num_tokens:  # an nn.Embedding from here on
             resize_rows(embeddings, new_num_tokens, mean_resizing, std)
@@ -403,8 +404,10 @@ class M2M100PreTrainedModel(nn.Module):
             attn_implementation: "sdpa" (default), "eager" or "flash_attention_2".
             device, device_map: where the weights go (one device); ``device_map="auto"`` picks
                 CUDA if present. With ``device_map``, ``model.hf_device_map`` says where.
-            quantize: "int8" for int8 linear layers on CPU (fast mode: tokens may differ from fp32).
-                A checkpoint saved from such a model (``m2m100 quantize``) loads as int8 without it.
+            quantize: "int8" for int8 linear layers on CPU (fast mode: tokens may differ from fp32);
+                "int4-weight" for int4 weights with bf16 activations on CPU (latency mode, for
+                greedy decoding of one to four sentences). A checkpoint saved from such a model
+                (``m2m100 quantize``) loads quantized without it.
 
         Raises:
             FileNotFoundError: the folder, its config.json or its weights are missing.
@@ -468,14 +471,14 @@ class M2M100PreTrainedModel(nn.Module):
         elif not bare and not has_prefix:  # the head class reading a bare model
             tensors = {f"model.{k}": v for k, v in tensors.items()}
         quantized = cfg.extra.get("quantization_config") is not None
-        if quantized:  # an int8 checkpoint: its layers are built from their int8 tensors
-            check_quantization_config(cfg.extra["quantization_config"])
+        if quantized:  # a quantized checkpoint: its layers are built from their quantized tensors
+            mode = check_quantization_config(cfg.extra["quantization_config"])
             if target_device.type != "cpu" or target_dtype != torch.float32:
                 raise ValueError(
-                    f"{source} is an int8 checkpoint, which runs on CPU in float32 only; "
+                    f"{source} is an {mode} checkpoint, which runs on CPU in float32 only; "
                     "load the float checkpoint for another device or dtype"
                 )
-            install_int8_layers(model, tensors, source)
+            install_quantized_layers(model, tensors, source, mode)
         info = checkpoint.load_weights(
             model,
             tensors,
@@ -503,9 +506,9 @@ class M2M100PreTrainedModel(nn.Module):
         if device_map is not None:  # as transformers: set only when a device map was asked for
             model.hf_device_map = hf_device_map_for(device_map, target_device)
         if quantized:
-            pass  # int8 already, and its layers need no packing
+            pass  # quantized already, and its layers need no packing
         elif quantize is not None:
-            quantize_int8(model)
+            quantize_model(model, quantize)
         else:
             model.pack_weights()  # CPU only; a no-op elsewhere
         model.eval()
@@ -558,9 +561,10 @@ class M2M100PreTrainedModel(nn.Module):
                 ``token``, ``private``, ``commit_message``, ``create_pr``); needs
                 huggingface_hub and a reachable hub, else an OSError says so.
         """
-        quantized = is_quantized(self)
+        mode = quantization_of(self)
+        quantized = mode is not None
         if quantized and not safe_serialization:
-            raise ValueError("an int8 model is saved as safetensors only; leave safe_serialization=True")
+            raise ValueError(f"an {mode} model is saved as safetensors only; leave safe_serialization=True")
         folder = Path(save_directory)
         if folder.is_file():
             raise ValueError(f"{folder} is a file; save_pretrained writes into a folder")
@@ -570,8 +574,8 @@ class M2M100PreTrainedModel(nn.Module):
             config.extra.pop("torch_dtype", None)
             config.dtype = str(self.dtype).split(".")[-1]
             config.architectures = [type(self).__name__]
-            if quantized:
-                config.quantization_config = dict(QUANTIZATION_CONFIG)  # how loading knows to read int8 layers
+            if mode is not None:
+                config.quantization_config = quantization_config(mode)  # how loading knows to read quantized layers
             config.save_pretrained(folder)
             if self.can_generate() and self.generation_config is not None:
                 self.generation_config.save_pretrained(folder)
@@ -584,7 +588,7 @@ class M2M100PreTrainedModel(nn.Module):
             if not self.config.tie_word_embeddings:
                 tied = []  # transformers then expects every embedding name in the file
             if quantized:
-                tied = [k for k in tied if k != "lm_head.weight"]  # the int8 head is its own matrix
+                tied = [k for k in tied if k != "lm_head.weight"]  # the quantized head is its own matrix
             checkpoint.save_state_dict(
                 tensors,
                 folder,
