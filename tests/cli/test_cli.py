@@ -50,9 +50,21 @@ def start(
 ) -> Started:
     env = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}  # a tiny model gains nothing from threads
     process = subprocess.Popen(
-        [*command, *map(str, args)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        [*command, *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=sigint_as_at_a_terminal,
     )
     return Started(process, stdin)
+
+
+def sigint_as_at_a_terminal() -> None:
+    """SIGINT's default action in the child, as a command typed at a terminal has: a suite started in
+    the background by a non-interactive shell (`bash .ci/run &`) inherits SIGINT ignored, and the
+    interrupted-run test's Ctrl-C would then never arrive."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run(args: list[object], stdin: bytes = b"", **options: Any) -> tuple[int, bytes, str]:
