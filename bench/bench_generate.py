@@ -26,6 +26,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import common
 import torch
@@ -141,9 +142,26 @@ SYSTEMS: dict[str, Callable] = {
 }
 
 
+class InProcess:
+    """A system run in this process; called as the system is, it returns the tokens and keeps
+    the seconds the run took in ``seconds``."""
+
+    def __init__(self, run: Callable) -> None:
+        self.run, self.seconds = run, 0.0
+
+    def __call__(self, ids, mask, beams):
+        start = time.perf_counter()
+        tokens = self.run(ids, mask, beams)  # .tolist() waits for the device
+        self.seconds = time.perf_counter() - start
+        return tokens
+
+    def close(self) -> None:
+        pass
+
+
 class Isolated:
-    """A system built and run in a spawned process of its own; called as the system is, it
-    returns the tokens and keeps the seconds the run took there in ``seconds``."""
+    """A system built and run in a spawned process of its own, as :class:`InProcess` there; the
+    seconds are measured in that process, without the pipe's time."""
 
     def __init__(self, name: str, folder, threads: int, device: str) -> None:
         context = multiprocessing.get_context("spawn")
@@ -174,19 +192,16 @@ def serve_system(name: str, folder: str, threads: int, device: str, connection) 
     global DEVICE
     DEVICE = torch.device(device)
     torch.set_num_threads(threads)
-    from pathlib import Path
-
     try:
-        run = SYSTEMS[name](Path(folder))
+        run = InProcess(SYSTEMS[name](Path(folder)))
     except (ImportError, ValueError) as err:
         connection.send(f"{type(err).__name__}: {err}")
         return
     connection.send(None)
     while (request := connection.recv()) is not None:
         try:
-            start = time.perf_counter()
             tokens = run(*request)
-            connection.send((None, tokens, time.perf_counter() - start))
+            connection.send((None, tokens, run.seconds))
         except Exception:
             connection.send((traceback.format_exc(), None, 0.0))
 
@@ -228,7 +243,7 @@ def main() -> None:
     for name in names:
         try:
             if args.one_process:
-                systems[name] = SYSTEMS[name](folder)
+                systems[name] = InProcess(SYSTEMS[name](folder))
             else:
                 systems[name] = Isolated(name, folder, args.threads, args.device)
         except (ImportError, ValueError) as err:  # ctranslate2 / flash-attn missing, or not on this device
@@ -248,23 +263,19 @@ def main() -> None:
             except Exception:  # report it and go on with the others: one run on a lent GPU is all there is
                 traceback.print_exc()
                 print(f"dropping {name}: it failed on {workload.name}")
-                if isinstance(run, Isolated):
-                    run.close()
+                run.close()
                 del systems[name]
         best = {name: float("inf") for name in systems}
         tokens = {}
         for _ in range(args.repeats):  # interleaved, so that a slow moment hits every system alike
             for name, run in systems.items():
-                start = time.perf_counter()
-                tokens[name] = run(ids, mask, workload.beams)  # .tolist() waits for the device
-                seconds = run.seconds if isinstance(run, Isolated) else time.perf_counter() - start
-                best[name] = min(best[name], seconds)
+                tokens[name] = run(ids, mask, workload.beams)
+                best[name] = min(best[name], run.seconds)
         for name in systems:
             results[(workload.name, name)] = (best[name], tokens[name])
 
     for run in systems.values():
-        if isinstance(run, Isolated):
-            run.close()
+        run.close()
     where = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"{torch.get_num_threads()} threads"
     layout = "all systems in one process" if args.one_process else "each system in its own process"
     print(
