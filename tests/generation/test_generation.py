@@ -105,6 +105,14 @@ def test_beam_search_with_chunked_candidates(hf, ours, source, monkeypatch, forc
     assert_same_tokens(expected, actual)
 
 
+@pytest.mark.parametrize("forced", LANGS[:2])
+def test_greedy_with_chunked_arg_max(hf, ours, source, monkeypatch, forced):
+    """The tiny vocabulary is too short for arg_max's chunked path; chunks of 4 make it run."""
+    monkeypatch.setattr(decoding, "arg_max", functools.partial(decoding.arg_max, chunk=4))
+    expected, actual = both(hf, ours, source, max_new_tokens=20, forced_bos_token_id=forced)
+    assert_same_tokens(expected, actual)
+
+
 @pytest.mark.parametrize("rows, n, k", [(16, 4 * 128112, 8), (64, 128112, 8), (3, 1000, 10), (5, 1003, 1), (2, 50, 8)])
 def test_top_k_equals_torch_topk(rows, n, k):
     g = torch.Generator().manual_seed(n)
@@ -114,6 +122,24 @@ def test_top_k_equals_torch_topk(rows, n, k):
     values, index = decoding.top_k(scores, k)
     expected = torch.topk(scores, k)
     assert torch.equal(values, expected.values) and torch.equal(index, expected.indices)
+
+
+@pytest.mark.parametrize("n", [128112, 4096, 3000, 1000])
+def test_arg_max_equals_torch_argmax(n):
+    """Greedy's argmax over chunk maxima: the index torch.argmax gives, with ties (the first
+    wins, also across chunks), NaN (counts as the maximum), rows all -inf, and the best score
+    in the tail that fills no whole chunk."""
+    g = torch.Generator().manual_seed(n)
+    scores = torch.randn(7, n, generator=g)
+    scores[1, : n // 2] = float("-inf")  # banned tokens
+    scores[2, -3:] = 10.0 + torch.arange(3.0)  # the best in the tail
+    scores[3, [5, n // 2, n - 1]] = 9.0  # ties in different chunks: the first wins
+    scores[4] = float("-inf")  # nothing allowed: index 0, as torch.argmax
+    scores[5, n // 3] = float("nan")  # NaN is the maximum for torch.argmax
+    scores[6, n - 1] = 9.0  # the very last score
+    actual = decoding.arg_max(scores)
+    assert torch.equal(actual, torch.argmax(scores, dim=-1))
+    assert torch.equal(decoding.arg_max(scores[2]), torch.argmax(scores[2], dim=-1))  # one row, no batch axis
 
 
 @pytest.mark.parametrize("num_beams", [1, 4])

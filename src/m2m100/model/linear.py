@@ -107,6 +107,7 @@ class Linear(nn.Linear):
     _packed: torch.Tensor | None = None
     _packed_key: tuple[int, int, int, int] | None = None
     pack: bool = False  # keep a packed copy (set by pack_weights)
+    fuses_relu = True  # forward takes activation="relu" (the feed-forward layers look on the class)
 
     def packed_weight(self) -> torch.Tensor | None:
         """The weight in oneDNN's layout, (re)built when the weight changed; None when the layer

@@ -119,7 +119,12 @@ class Int8Linear(nn.Module):
             tensors["bias"] = bias.detach()
         return tensors
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    fuses_relu = True  # forward takes activation="relu" (the feed-forward layers look on the class)
+
+    def forward(self, x: torch.Tensor, *, activation: str | None = None) -> torch.Tensor:
+        """``x @ weight.T + bias`` in int8, then ``activation`` ("relu", in FBGEMM's output stage) if given."""
+        if activation == "relu":
+            return torch.ops.quantized.linear_relu_dynamic(x, self.packed, True)
         return torch.ops.quantized.linear_dynamic(x, self.packed, True)  # reduce_range, as torch.ao does
 
     def extra_repr(self) -> str:

@@ -156,7 +156,7 @@ class _PreNormLayer(nn.Module):
     def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
         """fc1 -> activation -> fc2 on the normalised input (without the residual)."""
         h = self.final_layer_norm(x)
-        if self.activation is F.relu and isinstance(self.fc1, Linear):  # fused into the GEMM on oneDNN
+        if self.activation is F.relu and getattr(type(self.fc1), "fuses_relu", False):  # fused in the GEMM
             h = self.fc1(h, activation="relu")
         else:
             h = self.activation(self.fc1(h))
