@@ -159,7 +159,8 @@ class Translator:
         device: where to run, e.g. "cpu", "cuda" (default: CUDA when present, else CPU).
         dtype: "float32" (default), "float16", "bfloat16", "auto" or a torch.dtype.
         quantize: "int8" for int8 linear layers on CPU (faster; tokens may differ from float32);
-            "int4-weight" for int4 weights and bf16 activations on CPU (lower latency at batch 1-4).
+            "int4-weight" for int4 weights and bf16 activations on CPU (the smallest model, about
+            4.5 bits a weight; on the CPUs of bench/ int8 is as fast or faster, README's Speed).
         max_batch_tokens: at most this many (padded) source tokens in one model call.
 
     Raises:

@@ -268,8 +268,8 @@ def add_loading_options(p: Any) -> None:
         "--quantize",
         default=None,
         choices=QUANTIZATIONS,
-        help="CPU only, tokens may differ from float32: int8 linear layers (faster on batches), "
-        "int4-weight (int4 weights, bf16 activations: lower latency for one to four sentences)",
+        help="CPU only, tokens may differ from float32: int8 linear layers (the fastest, from one "
+        "sentence to large batches), int4-weight (int4 weights, bf16 activations: the smallest model)",
     )
 
 

@@ -313,11 +313,12 @@ def top_k(scores: torch.Tensor, k: int, *, chunk: int = 128) -> tuple[torch.Tens
 def arg_max(scores: torch.Tensor, *, chunk: int = 1024) -> torch.Tensor:
     """``torch.argmax(scores, dim=-1)`` for rows far longer than ``chunk``, with the same answer.
 
-    CPU's argmax walks a row one element at a time (110 us for one row of 128k scores, 1.7 ms
-    for 16 rows on the machines of bench/), while a max over chunks is vectorised (8 us a row).
-    So the row's chunk maxima come first, then argmax over those finds the first chunk that
-    holds the row's maximum, and argmax within that chunk the first position: the same index as
-    ``torch.argmax``, ties and NaN (which counts as the maximum) included.
+    CPU's argmax walks a row one element at a time, while a max over chunks is vectorised. So
+    the row's chunk maxima come first, then argmax over those finds the first chunk that holds
+    the row's maximum, and argmax within that chunk the first position: the same index as
+    ``torch.argmax``, ties and NaN (which counts as the maximum) included. Over 128,112 scores
+    on the 2-core machines of bench/ (bench_step_ops.py): 53 against 152 us for one row, 0.17
+    against 1.29 ms for 16.
     """
     n = scores.shape[-1]
     main = n - n % chunk

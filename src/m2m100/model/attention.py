@@ -76,8 +76,8 @@ def attention(
             On CPU, a few queries (a decoding step) also take it: two small matmuls beat the
             fused kernel's fixed cost there (a beam step's grouped cross-attention, a greedy
             step of 16 rows), except for one query in each of up to 4 rows (greedy decoding
-            of one to four sentences), where the fused kernel is faster (10 against 19 us a
-            call at one row).
+            of one to four sentences), where the fused kernel is faster (12-14 against 20-23 us
+            a call at one row, bench/bench_step_ops.py).
 
     Returns:
         The (B, H, T, hd) output and the (B, H, T, S) probabilities when ``need_weights``.
