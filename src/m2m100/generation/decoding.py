@@ -431,7 +431,12 @@ class BeamSearchDecoder(TokenDecoder):
         self._make_room(t + 1)
         vocab = logits.shape[-1]
         shared = self.shared
-        log_probs = F.log_softmax(logits, dim=-1) if self.needs_logits() else logits
+        if not self.needs_logits():
+            log_probs = logits
+        elif self.options.output_logits:  # the raw logits are returned: keep them
+            log_probs = F.log_softmax(logits, dim=-1)
+        else:  # in place: the same values, without a fresh (rows x vocabulary) buffer to fault in
+            log_probs = torch._log_softmax(logits, -1, False, out=logits)
         if shared:  # one row per input so far: every beam continues from it
             log_probs = log_probs.repeat_interleave(k, dim=0)
         log_probs = apply_rules(self.rules, self.running[:, :, :t].reshape(b * k, t), log_probs)
