@@ -12,7 +12,10 @@ one process (best of --repeats), the choices the decoding loop makes for three o
 - the int8 feed-forward's first layer (1024 -> 4096): FBGEMM's linear then relu, against relu
   in FBGEMM's output stage (what ``quantize="int8"`` calls);
 - a beam step's log-softmax over 4 x 16 rows of 128,112 logits: into a new buffer, against in
-  place over the logits (what beam search does when the raw logits are not returned).
+  place over the logits (what beam search does when the raw logits are not returned);
+- greedy's fp32 LM head (1024 -> 128,112, N(0, 0.02) as the benchmark checkpoint's, rows of
+  layer-normed size): the full head against the int8 screen and the candidates' exact logits
+  (:mod:`m2m100.model.screened_head`), checked to pick the same tokens.
 
 Times are microseconds per call.
 
@@ -30,6 +33,7 @@ import torch.nn.functional as F
 
 from m2m100.generation.decoding import arg_max
 from m2m100.model.attention import attention, padding_mask
+from m2m100.model.linear import Linear
 from m2m100.model.quantize import _int8_linear
 
 VOCAB = 128112
@@ -138,6 +142,24 @@ def main() -> None:
         10,
     )
     show("  64 rows", times)
+
+    print("\ngreedy's fp32 LM head, 1024 -> 128,112 (ratio: speed against the full head)")
+    head = Linear(1024, VOCAB, bias=False).eval()
+    head.requires_grad_(False)
+    torch.nn.init.normal_(head.weight, 0.0, 0.02)
+    head.screens = True
+    with torch.inference_mode():
+        start = time.perf_counter()
+        head.screened(torch.randn(1, 1024))
+        print(f"  the screen is built at the first call: {time.perf_counter() - start:.2f} s")
+        for rows in (1, 4, 16):
+            x = torch.randn(rows, 1024)
+            screened = head.screened(x)
+            if screened is None or not torch.equal(screened.logits.argmax(dim=1), head(x).argmax(dim=1)):
+                raise SystemExit("the screened head picks other tokens than the full head")
+            candidates = int(torch.isfinite(screened.logits).sum(dim=1).max())
+            times = best_of({"full": lambda x=x: head(x), "screened": lambda x=x: head.screened(x)}, args.repeats, 5)
+            show(f"  {rows} row(s), {candidates} candidates", times)
 
 
 if __name__ == "__main__":

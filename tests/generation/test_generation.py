@@ -152,6 +152,13 @@ def test_lm_head_skipped_on_the_forced_step(hf, ours, source, num_beams, forced)
         ours.lm_head.register_forward_hook(lambda *_: calls.update(["head"])),
         ours.model.decoder.layer_norm.register_forward_hook(lambda *_: calls.update(["step"])),  # once a step
     ]
+    screened = ours.lm_head.screened  # greedy search's other way through the head
+
+    def counted(hidden: torch.Tensor) -> Any:
+        calls.update(["head"])
+        return screened(hidden)
+
+    ours.lm_head.screened = counted
     try:
         expected, actual = both(hf, ours, source, num_beams=num_beams, max_new_tokens=12, forced_bos_token_id=forced)
         plain, calls = calls, Counter()
@@ -167,6 +174,7 @@ def test_lm_head_skipped_on_the_forced_step(hf, ours, source, num_beams, forced)
     finally:
         for hook in hooks:
             hook.remove()
+        del ours.lm_head.screened
     assert_same_tokens(expected, actual, varied=forced is not None)  # unforced, this model ends at once
     assert plain["head"] == plain["step"] - (forced is not None) > 0
     assert calls["head"] == calls["step"] > 0, "output_logits needs the head at every step"

@@ -869,3 +869,34 @@ def test_source_and_caller_options_through_generate_match_transformers(hf, ours,
     assert_same_tokens(expected, actual, varied=False)
     torch.manual_seed(5)
     assert not torch.equal(ours.generate(ids, **kwargs), actual), f"{option} changed nothing"
+
+
+def test_screenable_rules_never_raise_a_score():
+    """Greedy search hands screened logits only to rules that lower scores token by token."""
+    ids = torch.tensor([[2, 5]])
+    screenable = [
+        logits.RepetitionPenalty(1.3),
+        logits.EncoderRepetitionPenalty(0.7, ids, 1),
+        logits.BadWords([[7], [5, 9]]),
+        logits.SequenceBias([([7], -2.0)]),
+        logits.NoRepeatNGram(2),
+        logits.EncoderNoRepeatNGram(2, ids, 1),
+        logits.MinLength(5, [2]),
+        logits.SuppressTokens([3]),
+        logits.ForceToken(2, 4),
+    ]
+    not_screenable = [
+        logits.RepetitionPenalty(0.7),
+        logits.EncoderRepetitionPenalty(1.3, ids, 1),
+        logits.SequenceBias([([7], 2.0), ([8], -1.0)]),
+        logits.ExponentialDecayLength(0, 1.5, [2], 1),
+        logits.Temperature(0.7),
+        logits.CustomProcessor(lambda tokens, scores: scores),
+        logits.PrefixAllowedTokens(lambda batch, tokens: [3], 1),
+    ]
+    assert logits.screenable(screenable)
+    assert not any(logits.screenable([rule]) for rule in not_screenable)
+    scores = torch.randn(1, 12) * 3
+    for rule in screenable[:-1]:  # ForceToken sets the row: it does not read it
+        changed = rule(torch.tensor([[2, 5, 9]]), scores.clone())
+        assert (changed <= scores).all(), rule

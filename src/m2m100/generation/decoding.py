@@ -18,7 +18,7 @@ decoder attention mask of a padded prefix, streaming.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -28,9 +28,10 @@ import torch.nn.functional as F
 from m2m100.config import M2M100Config
 from m2m100.generation.config import DecodingOptions, GenerationConfig, resolve_generation_config
 from m2m100.generation.constraints import ConstrainedBeams, RowConstraints, check_constraints, unmet_constraints
-from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules, needs_every_row
+from m2m100.generation.logits import ForceToken, LogitRule, apply_rules, build_rules, needs_every_row, screenable
 from m2m100.generation.stopping import Stopping, merge_stopping
 from m2m100.model.cache import DecoderCache
+from m2m100.model.screened_head import Screened
 from m2m100.model.transformer import Memory, Probe, StackOutput
 from m2m100.outputs import ModelOutput
 
@@ -112,6 +113,8 @@ class Seq2SeqLM(Protocol):
 
     def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor: ...
 
+    def screened_logits(self, hidden: torch.Tensor) -> Screened | None: ...
+
 
 class Step(NamedTuple):
     """What the loop does with the cache after a decoder update."""
@@ -131,6 +134,7 @@ class TokenDecoder:
 
     group: int  # decoder rows that read one encoder row (beams or return sequences)
     length: int  # tokens per sequence so far, the prompt included
+    screens = False  # takes screened logits (greedy search, see GreedyDecoder.update)
 
     def __init__(self, options: DecodingOptions, rules: Sequence[LogitRule], stopping: Stopping | None) -> None:
         self.options, self.rules, self.stopping = options, list(rules), stopping
@@ -229,6 +233,8 @@ class GreedyDecoder(TokenDecoder):
             or needs_every_row(rules)  # a rule that reads rows by position sees them all
         )
         self.active = torch.arange(rows, device=prompt.device)  # rows still computed
+        # the argmax of screened logits is the argmax of the full head's (model/screened_head.py)
+        self.screens = not (o.do_sample or o.output_scores or o.output_logits) and screenable(rules)
 
     def new_tokens(self, fed: int) -> torch.Tensor:
         return self.sequences[self.active, fed : self.length]
@@ -237,15 +243,31 @@ class GreedyDecoder(TokenDecoder):
         """(N,) the token each row got at the last step (padding for rows that had finished)."""
         return self.sequences[:, self.length - 1]
 
-    def update(self, logits: torch.Tensor) -> Step:
+    def update(
+        self,
+        logits: torch.Tensor,
+        *,
+        floor: torch.Tensor | None = None,
+        exact: Callable[[], torch.Tensor] | None = None,
+    ) -> Step:
+        """Args:
+        floor: with screened ``logits`` (-inf for the tokens screened out), each row's floor:
+            a token screened out has a logit below it, so a choice at or above it stands.
+        exact: the full head's logits, for a step whose rules pushed every candidate below
+            the floor (then a token screened out may win).
+        """
         # the rules write in place: keep the raw logits intact when they are returned too
         scores = logits.clone() if self.options.output_logits else logits
-        scores = apply_rules(self.rules, self.sequences[self.active, : self.length], scores)
+        tokens = self.sequences[self.active, : self.length]
+        scores = apply_rules(self.rules, tokens, scores)
         self.record(logits, scores)
         if self.options.do_sample:
             next_tokens = torch.multinomial(F.softmax(scores, dim=-1), 1, generator=self.generator).squeeze(1)
         else:
             next_tokens = arg_max(scores)
+            if floor is not None and not bool((scores.gather(1, next_tokens[:, None]).squeeze(1) >= floor).all()):
+                assert exact is not None, "screened logits come with the full head"
+                next_tokens = arg_max(apply_rules(self.rules, tokens, exact()))
         pad = self.options.pad_id
         if self.pads_finished and pad is not None:  # finished rows get padding
             next_tokens = torch.where(self.unfinished[self.active], next_tokens, pad)
@@ -914,11 +936,18 @@ def _decode(
         if probe is not None:
             steps.append(out)
         hidden = out.last_hidden_state[:, -1]
-        if decoder.needs_logits():
-            logits = model.next_token_logits(hidden)
-        else:  # a forced token: the rules set every score, so the (rows x vocabulary) head is skipped
+        screened = None
+        if not decoder.needs_logits():  # a forced token: the rules set every score, so the head is skipped
             logits = hidden.new_zeros(hidden.shape[0], vocab, dtype=torch.float32)
-        step = decoder.update(logits)
+        elif decoder.screens and (screened := model.screened_logits(hidden)) is not None:
+            logits = screened.logits  # exact where a token can win, -inf elsewhere
+        else:
+            logits = model.next_token_logits(hidden)
+        if screened is None:
+            step = decoder.update(logits)
+        else:
+            assert isinstance(decoder, GreedyDecoder)
+            step = decoder.update(logits, floor=screened.floor, exact=lambda: model.next_token_logits(hidden))
         if streamer is not None:
             assert isinstance(decoder, GreedyDecoder)
             streamer.put(decoder.newest().cpu())

@@ -11,6 +11,9 @@ Each rule computes what its transformers processor (named by ``transformers_name
 the same operations in the same order, so the scores are equal bit for bit, ``-inf`` and NaN included.
 Rules with ``needs_every_row`` read a row's position (which input, which beam): the decoder must pass
 every row of the batch, finished ones included, in transformers' order (input-major).
+Rules with ``screenable`` never raise a score and change each token's score from that score alone
+(or set it), with no outside state: greedy search may then hand them screened logits, exact for the
+tokens that can win and -inf for the rest (:mod:`m2m100.model.screened_head`), and pick the same token.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class SequenceBias:
     transformers_name: ClassVar[str] = "SequenceBiasLogitsProcessor"
 
     def __init__(self, sequence_bias: Sequence[tuple[Sequence[int], float]]) -> None:
+        self.screenable = all(bias <= 0 for _, bias in sequence_bias)  # bans and maluses only
         self.longer = [(list(ids), bias) for ids, bias in sequence_bias if len(ids) > 1]
         columns = sorted({ids[-1] for ids, _ in sequence_bias})  # the only scores that change
         self.where = {token: i for i, token in enumerate(columns)}
@@ -116,6 +120,7 @@ class EncoderRepetitionPenalty:
 
     def __init__(self, penalty: float, encoder_input_ids: torch.Tensor, rows_per_input: int) -> None:
         self.penalty = 1 / penalty
+        self.screenable = self.penalty >= 1  # avoiding the source only lowers scores
         self.encoder_input_ids, self.rows = encoder_input_ids, encoder_input_ids.shape[0] * rows_per_input
 
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -134,6 +139,7 @@ class RepetitionPenalty:
 
     def __init__(self, penalty: float) -> None:
         self.penalty = penalty
+        self.screenable = penalty >= 1  # a penalty below 1 raises the scores of seen tokens
 
     def __call__(self, tokens: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         seen = torch.gather(scores, 1, tokens)
@@ -143,6 +149,8 @@ class RepetitionPenalty:
 
 class NoRepeatNGram:
     """Ban any token that would repeat an n-gram already in the sequence (fairseq's rule)."""
+
+    screenable: ClassVar[bool] = True
 
     transformers_name: ClassVar[str] = "NoRepeatNGramLogitsProcessor"
 
@@ -164,6 +172,8 @@ class NoRepeatNGram:
 class EncoderNoRepeatNGram:
     """Ban any token that would complete an n-gram of the row's source (padding included). Rows
     are ``rows_per_input`` consecutive beams or return sequences per input."""
+
+    screenable: ClassVar[bool] = True
 
     transformers_name: ClassVar[str] = "EncoderNoRepeatNGramLogitsProcessor"
     needs_every_row: ClassVar[bool] = True
@@ -191,6 +201,8 @@ class EncoderNoRepeatNGram:
 class MinLength:
     """Ban the end-of-sequence tokens while the sequence is shorter than ``min_length``
     (decoder start included). transformers has two processors for it, one per setting."""
+
+    screenable: ClassVar[bool] = True
 
     def __init__(
         self, min_length: int, eos_ids: Sequence[int], *, transformers_name: str = "MinLengthLogitsProcessor"
@@ -235,6 +247,8 @@ class PrefixAllowedTokens:
 class ForceToken:
     """Make the token at position ``at`` certain: every other score becomes -inf and the forced
     one 0. ``token_ids`` is one id, several ids (all allowed), or a (N,) tensor with one id per row."""
+
+    screenable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -292,6 +306,8 @@ class ExponentialDecayLength:
 class SuppressTokens:
     """Ban ``token_ids``; with ``at``, only when the sequence has exactly ``at`` tokens
     (``begin_suppress_tokens``)."""
+
+    screenable: ClassVar[bool] = True
 
     def __init__(self, token_ids: Sequence[int], at: int | None = None) -> None:
         self.token_ids, self.at = list(token_ids), at
@@ -461,6 +477,11 @@ def transformers_name(rule: Any) -> str | None:
     if type(rule).__module__.startswith("transformers."):
         return type(rule).__name__
     return None
+
+
+def screenable(rules: Sequence[Any]) -> bool:
+    """Whether every rule may be given screened logits (see the module's docstring)."""
+    return all(getattr(rule, "screenable", False) for rule in rules)
 
 
 def needs_every_row(rules: Sequence[Any]) -> bool:

@@ -13,6 +13,11 @@ The parameters themselves stay ordinary tensors (``state_dict``, ``torch.save``,
 data: it is rebuilt when the weight is replaced or changed in place (its version counter moves,
 or its ``.data`` was touched, see :class:`PackedParameter`), and dropped by training and ``.to()``.
 Training, other devices and anything that needs gradients use ``F.linear`` on the plain weight.
+
+The LM head keeps no packed copy (it is tied to the embedding, and 525 MB), but greedy search may
+screen it: :meth:`Linear.screened` finds the tokens that can win from an int8 copy, a quarter of the
+bytes, and computes only theirs exactly (:mod:`m2m100.model.screened_head`). That copy is derived
+data too, built at the first screened step and dropped or rebuilt as the packed copies are.
 """
 
 from __future__ import annotations
@@ -24,9 +29,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from m2m100.model import screened_head
+from m2m100.model.screened_head import ScreenedHead
+
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 _TENSOR_DATA: Any = torch.Tensor.data  # the C descriptor behind Tensor.data
+WeightKey = tuple[int, int, int, int]
+
+
+def _weight_key(w: torch.Tensor) -> WeightKey:
+    """What changes when a weight is replaced or edited (in place, or through ``.data``)."""
+    return (id(w), w.data_ptr(), w._version, getattr(w, "_data_touches", 0))
 
 
 def use_onednn(x: torch.Tensor, weight: torch.Tensor) -> bool:
@@ -105,8 +119,11 @@ class Linear(nn.Linear):
     packed copy of the weight when :func:`pack_weights` chose the layer."""
 
     _packed: torch.Tensor | None = None
-    _packed_key: tuple[int, int, int, int] | None = None
+    _packed_key: WeightKey | None = None
     pack: bool = False  # keep a packed copy (set by pack_weights)
+    _screen: ScreenedHead | None = None
+    _screen_key: WeightKey | None = None
+    screens: bool = False  # greedy search may screen this layer, an LM head (set by screen_head)
     fuses_relu = True  # forward takes activation="relu" (the feed-forward layers look on the class)
 
     def packed_weight(self) -> torch.Tensor | None:
@@ -115,7 +132,7 @@ class Linear(nn.Linear):
         if not self.pack:
             return None
         w = self.weight
-        key = (id(w), w.data_ptr(), w._version, getattr(w, "_data_touches", 0))
+        key = _weight_key(w)
         if key != self._packed_key:
             if not _ONEDNN or w.device.type != "cpu" or w.dtype not in _ONEDNN_DTYPES:
                 return None
@@ -124,14 +141,43 @@ class Linear(nn.Linear):
             self._packed_key = key
         return self._packed
 
-    def unpack(self) -> None:
-        """Drop the packed copy (memory back; the next packed call rebuilds it)."""
-        self._packed = self._packed_key = None
+    def screened(self, x: torch.Tensor) -> screened_head.Screened | None:
+        """Greedy search's logits: exact (as :meth:`forward`'s, up to float rounding) for the
+        tokens that can win, -inf for the rest, and each row's floor. None where the layer does
+        not screen (not chosen by :func:`screen_head`, training, a bias, not fp32 on CPU, no
+        FBGEMM) or the screen gives up on these rows (too many candidates)."""
+        w = self.weight
+        if (
+            not self.screens
+            or self.training
+            or self.bias is not None
+            or w.device.type != "cpu"
+            or w.dtype != torch.float32
+            or x.dtype != torch.float32
+            or (torch.is_grad_enabled() and w.requires_grad)
+            or not screened_head.available()
+        ):
+            return None
+        key = _weight_key(w)
+        if key != self._screen_key:
+            self._screen, self._screen_key = ScreenedHead(w), key
+        assert self._screen is not None
+        screen = self._screen(x)
+        if screen is None:
+            return None
+        logits = x.new_full((x.shape[0], w.shape[0]), float("-inf"))
+        logits[:, screen.ids] = linear(x, w.index_select(0, screen.ids))
+        return screened_head.Screened(logits, screen.floor)
 
-    def __getstate__(self) -> dict[str, Any]:  # deepcopy and pickle: the packed copy is derived data
+    def unpack(self) -> None:
+        """Drop the packed copy and the screen (memory back; the next call that uses one rebuilds it)."""
+        self._packed = self._packed_key = None
+        self._screen = self._screen_key = None
+
+    def __getstate__(self) -> dict[str, Any]:  # deepcopy and pickle: the copies are derived data
         state = self.__dict__.copy()
-        state.pop("_packed", None)
-        state.pop("_packed_key", None)
+        for name in ("_packed", "_packed_key", "_screen", "_screen_key"):
+            state.pop(name, None)
         return state
 
     def forward(self, x: torch.Tensor, *, activation: str | None = None) -> torch.Tensor:
@@ -167,9 +213,31 @@ def pack_weights(layers: Iterable[nn.Module]) -> int:
     return packed
 
 
+def screen_head(head: nn.Module, model: nn.Module) -> bool:
+    """Let greedy search screen ``head``, the LM head of ``model`` (:meth:`Linear.screened`; the
+    screen is built at the first step that uses it). Its weight becomes a :class:`PackedParameter`
+    in every module of ``model`` that shares it, so ties hold and edits through ``.data`` are seen;
+    as with :func:`pack_weights`, call it before handing parameters to an optimizer.
+
+    Returns:
+        Whether ``head`` screens (only a :class:`Linear` can).
+    """
+    if not isinstance(head, Linear):
+        return False
+    w = head.weight
+    if type(w) is nn.Parameter:
+        tracked = PackedParameter(_TENSOR_DATA.__get__(w), w.requires_grad)
+        for module in model.modules():
+            for name, param in module._parameters.items():
+                if param is w:
+                    module._parameters[name] = tracked
+    head.screens = True
+    return True
+
+
 def unpack_weights(model: nn.Module) -> None:
-    """Drop every packed copy of ``model``'s :class:`Linear` layers (training, ``.to()``); a
-    packing layer builds its copy again at its next inference call on CPU."""
+    """Drop every packed copy and screen of ``model``'s :class:`Linear` layers (training,
+    ``.to()``); a layer builds its copy again at its next inference call on CPU."""
     for module in model.modules():
         if isinstance(module, Linear):
             module.unpack()

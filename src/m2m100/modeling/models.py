@@ -16,6 +16,7 @@ from m2m100.generation.config import GenerationConfig
 from m2m100.generation.decoding import Generated, generate
 from m2m100.model.cache import DecoderCache
 from m2m100.model.linear import Linear
+from m2m100.model.screened_head import Screened
 from m2m100.model.transformer import Memory, Probe, ScaledEmbedding, StackOutput, embedding_scale
 from m2m100.modeling.pretrained import M2M100PreTrainedModel
 from m2m100.modeling.stacks import M2M100Decoder, M2M100Encoder, as_cache, use_return_dict
@@ -314,6 +315,13 @@ class M2M100ForConditionalGeneration(M2M100PreTrainedModel):
     def next_token_logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """(N, d_model) -> (N, vocab_size) float32 logits."""
         return self.lm_head(hidden).to(torch.float32)
+
+    def screened_logits(self, hidden: torch.Tensor) -> Screened | None:
+        """Greedy search's (N, d_model) -> (N, vocab_size) logits: exact for the tokens that can
+        win, -inf for the rest, with each row's floor (:meth:`Linear.screened`); None when the
+        head does not screen, and :meth:`next_token_logits` is what to call."""
+        head = self.lm_head
+        return head.screened(hidden) if isinstance(head, Linear) else None
 
     @torch.no_grad()
     def generate(

@@ -21,7 +21,7 @@ from m2m100 import checkpoint
 from m2m100.config import M2M100Config, is_setting
 from m2m100.generation.config import GenerationConfig
 from m2m100.model.attention import Attention
-from m2m100.model.linear import Linear, pack_weights, unpack_weights
+from m2m100.model.linear import Linear, pack_weights, screen_head, unpack_weights
 from m2m100.model.placement import check_placement
 from m2m100.model.quantize import quantize_model
 from m2m100.model.transformer import Decoder, Encoder, SinusoidalPositions
@@ -519,9 +519,12 @@ class M2M100PreTrainedModel(nn.Module):
 
     def pack_weights(self) -> int:
         """Keep the decoder's per-step linear weights also in oneDNN's layout, for fast CPU
-        inference (``from_pretrained`` does it; the parameters stay plain tensors). ``train()``
-        and ``.to()`` drop the copies; the next CPU inference call rebuilds them. Returns the
-        number of layers packed."""
+        inference (``from_pretrained`` does it; the parameters stay plain tensors), and let
+        greedy search screen the LM head (:func:`screen_head`). ``train()`` and ``.to()`` drop the
+        copies; the next CPU inference call rebuilds them. Returns the number of layers packed."""
+        head = self.get_output_embeddings()
+        if head is not None:
+            screen_head(head, self)
         return pack_weights(self.get_decoder().step_linears())
 
     def train(self: ModelT, mode: bool = True) -> ModelT:
