@@ -35,6 +35,7 @@ from m2m100.generation.decoding import arg_max
 from m2m100.model.attention import attention, padding_mask
 from m2m100.model.linear import Linear
 from m2m100.model.quantize import _int8_linear
+from m2m100.runtime import tune_malloc
 
 VOCAB = 128112
 HEADS, HEAD_DIM = 16, 64
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
+    tune_malloc()  # as the m2m100 command does: freed buffers are reused, not page-faulted in again
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     print(f"{args.threads} threads, torch {torch.__version__}, best of {args.repeats}, microseconds per call")
@@ -157,9 +159,9 @@ def main() -> None:
             screened = head.screened(x)
             if screened is None or not torch.equal(screened.logits.argmax(dim=1), head(x).argmax(dim=1)):
                 raise SystemExit("the screened head picks other tokens than the full head")
-            candidates = int(torch.isfinite(screened.logits).sum(dim=1).max())
+            candidates = len(torch.nonzero(torch.isfinite(screened.logits).any(dim=0)))  # all rows together
             times = best_of({"full": lambda x=x: head(x), "screened": lambda x=x: head.screened(x)}, args.repeats, 5)
-            show(f"  {rows} row(s), {candidates} candidates", times)
+            show(f"  {rows} row(s), {candidates} tokens kept", times)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class ScreenedHead:
         self.reach = torch.stack(
             [torch.cat(error_norms) + gamma * torch.cat(weight_norms), torch.cat(dequantized_norms)]
         ).mul_(_SAFETY)
+        self.largest_row = float(self.reach[1].max())  # max_j |w_hat_j| (with the safety factor)
         self.nbytes = self.rows * (k + 8)  # the int8 copy and its scales: about a quarter of the head
 
     def __call__(self, x: torch.Tensor) -> Screen | None:
@@ -106,10 +107,12 @@ class ScreenedHead:
         approx = torch.cat([op(x, x_scale, zero, b) for b in self.blocks], dim=1)
         d = x - torch.fake_quantize_per_tensor_affine(x, x_scale, zero, 0, _QMAX)
         norms = torch.stack([x.norm(dim=1), d.norm(dim=1)], dim=1) * _SAFETY  # (N, 2)
-        # FBGEMM rounds its fp32 output, and so do the sums below: 8 u of the largest logit covers both
-        bound = torch.mm(norms, self.reach).add_((8 * _U) * approx.abs().amax(dim=1, keepdim=True))  # (N, V)
+        # FBGEMM rounds its fp32 output, and so do the sums below: 8 u of the largest logit covers
+        # both, and |x_hat . w_hat| <= (|x| + |d|) max |w_hat| bounds that logit without a pass over it
+        largest = norms.sum(dim=1, keepdim=True) * self.largest_row
+        bound = torch.mm(norms, self.reach).add_((8 * _U) * largest)  # (N, V)
         floor = (approx - bound).amax(dim=1)  # the best token's exact logit is at least this
         keep = approx.add_(bound) >= floor[:, None]  # a token below cannot reach the floor
-        if int(keep.sum(dim=1).max()) > self.most:
+        if int(torch.count_nonzero(keep, dim=1).max()) > self.most:
             return None
         return Screen(torch.nonzero(keep.any(dim=0)).squeeze(1), floor)
