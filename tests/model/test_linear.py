@@ -55,10 +55,36 @@ def test_int8_model_stays_close_to_float(tmp_path):
         m2m100.M2M100ForConditionalGeneration.from_pretrained(folder, quantize="int4")
 
 
-def test_int8_fused_qkv_equals_separate_quantized_projections(tmp_path):
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_int8_inputs_are_never_saturated(activation):
+    """Inputs at the top of their range against weights of one sign: the worst case for FBGEMM's
+    int16 pair sums. The layer uses 8-bit inputs only where its kernels accumulate in int32
+    (AVX512-VNNI), so its output is the exact product of the quantized operands either way."""
+    from m2m100.model.quantize import FULL_RANGE_INPUTS, _int8_linear
+
+    g = torch.Generator().manual_seed(0)
+    weight = torch.rand(64, 256, generator=g) + 0.5  # every weight near its row's int8 maximum
+    layer = _int8_linear(weight, None)
+    x = torch.rand(4, 256, generator=g) * 0.1 + 3.0  # inputs near the top of the quantized range
+    x[:, 0] = -1.0  # a negative value, so the zero point is not 0
+    scale, zero = torch._choose_qparams_per_tensor(x, not FULL_RANGE_INPUTS)
+    levels = 127 if not FULL_RANGE_INPUTS else 255
+    x_hat = (torch.clamp(torch.round(x / scale) + zero, 0, levels) - zero) * scale
+    quantized, _ = torch.ops.quantized.linear_unpack(layer.packed)
+    expected = x_hat.double() @ quantized.dequantize().double().T
+    if activation == "relu":
+        expected = expected.clamp_min(0)
+    out = layer(x, activation=activation)
+    torch.testing.assert_close(out.double(), expected, rtol=1e-4, atol=1e-3)
+
+
+def test_int8_fused_qkv_equals_separate_quantized_projections(tmp_path, monkeypatch):
     """Self-attention q/k/v run as one int8 GEMM; torch.ao's per-layer modules on the same float
-    weights give the same logits (one activation scale either way, weights per output channel)."""
+    weights give the same logits (one activation scale either way, weights per output channel).
+    torch.ao's modules always take 7-bit inputs, so ours do too here."""
     import warnings
+
+    monkeypatch.setattr("m2m100.model.quantize.FULL_RANGE_INPUTS", False)
 
     from torch.ao.nn.quantized.dynamic import Linear as DynamicQuantLinear
     from torch.ao.quantization import per_channel_dynamic_qconfig

@@ -24,6 +24,13 @@ from m2m100.model.weight_only import Int4Linear
 
 QUANTIZATIONS = ("int8", "int4-weight")
 
+# FBGEMM quantizes an int8 layer's input per call. Without AVX512-VNNI its kernels add pairs of
+# uint8 x int8 products in int16 (vpmaddubsw), which saturates on 8-bit inputs, so torch keeps
+# them to 7 bits ("reduce_range"). Its VNNI kernels (vpdpbusd) accumulate in int32: all 8 bits
+# are safe there and halve the inputs' rounding error (on the random 418M checkpoint, beam 4 rows
+# equal to float32 went from 63 to 75 of 96 over six batches, greedy from 67 to 71 of 80).
+FULL_RANGE_INPUTS = bool(getattr(torch.cpu, "_is_vnni_supported", lambda: False)())
+
 
 def quantize_model(model: nn.Module, mode: str) -> nn.Module:
     """Replace every linear layer of ``model`` by the ``mode`` one (one of :data:`QUANTIZATIONS`).
@@ -123,9 +130,10 @@ class Int8Linear(nn.Module):
 
     def forward(self, x: torch.Tensor, *, activation: str | None = None) -> torch.Tensor:
         """``x @ weight.T + bias`` in int8, then ``activation`` ("relu", in FBGEMM's output stage) if given."""
+        reduce_range = not FULL_RANGE_INPUTS  # 7-bit inputs where 8 bits could saturate
         if activation == "relu":
-            return torch.ops.quantized.linear_relu_dynamic(x, self.packed, True)
-        return torch.ops.quantized.linear_dynamic(x, self.packed, True)  # reduce_range, as torch.ao does
+            return torch.ops.quantized.linear_relu_dynamic(x, self.packed, reduce_range)
+        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8"
