@@ -70,6 +70,25 @@ def test_too_many_candidates_gives_up():
     assert ScreenedHead(w)(torch.full((1, 64), float("nan"))) is None
 
 
+def test_a_head_too_flat_to_screen_stops_being_screened():
+    from m2m100.model.linear import SCREEN_MISSES, Linear
+
+    head = Linear(64, 5000, bias=False).eval().requires_grad_(False)  # more tokens than a screen keeps
+    with torch.no_grad():
+        head.weight.copy_(torch.randn(5000, 64) * 1e-3)
+        head.weight[:, 0] = 1.0  # every logit about x[0]: the screen keeps them all
+    head.screens = True
+    x = torch.randn(2, 64)
+    for _ in range(SCREEN_MISSES):
+        assert head.screened(x) is None
+    assert head._screen_misses == SCREEN_MISSES
+    head.screened(x)
+    assert head._screen_misses == SCREEN_MISSES, "no longer tried"
+    with torch.no_grad():
+        head.weight.normal_(0.0, 0.5)  # a new weight: a new screen, tried again
+    assert head.screened(x) is not None and head._screen_misses == 0
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return save_hf_checkpoint(tmp_path_factory.mktemp("screen") / "tiny", seed=5, vocab_size=400)

@@ -36,6 +36,7 @@ _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_l
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
 _TENSOR_DATA: Any = torch.Tensor.data  # the C descriptor behind Tensor.data
 WeightKey = tuple[int, int, int, int]
+SCREEN_MISSES = 16  # a head whose screen gave up this many calls in a row is no longer screened
 
 
 def _weight_key(w: torch.Tensor) -> WeightKey:
@@ -123,6 +124,7 @@ class Linear(nn.Linear):
     pack: bool = False  # keep a packed copy (set by pack_weights)
     _screen: ScreenedHead | None = None
     _screen_key: WeightKey | None = None
+    _screen_misses = 0  # screened calls in a row that gave up (a head too flat to screen)
     screens: bool = False  # greedy search may screen this layer, an LM head (set by screen_head)
     fuses_relu = True  # forward takes activation="relu" (the feed-forward layers look on the class)
 
@@ -160,9 +162,12 @@ class Linear(nn.Linear):
             return None
         key = _weight_key(w)
         if key != self._screen_key:
-            self._screen, self._screen_key = ScreenedHead(w), key
+            self._screen, self._screen_key, self._screen_misses = ScreenedHead(w), key, 0
+        if self._screen_misses >= SCREEN_MISSES:  # this head's logits are too flat: stop paying for it
+            return None
         assert self._screen is not None
         screen = self._screen(x)
+        self._screen_misses = 0 if screen is not None else self._screen_misses + 1
         if screen is None:
             return None
         logits = x.new_full((x.shape[0], w.shape[0]), float("-inf"))
