@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from m2m100.model import screened_head
-from m2m100.model.screened_head import ScreenedHead
 
 _ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
 _ONEDNN_DTYPES = (torch.float32, torch.bfloat16)
@@ -122,7 +121,7 @@ class Linear(nn.Linear):
     _packed: torch.Tensor | None = None
     _packed_key: WeightKey | None = None
     pack: bool = False  # keep a packed copy (set by pack_weights)
-    _screen: ScreenedHead | None = None
+    _screen: screened_head.ScreenedHead | None = None
     _screen_key: WeightKey | None = None
     _screen_misses = 0  # screened calls in a row that gave up (a head too flat to screen)
     screens: bool = False  # greedy search may screen this layer, an LM head (set by screen_head)
@@ -162,7 +161,7 @@ class Linear(nn.Linear):
             return None
         key = _weight_key(w)
         if key != self._screen_key:
-            self._screen, self._screen_key, self._screen_misses = ScreenedHead(w), key, 0
+            self._screen, self._screen_key, self._screen_misses = screened_head.ScreenedHead(w), key, 0
         if self._screen_misses >= SCREEN_MISSES:  # this head's logits are too flat: stop paying for it
             return None
         assert self._screen is not None

@@ -24,6 +24,7 @@ falls back to the full head when it is not (a rule banned every candidate).
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any, NamedTuple
 
@@ -51,8 +52,10 @@ class Screen(NamedTuple):
     floor: torch.Tensor  # (N,)
 
 
+@functools.cache
 def available() -> bool:
-    """Whether this build of torch has the FBGEMM kernels the screen needs."""
+    """Whether this build of torch has the FBGEMM kernels the screen needs (asked once: greedy
+    search asks at every step)."""
     return "fbgemm" in torch.backends.quantized.supported_engines and hasattr(
         torch.ops.quantized, "linear_with_input_q_dq_qweight_dq_output_fp32"
     )
@@ -70,7 +73,6 @@ class ScreenedHead:
     def __init__(self, weight: torch.Tensor, *, most: int = 4096, block: int = 16384) -> None:
         w = weight.detach()
         self.most = most
-        self.rows = w.shape[0]
         k = w.shape[1]
         error_norms, dequantized_norms, weight_norms = [], [], []
         self.blocks: list[Any] = []  # FBGEMM's packed int8 weights, one per block of rows
@@ -93,7 +95,6 @@ class ScreenedHead:
             [torch.cat(error_norms) + gamma * torch.cat(weight_norms), torch.cat(dequantized_norms)]
         ).mul_(_SAFETY)
         self.largest_row = float(self.reach[1].max())  # max_j |w_hat_j| (with the safety factor)
-        self.nbytes = self.rows * (k + 8)  # the int8 copy and its scales: about a quarter of the head
 
     def __call__(self, x: torch.Tensor) -> Screen | None:
         """(N, K) fp32 rows -> their candidates, or None when a row has more than ``most``."""
